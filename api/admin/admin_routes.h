@@ -1,0 +1,21 @@
+// The admin API (/v1/admin/...): catalog, stock, channels and orders for merchants.
+#pragma once
+
+#include "http/router.h"
+#include "routes/services.h"
+
+namespace quanqu::api {
+
+void register_admin_catalog_routes(http::Router& router, Services& services);
+void register_admin_inventory_routes(http::Router& router, Services& services);
+void register_admin_channel_routes(http::Router& router, Services& services);
+void register_admin_order_routes(http::Router& router, Services& services);
+
+inline void register_admin_routes(http::Router& router, Services& services) {
+  register_admin_catalog_routes(router, services);
+  register_admin_inventory_routes(router, services);
+  register_admin_channel_routes(router, services);
+  register_admin_order_routes(router, services);
+}
+
+}  // namespace quanqu::api

@@ -1,0 +1,108 @@
+// Boost.ProgramOptions description of every flag and its QUANQU_* environment variable.
+#include "app/config.h"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace quanqu::app {
+namespace po = boost::program_options;
+
+namespace {
+
+const char* kUsage =
+    "Quanqu - headless commerce engine\n\n"
+    "Usage: quanqu <command> [options]\n\n"
+    "Commands:\n"
+    "  serve             run the HTTP API server\n"
+    "  migrate           apply database migrations and exit\n"
+    "  seed-demo         migrate, load the demo shop (if absent) and print its keys\n"
+    "  create-admin-key  issue a new admin API key and print it\n\n"
+    "Every option can also be set with the QUANQU_* environment variable named beside it.\n";
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+ParseOutcome parse_config(int argc, char** argv) {
+  Config c;
+  std::string cors;
+  int port = c.port;
+  po::options_description opts("Options");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("version", "print the version")
+      ("database", po::value(&c.database_url), "database URL: sqlite:PATH or postgresql://... [QUANQU_DATABASE_URL] (default sqlite:quanqu.db)")
+      ("host", po::value(&c.host), "address to listen on [QUANQU_HOST] (default 127.0.0.1)")
+      ("port", po::value(&port), "port to listen on, 0 for any free one [QUANQU_PORT] (default 8080)")
+      ("threads", po::value(&c.threads), "worker threads [QUANQU_THREADS] (default: one per core, at least 2)")
+      ("admin-key", po::value<std::string>(), "an admin API key to accept (at least 24 characters) [QUANQU_ADMIN_KEY]")
+      ("plugins-dir", po::value(&c.plugins_dir), "directory of channel plugins [QUANQU_PLUGINS_DIR] (default plugins)")
+      ("log-level", po::value(&c.log_level), "debug, info, warn or error [QUANQU_LOG_LEVEL] (default info)")
+      ("demo", po::bool_switch(&c.demo), "serve: load the demo shop into an empty database [QUANQU_DEMO=1]")
+      ("catalog-cache-ttl-ms", po::value(&c.catalog_cache_ttl_ms), "store catalog reply cache lifetime, 0 to disable [QUANQU_CATALOG_CACHE_TTL_MS] (default 1000)")
+      ("cors-origins", po::value(&cors), "comma-separated origins allowed by CORS, or * [QUANQU_CORS_ORIGINS]")
+      ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value(&c.command));
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description positional;
+  positional.add("command", 1);
+
+  ParseOutcome out;
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::store(po::parse_environment(opts, [](const std::string& env) -> std::string {
+                static const std::pair<const char*, const char*> kNames[] = {
+                    {"QUANQU_DATABASE_URL", "database"}, {"QUANQU_HOST", "host"}, {"QUANQU_PORT", "port"},
+                    {"QUANQU_THREADS", "threads"}, {"QUANQU_ADMIN_KEY", "admin-key"},
+                    {"QUANQU_PLUGINS_DIR", "plugins-dir"}, {"QUANQU_LOG_LEVEL", "log-level"},
+                    {"QUANQU_CATALOG_CACHE_TTL_MS", "catalog-cache-ttl-ms"},
+                    {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"}};
+                for (const auto& [name, option] : kNames)
+                  if (env == name) return option;
+                return "";
+              }),
+              vm);
+    po::notify(vm);
+    if (vm.count("help") || (c.command.empty() && !vm.count("version"))) {
+      std::cout << kUsage << "\n" << opts << std::endl;
+      out.exit_ok = true;
+      return out;
+    }
+    if (vm.count("version")) {
+      std::cout << "quanqu 0.1.0" << std::endl;
+      out.exit_ok = true;
+      return out;
+    }
+    if (const char* demo = std::getenv("QUANQU_DEMO"); demo && std::string(demo) == "1") c.demo = true;
+    if (vm.count("admin-key")) c.admin_key = vm["admin-key"].as<std::string>();
+    if (port < 0 || port > 65535) throw po::error("--port must be between 0 and 65535");
+    c.port = static_cast<unsigned short>(port);
+    if (c.threads < 0 || c.threads > 256) throw po::error("--threads must be between 1 and 256");
+    if (c.threads == 0) c.threads = std::max(2u, std::thread::hardware_concurrency());
+    if (c.catalog_cache_ttl_ms < 0) throw po::error("--catalog-cache-ttl-ms must not be negative");
+    if (c.body_limit < 1024) throw po::error("--body-limit must be at least 1024");
+    c.cors_origins = split_commas(cors);
+    if (c.command != "serve" && c.command != "migrate" && c.command != "seed-demo" && c.command != "create-admin-key")
+      throw po::error("unknown command '" + c.command + "'");
+  } catch (const po::error& e) {
+    out.error = std::string("quanqu: ") + e.what() + " (see quanqu --help)";
+    return out;
+  }
+  out.config = c;
+  return out;
+}
+
+}  // namespace quanqu::app

@@ -1,0 +1,34 @@
+// Command-line and QUANQU_* environment configuration of the quanqu executable.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quanqu::app {
+
+struct Config {
+  std::string command;  // serve, migrate, seed-demo, create-admin-key
+  std::string database_url = "sqlite:quanqu.db";
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;
+  int threads = 0;  // 0: one per core, at least 2
+  std::optional<std::string> admin_key;
+  std::string plugins_dir = "plugins";
+  std::string log_level = "info";
+  bool demo = false;
+  int catalog_cache_ttl_ms = 1000;
+  std::vector<std::string> cors_origins;
+  std::size_t body_limit = 1 << 20;
+};
+
+// Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).
+// Returns nothing after printing help or version, or an error message for bad usage.
+struct ParseOutcome {
+  std::optional<Config> config;
+  std::string error;  // non-empty: print it and exit with status 2
+  bool exit_ok = false;  // help or version was printed
+};
+ParseOutcome parse_config(int argc, char** argv);
+
+}  // namespace quanqu::app

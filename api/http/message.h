@@ -1,0 +1,47 @@
+// The HTTP request and response as handlers see them: plain values, no Beast types.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace quanqu::http {
+
+struct Request {
+  std::string method;  // upper case: "GET", "POST", ...
+  std::string path;    // percent-decoded path, without the query string
+  std::unordered_map<std::string, std::string> query;   // decoded; the last value wins
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string request_id;  // from a valid X-Request-Id, or generated
+  std::string remote_address;
+
+  // Filled by the router: values of {placeholders} in the matched pattern, and the pattern.
+  std::unordered_map<std::string, std::string> params;
+  std::string route;
+
+  // The first header with this name (case-insensitive), or nothing.
+  std::optional<std::string_view> header(std::string_view name) const;
+  // The query parameter, or nothing.
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  const std::string& param(const std::string& name) const { return params.at(name); }
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(unsigned status, const nlohmann::json& body);
+  static Response text(unsigned status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response no_content() { return Response{204, "", "", {}}; }
+  void set_header(std::string name, std::string value);
+};
+
+}  // namespace quanqu::http

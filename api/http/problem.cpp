@@ -1,0 +1,63 @@
+// Maps core errors to problem+json responses.
+#include "http/problem.h"
+
+namespace quanqu::http {
+
+unsigned status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_argument: return 400;
+    case ErrorKind::unauthenticated: return 401;
+    case ErrorKind::permission_denied: return 403;
+    case ErrorKind::not_found: return 404;
+    case ErrorKind::conflict: return 409;
+    case ErrorKind::failed_precondition: return 422;
+    case ErrorKind::unavailable: return 503;
+    case ErrorKind::internal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+const char* title_for(unsigned status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+}  // namespace
+
+Response problem(const Error& error) {
+  // Protocol-level refusals that the core's kinds do not name.
+  if (error.code == "unsupported_media_type") return problem(error, 415);
+  if (error.code == "payload_too_large") return problem(error, 413);
+  return problem(error, status_for(error.kind));
+}
+
+Response problem(const Error& error, unsigned status) {
+  nlohmann::json body{
+      {"type", "https://quanqu.dev/problems/" + error.code},
+      {"title", title_for(status)},
+      {"status", status},
+      {"detail", error.message},
+      {"code", error.code},
+  };
+  if (!error.fields.empty()) {
+    auto& list = body["errors"] = nlohmann::json::array();
+    for (const auto& f : error.fields) list.push_back({{"field", f.field}, {"message", f.message}});
+  }
+  if (!error.details.is_null()) body["details"] = error.details;
+  Response r = Response::json(status, body);
+  r.content_type = "application/problem+json";
+  return r;
+}
+
+}  // namespace quanqu::http

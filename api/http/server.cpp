@@ -1,0 +1,569 @@
+// Beast HTTP/1.1 server after Beast's advanced server example: a listener and one session per
+// connection, each on its own strand, with graceful stop through a weak registry of sessions.
+#include "http/server.h"
+
+#include "common/random.h"
+#include "http/problem.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <csignal>
+#include <ctime>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+namespace quanqu::http {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr std::chrono::seconds kLingerTime{1};
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+// Boost 1.74's beast::string_view is boost::string_view.
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// Splits an origin-form (or absolute-form) target into a decoded path and query.
+bool parse_target(std::string_view target, Request& out) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    auto authority = target.find("://") + 3;
+    auto rest = target.find_first_of("/?", authority);
+    target = rest == std::string_view::npos ? std::string_view("/") : target.substr(rest);
+    if (target.front() == '?') return false;
+  }
+  if (target.empty() || target.front() != '/') return false;
+  auto q = target.find('?');
+  auto path = percent_decode(target.substr(0, q), false);
+  if (!path) return false;
+  out.path = std::move(*path);
+  if (q == std::string_view::npos) return true;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!key || !value) return false;
+    if (!key->empty()) out.query[std::move(*key)] = std::move(*value);
+  }
+  return true;
+}
+
+std::string http_date() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+bool is_parse_error(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+// The server sets these itself; a handler's copy would corrupt the framing.
+bool reserved_header(std::string_view name) {
+  return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection");
+}
+
+std::string strip_crlf(std::string value) {
+  std::replace_if(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+class Session;
+using detail::ServerImpl;
+
+struct detail::ServerImpl {
+  ServerImpl(ServerOptions o, std::function<Response(Request&)> h, Metrics& m, Logger& l)
+      : options(std::move(o)), handler(std::move(h)), metrics(m), logger(l) {}
+
+  // The response to a complete request; fills `out` for the access log. Never throws.
+  Response respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote);
+  bool origin_allowed(std::string_view origin) const;
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void do_stop();  // on listener_strand
+
+  void add(const std::shared_ptr<Session>& s);
+  void remove(Session* s);
+
+  ServerOptions options;
+  std::function<Response(Request&)> handler;
+  Metrics& metrics;
+  Logger& logger;
+  std::atomic<bool> stopping{false};
+  unsigned short bound_port = 0;
+
+  std::mutex sessions_mutex;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+
+  // Destroyed before the members above: pending handlers own sessions that unregister.
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> listener_strand{net::make_strand(ioc)};
+  tcp::acceptor acceptor{listener_strand};
+  net::steady_timer accept_retry{listener_strand};
+  std::optional<net::signal_set> signals;
+};
+
+// One connection: read a request, answer it, repeat while keep-alive. All of its handlers run
+// on the connection's strand (the socket's executor).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  ~Session() {
+    if (counted_) server_.metrics.finished();
+    server_.remove(this);
+  }
+
+  void run() {
+    server_.add(shared_from_this());
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // Called on the strand when the server stops: an idle connection is closed now, a busy one
+  // after its current response (do_read sees `stopping`).
+  void on_server_stop() {
+    if (idle_) stream_.cancel();
+  }
+
+ private:
+  void do_read() {
+    if (server_.stopping) return do_close();
+    parser_.emplace();
+    parser_->body_limit(server_.options.body_limit);
+    if (first_ || buffer_.size() > 0) {
+      stream_.expires_after(server_.options.header_timeout);
+      return do_read_header();
+    }
+    // Wait for the first byte of the next keep-alive request with the idle timeout.
+    idle_ = true;
+    stream_.expires_after(server_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(8192), beast::bind_front_handler(&Session::on_idle, shared_from_this()));
+  }
+
+  void on_idle(beast::error_code ec, std::size_t n) {
+    idle_ = false;
+    if (ec) return fail(ec, "idle read");
+    buffer_.commit(n);
+    stream_.expires_after(server_.options.header_timeout);
+    do_read_header();
+  }
+
+  void do_read_header() {
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_read_header, shared_from_this()));
+  }
+
+  void on_read_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    if (parser_->is_done()) return handle();
+    if (iequals(sv(parser_->get()[bhttp::field::expect]), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              beast::bind_front_handler(&Session::on_continue, shared_from_this()));
+    }
+    do_read_body();
+  }
+
+  void on_continue(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "write continue");
+    do_read_body();
+  }
+
+  void do_read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    handle();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream) return do_close();
+    if (ec == bhttp::error::body_limit)
+      return reject(413, Error::invalid("payload_too_large", "the request body is larger than " +
+                                                                 std::to_string(server_.options.body_limit) + " bytes"));
+    if (is_parse_error(ec))
+      return reject(400, Error::invalid("malformed_request", "malformed HTTP request: " + ec.message()));
+    fail(ec, "read");
+  }
+
+  void handle() {
+    begin_request();
+    auto req = parser_->release();
+    bool keep_alive = req.keep_alive();
+    bool head = req.method() == bhttp::verb::head;
+    Response response;
+    try {
+      response = server_.respond(req, request_, remote_);
+    } catch (...) {  // bad_alloc and the like: answer rather than drop the connection
+      response = Response::text(500, "internal error");
+    }
+    send(std::move(response), req.version(), keep_alive, head, false);
+  }
+
+  // Answers a request that could not be read, then closes the connection.
+  void reject(unsigned status, const Error& error) {
+    begin_request();
+    const auto& partial = parser_->get();
+    request_ = Request{};
+    request_.method = std::string(partial.method_string());
+    request_.path = std::string(partial.target().substr(0, partial.target().find('?')));
+    request_.remote_address = remote_;
+    auto id = sv(partial["X-Request-Id"]);
+    Response response = problem(error, status);
+    try {
+      request_.request_id = valid_request_id(id) ? std::string(id) : random_hex(16);
+      response.set_header("X-Request-Id", request_.request_id);
+    } catch (...) {
+    }
+    send(std::move(response), 11, false, false, true);
+  }
+
+  void begin_request() {
+    started_ = Clock::now();
+    server_.metrics.started();
+    counted_ = true;
+  }
+
+  void send(Response&& r, unsigned version, bool keep_alive, bool head, bool linger) {
+    keep_alive = keep_alive && !server_.stopping;
+    close_ = !keep_alive;
+    linger_ = linger;
+    status_ = r.status;
+    res_ = {};
+    res_.version(version);
+    res_.result(r.status);
+    res_.set(bhttp::field::server, "quanqu");
+    res_.set(bhttp::field::date, http_date());
+    if (!r.content_type.empty()) res_.set(bhttp::field::content_type, strip_crlf(std::move(r.content_type)));
+    for (auto& [name, value] : r.headers)
+      if (!reserved_header(name)) res_.insert(name, strip_crlf(std::move(value)));
+    res_.keep_alive(keep_alive);
+    bool bodiless = r.status == 204 || r.status == 304;
+    if (!bodiless) res_.content_length(r.body.size());
+    if (!bodiless && !head) res_.body() = std::move(r.body);
+    stream_.expires_after(server_.options.idle_timeout);
+    bhttp::async_write(stream_, res_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    server_.metrics.observe(request_.method, request_.route, status_, seconds);
+    server_.metrics.finished();
+    counted_ = false;
+    server_.logger.access(request_, status_, seconds);
+    if (ec) return fail(ec, "write");
+    first_ = false;
+    res_ = {};
+    if (close_) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!linger_ || ec) return;
+    // The client may still be sending the body we refused. Closing with unread data would
+    // reset the connection and could destroy our response in flight, so read and discard
+    // for a moment first.
+    buffer_.clear();
+    stream_.expires_after(kLingerTime);
+    do_linger();
+  }
+
+  void do_linger() {
+    stream_.async_read_some(buffer_.prepare(16384), beast::bind_front_handler(&Session::on_linger, shared_from_this()));
+  }
+
+  void on_linger(beast::error_code ec, std::size_t n) {
+    if (ec) return;  // EOF, timeout or reset: the session ends and the socket closes
+    buffer_.consume(buffer_.size());
+    lingered_ += n;
+    if (lingered_ < kLingerMaxBytes) do_linger();
+  }
+
+  void fail(beast::error_code ec, const char* what) {
+    if (!server_.logger.enabled(LogLevel::debug)) return;
+    server_.logger.log(LogLevel::debug, "connection closed",
+                       {{"op", what}, {"error", ec.message()}, {"remote", remote_}});
+  }
+
+  ServerImpl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  Request request_;  // the request being answered, kept for the access log
+  std::string remote_;
+  Clock::time_point started_;
+  unsigned status_ = 0;
+  std::size_t lingered_ = 0;
+  bool first_ = true;
+  bool idle_ = false;
+  bool counted_ = false;
+  bool close_ = false;
+  bool linger_ = false;
+};
+
+Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote) {
+  out = Request{};
+  out.method = std::string(in.method_string());
+  for (char& c : out.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  out.remote_address = remote;
+  out.headers.reserve(std::distance(in.begin(), in.end()));
+  for (const auto& field : in) out.headers.emplace_back(lower(sv(field.name_string())), std::string(field.value()));
+  auto id = sv(in["X-Request-Id"]);
+  out.request_id = valid_request_id(id) ? std::string(id) : random_hex(16);
+  out.body = std::move(in.body());
+
+  std::string_view origin = sv(in[bhttp::field::origin]);
+  bool cors = !origin.empty() && origin_allowed(origin);
+
+  Response r;
+  if (!parse_target(sv(in.target()), out)) {
+    r = problem(Error::invalid("malformed_request", "the request target is not a valid, percent-encoded path"));
+  } else if (cors && out.method == "OPTIONS") {
+    r = Response::no_content();
+    r.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
+    r.set_header("Access-Control-Allow-Headers",
+                 "Content-Type, Authorization, X-Publishable-Key, Idempotency-Key, X-Request-Id");
+    r.set_header("Access-Control-Max-Age", "600");
+  } else {
+    try {
+      r = handler(out);
+    } catch (const std::exception& e) {
+      logger.log(LogLevel::error, "handler threw", {{"error", e.what()}, {"request_id", out.request_id}});
+      r = problem(Error::internal("unexpected error"));
+    } catch (...) {
+      logger.log(LogLevel::error, "handler threw", {{"request_id", out.request_id}});
+      r = problem(Error::internal("unexpected error"));
+    }
+  }
+  if (r.status < 200 || r.status > 599) {  // 1xx cannot be a final response; Beast throws above 999
+    logger.log(LogLevel::error, "handler returned an invalid status", {{"status", r.status}, {"route", out.route}});
+    r = problem(Error::internal("invalid response status"));
+  }
+  if (cors) {
+    r.set_header("Access-Control-Allow-Origin", std::string(origin));
+    r.set_header("Access-Control-Expose-Headers", "X-Request-Id");
+    auto vary = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "vary"); });
+    if (vary == r.headers.end()) r.headers.emplace_back("Vary", "Origin");
+    else if (!iequals(vary->second, "origin") && vary->second.find("Origin") == std::string::npos)
+      vary->second += ", Origin";
+  }
+  r.set_header("X-Request-Id", out.request_id);
+  return r;
+}
+
+bool detail::ServerImpl::origin_allowed(std::string_view origin) const {
+  for (const auto& allowed : options.cors_origins)
+    if (allowed == "*" || allowed == origin) return true;
+  return false;
+}
+
+void detail::ServerImpl::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&ServerImpl::on_accept, this));
+}
+
+void detail::ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopping) return;  // the socket, if any, closes here
+  if (ec) {
+    if (ec == net::error::operation_aborted) return;
+    logger.log(LogLevel::warn, "accept failed", {{"error", ec.message()}});
+    // E.g. out of file descriptors: back off instead of spinning.
+    accept_retry.expires_after(kAcceptRetry);
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !stopping) do_accept();
+    });
+    return;
+  }
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(std::move(socket), *this)->run();
+  do_accept();
+}
+
+void detail::ServerImpl::do_stop() {
+  if (stopping.exchange(true)) return;
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  accept_retry.cancel();
+  if (signals) {
+    signals->cancel(ignored);
+    signals->clear(ignored);  // a second signal now gets the default action
+  }
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(sessions_mutex);
+    live.reserve(sessions.size());
+    for (auto& [ptr, weak] : sessions)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) net::post(s->executor(), [s] { s->on_server_stop(); });
+}
+
+void detail::ServerImpl::add(const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(sessions_mutex);
+  sessions.emplace(s.get(), s);
+}
+
+void detail::ServerImpl::remove(Session* s) {
+  std::lock_guard lock(sessions_mutex);
+  sessions.erase(s);
+}
+
+Server::Server(ServerOptions options, std::function<Response(Request&)> handler, Metrics& metrics, Logger& logger)
+    : impl_(std::make_unique<detail::ServerImpl>(std::move(options), std::move(handler), metrics, logger)) {}
+
+Server::~Server() = default;
+
+void Server::start() {
+  auto& o = impl_->options;
+  std::string where = o.host + ":" + std::to_string(o.port);
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  auto address = net::ip::make_address(o.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, o.port);
+  } else {
+    tcp::resolver resolver(impl_->ioc);
+    auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error("cannot listen on " + where + ": cannot resolve host: " + ec.message());
+    endpoint = results.begin()->endpoint();
+  }
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  }
+  impl_->bound_port = acceptor.local_endpoint(ec).port();
+  net::dispatch(impl_->listener_strand, [impl = impl_.get()] { impl->do_accept(); });
+}
+
+unsigned short Server::port() const { return impl_->bound_port; }
+
+void Server::stop_on_signals() {
+  auto* impl = impl_.get();
+  impl->signals.emplace(impl->listener_strand, SIGINT, SIGTERM);
+  impl->signals->async_wait([impl](beast::error_code ec, int signal) {
+    if (ec) return;
+    impl->logger.log(LogLevel::info, "stopping", {{"signal", signal}});
+    impl->do_stop();
+  });
+}
+
+void Server::run() {
+  auto* impl = impl_.get();
+  auto worker = [impl] {
+    for (;;) {
+      try {
+        impl->ioc.run();
+        return;
+      } catch (const std::exception& e) {  // handlers do not throw; this is a last resort
+        impl->logger.log(LogLevel::error, "io thread caught an exception", {{"error", e.what()}});
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl->options.threads; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  net::post(impl_->listener_strand, [impl = impl_.get()] { impl->do_stop(); });
+}
+
+}  // namespace quanqu::http

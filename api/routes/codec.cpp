@@ -1,0 +1,204 @@
+// Resource to JSON mapping; money is always {"amount": minor units, "currency": code}.
+#include "routes/codec.h"
+#include "common/clock.h"
+
+namespace quanqu::api {
+namespace {
+
+json time_json(std::int64_t ms) { return format_rfc3339(ms); }
+
+json images_json(const std::vector<catalog::Image>& images) {
+  json out = json::array();
+  for (const auto& i : images) out.push_back({{"url", i.url}, {"alt", i.alt}});
+  return out;
+}
+
+json ids_json(const std::vector<CategoryId>& ids) {
+  json out = json::array();
+  for (const auto& i : ids) out.push_back(i.value);
+  return out;
+}
+
+json optional_string(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+}  // namespace
+
+json money_json(std::int64_t amount, const std::string& currency) {
+  return {{"amount", amount}, {"currency", currency}};
+}
+
+json totals_json(const pricing::Totals& t) {
+  json explanation = json::array();
+  for (const auto& e : t.explanation)
+    explanation.push_back({{"kind", e.kind}, {"label", e.label}, {"amount", money_json(e.amount, t.currency)},
+                           {"included", e.included}});
+  return {{"subtotal", money_json(t.subtotal, t.currency)},
+          {"discount_total", money_json(t.discount_total, t.currency)},
+          {"shipping_total", money_json(t.shipping_total, t.currency)},
+          {"tax_total", money_json(t.tax_total, t.currency)},
+          {"total", money_json(t.total, t.currency)},
+          {"tax_rate_bp", t.tax.rate_bp},
+          {"tax_inclusive", t.tax.inclusive},
+          {"explanation", explanation}};
+}
+
+json variant_admin_json(const catalog::Variant& v) {
+  json prices = json::array();
+  for (const auto& p : v.prices) prices.push_back(money_json(p.amount, p.currency));
+  return {{"id", v.id.value},           {"product_id", v.product_id.value}, {"sku", v.sku},
+          {"barcode", optional_string(v.barcode)}, {"title", v.title}, {"options", v.options},
+          {"prices", prices},           {"position", v.position},       {"archived", v.archived},
+          {"created_at", time_json(v.created_at)}, {"updated_at", time_json(v.updated_at)}};
+}
+
+json product_admin_json(const catalog::Product& p) {
+  json variants = json::array();
+  for (const auto& v : p.variants) variants.push_back(variant_admin_json(v));
+  return {{"id", p.id.value},         {"handle", p.handle},       {"title", p.title},
+          {"description", p.description}, {"status", p.status},   {"category_ids", ids_json(p.category_ids)},
+          {"attributes", p.attributes}, {"images", images_json(p.images)}, {"variants", variants},
+          {"created_at", time_json(p.created_at)}, {"updated_at", time_json(p.updated_at)}};
+}
+
+json product_store_json(const catalog::Product& p, const std::string& currency) {
+  json variants = json::array();
+  for (const auto& v : p.variants) {
+    auto price = v.price_in(currency);
+    std::int64_t available = v.available.value_or(0);
+    variants.push_back({{"id", v.id.value},
+                        {"sku", v.sku},
+                        {"barcode", optional_string(v.barcode)},
+                        {"title", v.title},
+                        {"options", v.options},
+                        {"price", price ? money_json(price->amount, price->currency) : json(nullptr)},
+                        {"available_quantity", available},
+                        {"in_stock", available > 0 && price.has_value()}});
+  }
+  return {{"id", p.id.value},         {"handle", p.handle}, {"title", p.title},
+          {"description", p.description}, {"category_ids", ids_json(p.category_ids)},
+          {"attributes", p.attributes}, {"images", images_json(p.images)}, {"variants", variants}};
+}
+
+json category_json(const catalog::Category& c) {
+  return {{"id", c.id.value},
+          {"handle", c.handle},
+          {"name", c.name},
+          {"parent_id", c.parent_id ? json(c.parent_id->value) : json(nullptr)},
+          {"position", c.position}};
+}
+
+json channel_json(const channels::Channel& c) {
+  json locations = json::array();
+  for (const auto& l : c.location_ids) locations.push_back(l.value);
+  return {{"id", c.id.value},           {"code", c.code},
+          {"name", c.name},             {"type", c.type},
+          {"currency", c.currency},     {"tax_rate_bp", c.tax_rate_bp},
+          {"tax_inclusive", c.tax_inclusive}, {"location_ids", locations},
+          {"created_at", time_json(c.created_at)}, {"updated_at", time_json(c.updated_at)}};
+}
+
+json api_key_json(const access::ApiKey& k) {
+  return {{"id", k.id.value},
+          {"kind", k.kind == access::KeyKind::admin ? "admin" : "publishable"},
+          {"hint", k.hint},
+          {"channel_id", k.channel_id ? json(k.channel_id->value) : json(nullptr)},
+          {"label", k.label},
+          {"created_at", time_json(k.created_at)},
+          {"revoked_at", k.revoked_at ? time_json(*k.revoked_at) : json(nullptr)}};
+}
+
+json location_json(const inventory::StockLocation& l) {
+  return {{"id", l.id.value},     {"code", l.code},       {"name", l.name},
+          {"kind", l.kind},       {"address", l.address.to_json()}, {"pickup_enabled", l.pickup_enabled},
+          {"created_at", time_json(l.created_at)}, {"updated_at", time_json(l.updated_at)}};
+}
+
+json level_json(const inventory::InventoryLevel& l) {
+  return {{"variant_id", l.variant_id.value}, {"sku", l.sku},           {"location_id", l.location_id.value},
+          {"on_hand", l.on_hand},             {"reserved", l.reserved}, {"available", l.available()},
+          {"updated_at", time_json(l.updated_at)}};
+}
+
+json cart_json(const cart::Cart& c) {
+  json items = json::array();
+  for (const auto& i : c.items) {
+    json item{{"id", i.id.value},
+              {"variant_id", i.variant_id.value},
+              {"product_id", i.product_id.value},
+              {"sku", i.sku},
+              {"product_title", i.product_title},
+              {"product_handle", i.product_handle},
+              {"variant_title", i.variant_title},
+              {"options", i.options},
+              {"quantity", i.quantity},
+              {"purchasable", i.unavailable_reason.empty()},
+              {"unavailable_reason", i.unavailable_reason.empty() ? json(nullptr) : json(i.unavailable_reason)}};
+    if (i.price) {
+      item["unit_price"] = money_json(i.price->unit_price, c.currency);
+      item["subtotal"] = money_json(i.price->subtotal, c.currency);
+      item["tax"] = money_json(i.price->tax, c.currency);
+      item["total"] = money_json(i.price->total, c.currency);
+    } else {
+      item["unit_price"] = item["subtotal"] = item["tax"] = item["total"] = nullptr;
+    }
+    items.push_back(std::move(item));
+  }
+  return {{"id", c.id.value},
+          {"channel_id", c.channel_id.value},
+          {"currency", c.currency},
+          {"email", optional_string(c.email)},
+          {"shipping_address", c.shipping_address ? c.shipping_address->to_json() : json(nullptr)},
+          {"status", c.status},
+          {"order_id", c.order_id ? json(c.order_id->value) : json(nullptr)},
+          {"items", items},
+          {"totals", totals_json(c.totals)},
+          {"created_at", time_json(c.created_at)},
+          {"updated_at", time_json(c.updated_at)}};
+}
+
+json order_json(const orders::Order& o, bool admin) {
+  json lines = json::array();
+  for (const auto& l : o.lines)
+    lines.push_back({{"id", l.id},
+                     {"variant_id", l.variant_id.value},
+                     {"product_id", l.product_id.value},
+                     {"sku", l.sku},
+                     {"product_title", l.product_title},
+                     {"variant_title", l.variant_title},
+                     {"options", l.options},
+                     {"quantity", l.quantity},
+                     {"unit_price", money_json(l.unit_price, o.currency)},
+                     {"subtotal", money_json(l.subtotal, o.currency)},
+                     {"tax", money_json(l.tax, o.currency)},
+                     {"total", money_json(l.total, o.currency)}});
+  json events = json::array();
+  for (const auto& e : o.events)
+    events.push_back({{"id", e.id}, {"type", e.type}, {"data", e.data}, {"created_at", time_json(e.created_at)}});
+  json out{{"id", o.id.value},
+           {"number", o.number},
+           {"channel_id", o.channel_id.value},
+           {"cart_id", o.cart_id.value},
+           {"status", o.status},
+           {"currency", o.currency},
+           {"email", o.email},
+           {"shipping_address", o.shipping_address.to_json()},
+           {"lines", lines},
+           {"totals", totals_json(o.totals)},
+           {"events", events},
+           {"created_at", time_json(o.created_at)},
+           {"updated_at", time_json(o.updated_at)}};
+  if (admin) {
+    json allocations = json::array();
+    for (const auto& a : o.allocations)
+      allocations.push_back(
+          {{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
+    out["allocations"] = allocations;
+  }
+  return out;
+}
+
+json page_json(json items, const std::string& next_cursor) {
+  return {{"items", std::move(items)}, {"next_cursor", next_cursor.empty() ? json(nullptr) : json(next_cursor)}};
+}
+
+}  // namespace quanqu::api

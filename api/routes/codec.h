@@ -1,0 +1,39 @@
+// The JSON shapes of the API's resources: one function per resource, shared by store and admin.
+#pragma once
+
+#include "access/access_service.h"
+#include "cart/cart.h"
+#include "catalog/product.h"
+#include "channels/channel.h"
+#include "inventory/inventory.h"
+#include "orders/order.h"
+
+#include <nlohmann/json.hpp>
+
+namespace quanqu::api {
+
+using nlohmann::json;
+
+json money_json(std::int64_t amount, const std::string& currency);
+json totals_json(const pricing::Totals& totals);
+
+// Admin: every variant with all prices and its archived flag.
+json product_admin_json(const catalog::Product& product);
+// Store: the channel's price and availability per variant; no status or archived variants.
+json product_store_json(const catalog::Product& product, const std::string& currency);
+json category_json(const catalog::Category& category);
+json variant_admin_json(const catalog::Variant& variant);
+
+json channel_json(const channels::Channel& channel);
+json api_key_json(const access::ApiKey& key);
+json location_json(const inventory::StockLocation& location);
+json level_json(const inventory::InventoryLevel& level);
+
+json cart_json(const cart::Cart& cart);
+// `admin` adds the stock allocations.
+json order_json(const orders::Order& order, bool admin);
+
+// {"items": [...], "next_cursor": "..." | null}
+json page_json(json items, const std::string& next_cursor);
+
+}  // namespace quanqu::api

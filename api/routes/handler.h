@@ -1,0 +1,27 @@
+// Adapters that turn domain handlers into HTTP handlers: auth, error mapping, JSON replies.
+#pragma once
+
+#include "channels/channel.h"
+#include "http/problem.h"
+#include "http/router.h"
+#include "routes/services.h"
+
+#include <functional>
+
+namespace quanqu::api {
+
+// A store handler receives the channel of the request's publishable key.
+using StoreHandler = std::function<Result<http::Response>(http::Request&, const channels::Channel&)>;
+// An admin handler runs only for a valid admin key.
+using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
+
+// Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.
+http::Handler store_route(Services& services, StoreHandler handler);
+// Missing or wrong `Authorization: Bearer <admin key>` is a 401 problem with WWW-Authenticate.
+http::Handler admin_route(Services& services, AdminHandler handler);
+
+inline http::Response json_reply(unsigned status, const nlohmann::json& body) {
+  return http::Response::json(status, body);
+}
+
+}  // namespace quanqu::api

@@ -1,0 +1,33 @@
+// The core services the API calls, wired once by the executable and shared by every handler.
+#pragma once
+
+#include "access/access_service.h"
+#include "cart/cart_service.h"
+#include "catalog/catalog_service.h"
+#include "channels/channel_service.h"
+#include "checkout/checkout_service.h"
+#include "common/change_counter.h"
+#include "inventory/inventory_service.h"
+#include "orders/order_service.h"
+#include "storage/database.h"
+
+namespace quanqu::api {
+
+struct Services {
+  storage::Database& db;
+  ChangeCounter& changes;
+  access::AccessService& access;
+  channels::ChannelService& channels;
+  catalog::CatalogService& catalog;
+  inventory::InventoryService& inventory;
+  cart::CartService& carts;
+  checkout::CheckoutService& checkout;
+  orders::OrderService& orders;
+};
+
+// Options of the API itself (not of the transport).
+struct ApiOptions {
+  int catalog_cache_ttl_ms = 1000;  // 0 disables the store catalog response cache
+};
+
+}  // namespace quanqu::api

@@ -1,0 +1,193 @@
+// Store handlers: each parses its request, calls one core service and maps the result.
+#include "store/store_routes.h"
+#include "common/random.h"
+#include "routes/codec.h"
+#include "routes/handler.h"
+#include "routes/json_body.h"
+#include "store/response_cache.h"
+
+#include <memory>
+
+namespace quanqu::api {
+namespace {
+
+using http::Request;
+using http::Response;
+
+Result<CartId> cart_id(const Request& r) {
+  const auto& id = r.param("id");
+  if (!looks_like_id(id, "cart")) return Error::not_found("cart.not_found", "no cart '" + id + "'");
+  return CartId(id);
+}
+
+// A cached reply, or the computed one stored for the next caller.
+Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const std::string& key,
+                        const std::function<Result<nlohmann::json>()>& compute) {
+  if (auto hit = cache.get(key)) return Response::text(200, std::move(*hit), "application/json");
+  std::uint64_t generation = changes.current();
+  QQ_ASSIGN_OR_RETURN(nlohmann::json body, compute());
+  Response r = json_reply(200, body);
+  cache.put(key, generation, r.body);
+  return r;
+}
+
+catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }
+
+std::optional<cart::AddItem> read_add_item(JsonFields f) {
+  f.only({"sku", "variant_id", "quantity"});
+  cart::AddItem item;
+  if (auto sku = f.string("sku")) item.sku = *sku;
+  if (auto id = f.string("variant_id")) item.variant_id = VariantId(*id);
+  if (!item.sku && !item.variant_id && !f.has("sku") && !f.has("variant_id"))
+    f.fail("sku", "give sku or variant_id");
+  item.quantity = f.integer("quantity", true).value_or(0);
+  if (f.has("quantity") && (item.quantity < 1 || item.quantity > pricing::kMaxQuantity))
+    f.fail("quantity", "must be between 1 and " + std::to_string(pricing::kMaxQuantity));
+  return item;
+}
+
+cart::CartPatch read_cart_details(JsonFields& f) {
+  cart::CartPatch patch;
+  if (f.has("email")) patch.email = f.is_null("email") ? std::nullopt : f.string("email");
+  if (f.has("shipping_address"))
+    patch.shipping_address = f.is_null("shipping_address") ? std::nullopt : f.address("shipping_address");
+  return patch;
+}
+
+Status validate_details(const cart::CartPatch& patch) {
+  Validator v;
+  if (patch.email && *patch.email) v.email("email", **patch.email);
+  if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
+  return v.status();
+}
+
+}  // namespace
+
+void register_store_routes(http::Router& router, Services& s, const ApiOptions& options) {
+  auto cache = std::make_shared<ResponseCache>(s.changes, options.catalog_cache_ttl_ms);
+
+  router.add("GET", "/v1/store/products", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
+    catalog::ProductQuery q;
+    q.limit = page.limit;
+    q.cursor = page.cursor;
+    q.q = std::string(r.query_param("q").value_or(""));
+    q.category = std::string(r.query_param("category").value_or(""));
+    std::string key = c.id.value + "|list|" + std::to_string(q.limit) + "|" + q.cursor + "|" + q.q + "|" + q.category;
+    return cached(*cache, s.changes, key, [&]() -> Result<nlohmann::json> {
+      QQ_ASSIGN_OR_RETURN(auto result, s.catalog.list_store_products(view_of(c), q));
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& p : result.items) items.push_back(product_store_json(p, c.currency));
+      return page_json(std::move(items), result.next_cursor);
+    });
+  }));
+
+  router.add("GET", "/v1/store/products/{id}", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
+    const std::string& id = r.param("id");
+    return cached(*cache, s.changes, c.id.value + "|product|" + id, [&]() -> Result<nlohmann::json> {
+      QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_store_product(view_of(c), id));
+      return product_store_json(product, c.currency);
+    });
+  }));
+
+  router.add("GET", "/v1/store/categories", store_route(s, [&s, cache](Request&, const channels::Channel& c) -> Result<Response> {
+    return cached(*cache, s.changes, "categories", [&]() -> Result<nlohmann::json> {
+      QQ_ASSIGN_OR_RETURN(auto categories, s.catalog.list_categories());
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& cat : categories) items.push_back(category_json(cat));
+      return page_json(std::move(items), "");
+    });
+  }));
+
+  router.add("POST", "/v1/store/carts", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"email", "shipping_address", "items"});
+    cart::CartPatch details = read_cart_details(f);
+    std::vector<cart::AddItem> items;
+    if (const auto* list = f.array("items"))
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        if (!(*list)[i].is_object()) {
+          f.fail("items/" + std::to_string(i), "must be an object");
+          continue;
+        }
+        if (auto item = read_add_item(JsonFields((*list)[i], "items/" + std::to_string(i), f.errors())))
+          items.push_back(*item);
+      }
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
+    return json_reply(201, cart_json(cart));
+  }));
+
+  router.add("GET", "/v1/store/carts/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.get(c, id));
+    return json_reply(200, cart_json(cart));
+  }));
+
+  router.add("PATCH", "/v1/store/carts/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"email", "shipping_address"});
+    cart::CartPatch patch = read_cart_details(f);
+    QQ_TRY(body.status());
+    QQ_TRY(validate_details(patch));
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.update(c, id, patch));
+    return json_reply(200, cart_json(cart));
+  }));
+
+  router.add("POST", "/v1/store/carts/{id}/items", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto item = read_add_item(body.fields());
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.add_item(c, id, *item));
+    return json_reply(200, cart_json(cart));
+  }));
+
+  router.add("PATCH", "/v1/store/carts/{id}/items/{item_id}",
+             store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"quantity"});
+    auto quantity = f.integer("quantity", true);
+    if (quantity && (*quantity < 1 || *quantity > pricing::kMaxQuantity))
+      f.fail("quantity", "must be between 1 and " + std::to_string(pricing::kMaxQuantity) + "; DELETE the item to remove it");
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.set_quantity(c, id, CartItemId(r.param("item_id")), *quantity));
+    return json_reply(200, cart_json(cart));
+  }));
+
+  router.add("DELETE", "/v1/store/carts/{id}/items/{item_id}",
+             store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.remove_item(c, id, CartItemId(r.param("item_id"))));
+    return json_reply(200, cart_json(cart));
+  }));
+
+  router.add("POST", "/v1/store/carts/{id}/checkout",
+             store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    body.fields().only({});
+    QQ_TRY(body.status());
+    checkout::CheckoutRequest request{id, std::string(r.header("idempotency-key").value_or("")),
+                                      sha256_hex(id.value + "\n" + body.doc().dump())};
+    QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
+    nlohmann::json out = order_json(result.order, false);
+    out["access_token"] = result.access_token;
+    Response reply = json_reply(201, out);
+    if (result.replayed) reply.set_header("Idempotent-Replayed", "true");
+    return reply;
+  }));
+
+  router.add("GET", "/v1/store/orders/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    std::string token(r.header("x-order-token").value_or(""));
+    QQ_ASSIGN_OR_RETURN(orders::Order order, s.orders.get_with_token(c.id, OrderId(r.param("id")), token));
+    return json_reply(200, order_json(order, false));
+  }));
+}
+
+}  // namespace quanqu::api

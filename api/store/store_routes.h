@@ -1,0 +1,12 @@
+// The store API (/v1/store/...): catalog, carts, checkout and order look-up for storefronts.
+#pragma once
+
+#include "http/router.h"
+#include "routes/services.h"
+
+namespace quanqu::api {
+
+// Registers every store route. `services` must outlive the router.
+void register_store_routes(http::Router& router, Services& services, const ApiOptions& options);
+
+}  // namespace quanqu::api

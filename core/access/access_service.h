@@ -1,0 +1,68 @@
+// API keys: secret admin keys and per-channel publishable keys, stored only as SHA-256 hashes.
+#pragma once
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/result.h"
+#include "storage/database.h"
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace quanqu::access {
+
+enum class KeyKind { admin, publishable };
+
+struct ApiKey {
+  ApiKeyId id;
+  KeyKind kind = KeyKind::publishable;
+  std::string hint;        // the first characters of the key, to recognise it in lists
+  std::optional<ChannelId> channel_id;  // publishable keys only
+  std::string label;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> revoked_at;
+};
+
+// A freshly created key: the only time the secret is ever seen in full.
+struct IssuedKey {
+  ApiKey key;
+  std::string secret;  // "qq_admin_..." or "qq_pk_..."
+};
+
+class AccessService {
+ public:
+  AccessService(storage::Database& db, const Clock& clock);
+
+  // Creates an admin key with a random secret, or registers `secret` (from configuration) if given.
+  // Registering a secret that exists already returns the existing key.
+  Result<IssuedKey> create_admin_key(const std::string& label, std::optional<std::string> secret = {});
+  Result<IssuedKey> create_publishable_key(const ChannelId& channel, const std::string& label);
+  Result<std::vector<ApiKey>> list_publishable_keys(const ChannelId& channel);
+  // Revoked keys stop working at once on this node (and within the cache lifetime on others).
+  Status revoke(const ChannelId& channel, const ApiKeyId& key);
+
+  // True when `secret` is a live admin key.
+  bool is_admin(const std::string& secret);
+  // The channel of a live publishable key, or nothing.
+  std::optional<ChannelId> channel_for(const std::string& publishable_key);
+
+ private:
+  Result<IssuedKey> insert(KeyKind kind, std::optional<ChannelId> channel, const std::string& label,
+                           std::string secret);
+  std::optional<ApiKey> lookup(const std::string& secret);
+
+  storage::Database& db_;
+  const Clock& clock_;
+  // Hash -> key, with when it was read; entries older than a few seconds are re-read.
+  struct Cached {
+    std::optional<ApiKey> key;
+    std::int64_t read_at;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Cached> cache_;
+};
+
+}  // namespace quanqu::access

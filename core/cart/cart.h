@@ -1,0 +1,56 @@
+// Cart values: a shopper's lines on one channel, priced fresh on every read.
+#pragma once
+
+#include "common/address.h"
+#include "common/ids.h"
+#include "pricing/pricing.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quanqu::cart {
+
+struct CartItem {
+  CartItemId id;
+  VariantId variant_id;
+  ProductId product_id;
+  std::string sku;
+  std::string product_title;
+  std::string product_handle;
+  std::string variant_title;
+  std::map<std::string, std::string> options;
+  std::int64_t quantity = 0;
+  // Priced lines only; an item that can no longer be bought has none and says why.
+  std::optional<pricing::PricedLine> price;
+  std::string unavailable_reason;  // empty when purchasable
+};
+
+struct Cart {
+  CartId id;
+  ChannelId channel_id;
+  std::string currency;
+  std::optional<std::string> email;
+  std::optional<Address> shipping_address;
+  std::string status;  // open, completed
+  std::optional<OrderId> order_id;
+  std::vector<CartItem> items;
+  pricing::Totals totals;  // over the purchasable items
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// Which variant to add: by id or by SKU (exactly one).
+struct AddItem {
+  std::optional<VariantId> variant_id;
+  std::optional<std::string> sku;
+  std::int64_t quantity = 1;
+};
+
+struct CartPatch {
+  std::optional<std::optional<std::string>> email;             // inner nullopt clears it
+  std::optional<std::optional<Address>> shipping_address;      // inner nullopt clears it
+};
+
+}  // namespace quanqu::cart

@@ -1,0 +1,249 @@
+// Cart persistence and pricing on read: prices always come from the catalog, never from the cart.
+#include "cart/cart_service.h"
+#include "catalog/catalog_service.h"
+#include "common/validation.h"
+#include "storage/dynamic_query.h"
+
+#include <unordered_map>
+
+namespace quanqu::cart {
+namespace {
+
+using nlohmann::json;
+
+Status validate_patch(const CartPatch& patch) {
+  Validator v;
+  if (patch.email && *patch.email) v.email("email", **patch.email);
+  if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
+  return v.status();
+}
+
+Error not_found(const CartId& id) { return Error::not_found("cart.not_found", "no cart '" + id.value + "'"); }
+
+std::int64_t available_on_channel(soci::session& sql, const channels::Channel& channel, const VariantId& variant) {
+  if (channel.location_ids.empty()) return 0;
+  std::vector<std::string> locations;
+  for (const auto& l : channel.location_ids) locations.push_back(l.value);
+  long long available = 0;
+  soci::indicator ind;
+  storage::DynamicQuery q(sql);
+  q.text("SELECT SUM(on_hand - reserved) FROM inventory_levels WHERE variant_id = ").param(variant.value)
+      .text(" AND location_id IN ").in_list(locations);
+  q.into(available, ind);
+  q.execute();
+  return ind == soci::i_ok ? std::max<long long>(0, available) : 0;
+}
+
+void write_details(soci::session& sql, const CartId& id, const CartPatch& patch) {
+  if (patch.email) {
+    std::string email = patch.email->value_or("");
+    soci::indicator ind = *patch.email ? soci::i_ok : soci::i_null;
+    sql << "UPDATE carts SET email = :e WHERE id = :id", soci::use(email, ind), soci::use(id.value);
+  }
+  if (patch.shipping_address) {
+    std::string address = *patch.shipping_address ? (*patch.shipping_address)->to_json().dump() : "";
+    soci::indicator ind = *patch.shipping_address ? soci::i_ok : soci::i_null;
+    sql << "UPDATE carts SET shipping_address = :a WHERE id = :id", soci::use(address, ind), soci::use(id.value);
+  }
+}
+
+}  // namespace
+
+CartService::CartService(storage::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+Result<Cart> CartService::load(soci::session& sql, const channels::Channel& channel, const CartId& id) {
+  Cart c;
+  std::string email, address, order_id;
+  soci::indicator email_ind, address_ind, order_ind;
+  sql << "SELECT id, channel_id, currency, email, shipping_address, status, order_id, created_at, updated_at "
+         "FROM carts WHERE id = :id",
+      soci::into(c.id.value), soci::into(c.channel_id.value), soci::into(c.currency), soci::into(email, email_ind),
+      soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind),
+      soci::into(c.created_at), soci::into(c.updated_at), soci::use(id.value);
+  if (!sql.got_data() || c.channel_id != channel.id) return not_found(id);
+  if (email_ind == soci::i_ok) c.email = email;
+  if (address_ind == soci::i_ok) c.shipping_address = Address::from_json(json::parse(address));
+  if (order_ind == soci::i_ok) c.order_id = OrderId(order_id);
+
+  CartItem item;
+  std::string options;
+  soci::statement st =
+      (sql.prepare << "SELECT ci.id, ci.variant_id, ci.quantity, v.sku, v.title, v.options, p.id, p.title, p.handle "
+                      "FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id "
+                      "WHERE ci.cart_id = :c ORDER BY ci.created_at, ci.id",
+       soci::into(item.id.value), soci::into(item.variant_id.value), soci::into(item.quantity), soci::into(item.sku),
+       soci::into(item.variant_title), soci::into(options), soci::into(item.product_id.value),
+       soci::into(item.product_title), soci::into(item.product_handle), soci::use(id.value));
+  st.execute();
+  std::vector<VariantId> variant_ids;
+  while (st.fetch()) {
+    CartItem copy = item;
+    copy.options = json::parse(options).get<std::map<std::string, std::string>>();
+    variant_ids.push_back(copy.variant_id);
+    c.items.push_back(std::move(copy));
+  }
+  std::unordered_map<std::string, catalog::CatalogService::Purchasable> purchasable;
+  for (auto& p : catalog::CatalogService::purchasable_variants(sql, channel.id, variant_ids))
+    purchasable.emplace(p.variant.id.value, std::move(p));
+
+  std::vector<pricing::LineInput> lines;
+  for (auto& i : c.items) {
+    auto it = purchasable.find(i.variant_id.value);
+    if (it == purchasable.end()) {
+      i.unavailable_reason = "no longer sold on this channel";
+      continue;
+    }
+    auto price = it->second.variant.price_in(c.currency);
+    if (!price) {
+      i.unavailable_reason = "no price in " + c.currency;
+      continue;
+    }
+    lines.push_back({i.id.value, price->amount, i.quantity});
+  }
+  QQ_ASSIGN_OR_RETURN(c.totals, pricing::price(c.currency, lines, {channel.tax_rate_bp, channel.tax_inclusive}));
+  std::size_t next = 0;
+  for (auto& i : c.items)
+    if (i.unavailable_reason.empty()) i.price = c.totals.lines[next++];
+  return c;
+}
+
+Status CartService::add_in(soci::session& sql, const channels::Channel& channel, const CartId& id,
+                           const AddItem& item) {
+  Validator v;
+  if (item.variant_id.has_value() == item.sku.has_value()) v.fail("sku", "give exactly one of sku and variant_id");
+  v.range("quantity", item.quantity, 1, pricing::kMaxQuantity);
+  QQ_TRY(v.status());
+  std::optional<VariantId> variant = item.variant_id;
+  std::string field = item.sku ? "sku" : "variant_id";
+  std::string shown = item.sku ? *item.sku : item.variant_id->value;
+  if (item.sku) variant = catalog::CatalogService::variant_id_for_sku(sql, *item.sku);
+  auto unknown = Error::invalid("cart.unknown_variant", "no variant '" + shown + "' is sold on this channel",
+                                {{field, "is not a variant sold on this channel"}});
+  if (!variant) return unknown;
+  auto found = catalog::CatalogService::purchasable_variants(sql, channel.id, {*variant});
+  if (found.empty()) return unknown;
+  if (!found.front().variant.price_in(channel.currency))
+    return Error::unprocessable("variant.no_price", "'" + shown + "' has no price in " + channel.currency);
+
+  long long existing = 0;
+  std::string item_id;
+  sql << "SELECT id, quantity FROM cart_items WHERE cart_id = :c AND variant_id = :v", soci::into(item_id),
+      soci::into(existing), soci::use(id.value), soci::use(variant->value);
+  bool present = sql.got_data();
+  long long quantity = existing + item.quantity;
+  if (quantity > pricing::kMaxQuantity)
+    return Error::unprocessable("cart.quantity_limit",
+                                "a line may hold at most " + std::to_string(pricing::kMaxQuantity) + " units");
+  std::int64_t available = available_on_channel(sql, channel, *variant);
+  if (quantity > available)
+    return Error::conflict("inventory.insufficient_stock",
+                           "only " + std::to_string(available) + " of '" + found.front().variant.sku + "' available",
+                           json{{"lines", json::array({{{"sku", found.front().variant.sku},
+                                                        {"variant_id", variant->value},
+                                                        {"requested", quantity},
+                                                        {"available", available}}})}});
+  if (present) {
+    sql << "UPDATE cart_items SET quantity = :q WHERE id = :id", soci::use(quantity), soci::use(item_id);
+  } else {
+    long long count = 0;
+    sql << "SELECT COUNT(*) FROM cart_items WHERE cart_id = :c", soci::into(count), soci::use(id.value);
+    if (count >= static_cast<long long>(pricing::kMaxLines))
+      return Error::unprocessable("cart.too_many_lines", "a cart holds at most " + std::to_string(pricing::kMaxLines) + " lines");
+    std::string new_item = new_id("item");
+    long long now = clock_.now_ms();
+    sql << "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at) VALUES (:id, :c, :v, :q, :t)",
+        soci::use(new_item), soci::use(id.value), soci::use(variant->value), soci::use(quantity), soci::use(now);
+  }
+  return ok_status();
+}
+
+Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId& id,
+                                 const std::function<Status(soci::session&, Cart&)>& change) {
+  return db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
+    QQ_ASSIGN_OR_RETURN(Cart cart, load(sql, channel, id));
+    if (cart.status != "open")
+      return Error::conflict("cart.completed", "the cart was checked out already; start a new cart");
+    QQ_TRY(change(sql, cart));
+    long long now = clock_.now_ms();
+    sql << "UPDATE carts SET updated_at = :u WHERE id = :id", soci::use(now), soci::use(id.value);
+    return load(sql, channel, id);
+  });
+}
+
+Result<Cart> CartService::create(const channels::Channel& channel, const CartPatch& details,
+                                 const std::vector<AddItem>& items) {
+  QQ_TRY(validate_patch(details));
+  if (items.size() > pricing::kMaxLines) return Error::invalid("cart.too_many_lines", "too many items");
+  return db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
+    CartId id(new_id("cart"));
+    long long now = clock_.now_ms();
+    sql << "INSERT INTO carts (id, channel_id, currency, status, created_at, updated_at) "
+           "VALUES (:id, :c, :cur, 'open', :ca, :ua)",
+        soci::use(id.value), soci::use(channel.id.value), soci::use(channel.currency), soci::use(now), soci::use(now);
+    write_details(sql, id, details);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto added = add_in(sql, channel, id, items[i]);
+      if (!added.ok()) {
+        Error e = std::move(added).error();
+        for (auto& f : e.fields) f.field = "items/" + std::to_string(i) + "/" + f.field;
+        return e;
+      }
+    }
+    return load(sql, channel, id);
+  });
+}
+
+Result<Cart> CartService::get(const channels::Channel& channel, const CartId& id) {
+  return db_.read<Cart>([&](soci::session& sql) { return load(sql, channel, id); });
+}
+
+Result<Cart> CartService::add_item(const channels::Channel& channel, const CartId& id, const AddItem& item) {
+  return mutate(channel, id, [&](soci::session& sql, Cart&) { return add_in(sql, channel, id, item); });
+}
+
+Result<Cart> CartService::set_quantity(const channels::Channel& channel, const CartId& id, const CartItemId& item,
+                                       std::int64_t quantity) {
+  Validator v;
+  v.range("quantity", quantity, 1, pricing::kMaxQuantity);
+  QQ_TRY(v.status());
+  return mutate(channel, id, [&](soci::session& sql, Cart& cart) -> Status {
+    for (const auto& i : cart.items) {
+      if (i.id != item) continue;
+      if (quantity > i.quantity) {
+        std::int64_t available = available_on_channel(sql, channel, i.variant_id);
+        if (quantity > available)
+          return Error::conflict("inventory.insufficient_stock",
+                                 "only " + std::to_string(available) + " of '" + i.sku + "' available",
+                                 json{{"lines", json::array({{{"sku", i.sku},
+                                                              {"variant_id", i.variant_id.value},
+                                                              {"requested", quantity},
+                                                              {"available", available}}})}});
+      }
+      long long q = quantity;
+      sql << "UPDATE cart_items SET quantity = :q WHERE id = :id", soci::use(q), soci::use(item.value);
+      return ok_status();
+    }
+    return Error::not_found("cart_item.not_found", "no item '" + item.value + "' in this cart");
+  });
+}
+
+Result<Cart> CartService::remove_item(const channels::Channel& channel, const CartId& id, const CartItemId& item) {
+  return mutate(channel, id, [&](soci::session& sql, Cart& cart) -> Status {
+    for (const auto& i : cart.items)
+      if (i.id == item) {
+        sql << "DELETE FROM cart_items WHERE id = :id", soci::use(item.value);
+        return ok_status();
+      }
+    return Error::not_found("cart_item.not_found", "no item '" + item.value + "' in this cart");
+  });
+}
+
+Result<Cart> CartService::update(const channels::Channel& channel, const CartId& id, const CartPatch& patch) {
+  QQ_TRY(validate_patch(patch));
+  return mutate(channel, id, [&](soci::session& sql, Cart&) -> Status {
+    write_details(sql, id, patch);
+    return ok_status();
+  });
+}
+
+}  // namespace quanqu::cart

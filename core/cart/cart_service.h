@@ -1,0 +1,39 @@
+// Carts: create, add, change, remove, set details; totals are recomputed on every change.
+#pragma once
+
+#include "cart/cart.h"
+#include "channels/channel.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "storage/database.h"
+
+namespace quanqu::cart {
+
+class CartService {
+ public:
+  CartService(storage::Database& db, const Clock& clock);
+
+  // Every call takes the caller's channel: a cart of another channel is a 404, as if unknown.
+  Result<Cart> create(const channels::Channel& channel, const CartPatch& details, const std::vector<AddItem>& items);
+  Result<Cart> get(const channels::Channel& channel, const CartId& id);
+  // Adds units; a variant already in the cart gets its quantity raised. More than is
+  // available on the channel is a 409 `inventory.insufficient_stock`.
+  Result<Cart> add_item(const channels::Channel& channel, const CartId& id, const AddItem& item);
+  Result<Cart> set_quantity(const channels::Channel& channel, const CartId& id, const CartItemId& item,
+                            std::int64_t quantity);
+  Result<Cart> remove_item(const channels::Channel& channel, const CartId& id, const CartItemId& item);
+  Result<Cart> update(const channels::Channel& channel, const CartId& id, const CartPatch& patch);
+
+  // Loads and prices a cart inside a caller's transaction (checkout uses it).
+  static Result<Cart> load(soci::session& sql, const channels::Channel& channel, const CartId& id);
+
+ private:
+  Status add_in(soci::session& sql, const channels::Channel& channel, const CartId& id, const AddItem& item);
+  Result<Cart> mutate(const channels::Channel& channel, const CartId& id,
+                      const std::function<Status(soci::session&, Cart&)>& change);
+
+  storage::Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace quanqu::cart

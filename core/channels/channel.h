@@ -1,0 +1,47 @@
+// Channel: where the business sells (web, mini-program, marketplace, ...), with its currency and tax.
+#pragma once
+
+#include "common/ids.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quanqu::channels {
+
+struct Channel {
+  ChannelId id;
+  std::string code;      // stable, merchant-chosen: "web"
+  std::string name;
+  std::string type;      // web, mini_program, social, marketplace, pos, try_on
+  std::string currency;  // ISO 4217; the store API prices everything in it
+  std::int32_t tax_rate_bp = 0;  // basis points: 1300 = 13 %
+  bool tax_inclusive = false;    // prices already contain tax
+  std::vector<LocationId> location_ids;  // the stock locations it sells from, in preference order
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct NewChannel {
+  std::string code;
+  std::string name;
+  std::string type;
+  std::string currency;
+  std::int32_t tax_rate_bp = 0;
+  bool tax_inclusive = false;
+  std::vector<LocationId> location_ids;
+};
+
+// Fields absent (nullopt) are left as they are.
+struct ChannelPatch {
+  std::optional<std::string> name;
+  std::optional<std::int32_t> tax_rate_bp;
+  std::optional<bool> tax_inclusive;
+  std::optional<std::vector<LocationId>> location_ids;
+};
+
+// The channel types the engine knows.
+bool is_known_channel_type(const std::string& type);
+
+}  // namespace quanqu::channels

@@ -1,0 +1,189 @@
+// Channel persistence, validation and the in-process channel cache.
+#include "channels/channel_service.h"
+#include "common/money.h"
+#include "common/validation.h"
+
+#include <algorithm>
+#include <array>
+
+namespace quanqu::channels {
+
+bool is_known_channel_type(const std::string& type) {
+  static const std::array<std::string, 7> kTypes{"web", "mini_program", "social", "marketplace", "pos", "try_on", "app"};
+  return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+}
+
+ChannelService::ChannelService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
+    : db_(db), clock_(clock), changes_(changes) {}
+
+Result<Channel> ChannelService::load(soci::session& sql, const std::string& id_or_code) {
+  Channel c;
+  int tax_inclusive = 0;
+  sql << "SELECT id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at "
+         "FROM channels WHERE id = :k OR code = :k2",
+      soci::into(c.id.value), soci::into(c.code), soci::into(c.name), soci::into(c.type), soci::into(c.currency),
+      soci::into(c.tax_rate_bp), soci::into(tax_inclusive), soci::into(c.created_at), soci::into(c.updated_at),
+      soci::use(id_or_code), soci::use(id_or_code);
+  if (!sql.got_data()) return Error::not_found("channel.not_found", "no channel '" + id_or_code + "'");
+  c.tax_inclusive = tax_inclusive != 0;
+  std::string loc;
+  soci::statement st = (sql.prepare << "SELECT location_id FROM channel_locations WHERE channel_id = :c ORDER BY position",
+                        soci::into(loc), soci::use(c.id.value));
+  st.execute();
+  while (st.fetch()) c.location_ids.emplace_back(loc);
+  return c;
+}
+
+Status ChannelService::validate_locations(soci::session& sql, const std::vector<LocationId>& ids) {
+  Validator v;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM stock_locations WHERE id = :id", soci::into(n), soci::use(ids[i].value);
+    if (n == 0) v.fail("location_ids/" + std::to_string(i), "unknown stock location " + ids[i].value);
+    for (std::size_t j = 0; j < i; ++j)
+      if (ids[j] == ids[i]) v.fail("location_ids/" + std::to_string(i), "listed twice");
+  }
+  return v.status();
+}
+
+Result<Channel> ChannelService::create(const NewChannel& in) {
+  Validator v;
+  v.handle("code", in.code, 64);
+  v.text("name", in.name, 200);
+  if (!is_known_channel_type(in.type))
+    v.fail("type", "must be one of web, mini_program, social, marketplace, pos, try_on, app");
+  v.currency("currency", in.currency);
+  v.range("tax_rate_bp", in.tax_rate_bp, 0, 10000);
+  QQ_TRY(v.status());
+  auto created = db_.write<Channel>([&](soci::session& sql) -> Result<Channel> {
+    long long taken = 0;
+    sql << "SELECT COUNT(*) FROM channels WHERE code = :c", soci::into(taken), soci::use(in.code);
+    if (taken) return Error::conflict("channel.code_taken", "a channel with code '" + in.code + "' exists");
+    QQ_TRY(validate_locations(sql, in.location_ids));
+    Channel c{ChannelId(new_id("chan")), in.code, in.name, in.type, in.currency, in.tax_rate_bp, in.tax_inclusive,
+              in.location_ids, clock_.now_ms(), clock_.now_ms()};
+    int inclusive = c.tax_inclusive;
+    sql << "INSERT INTO channels (id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at) "
+           "VALUES (:id, :code, :name, :type, :cur, :tax, :incl, :ca, :ua)",
+        soci::use(c.id.value), soci::use(c.code), soci::use(c.name), soci::use(c.type), soci::use(c.currency),
+        soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.created_at), soci::use(c.updated_at);
+    for (std::size_t i = 0; i < c.location_ids.size(); ++i) {
+      int pos = static_cast<int>(i);
+      sql << "INSERT INTO channel_locations (channel_id, location_id, position) VALUES (:c, :l, :p)",
+          soci::use(c.id.value), soci::use(c.location_ids[i].value), soci::use(pos);
+    }
+    return c;
+  });
+  if (created) forget_cached();
+  return created;
+}
+
+Result<Channel> ChannelService::update(const ChannelId& id, const ChannelPatch& patch) {
+  Validator v;
+  if (patch.name) v.text("name", *patch.name, 200);
+  if (patch.tax_rate_bp) v.range("tax_rate_bp", *patch.tax_rate_bp, 0, 10000);
+  QQ_TRY(v.status());
+  auto updated = db_.write<Channel>([&](soci::session& sql) -> Result<Channel> {
+    QQ_ASSIGN_OR_RETURN(Channel c, load(sql, id.value));
+    if (c.id != id) return Error::not_found("channel.not_found", "no channel '" + id.value + "'");
+    if (patch.name) c.name = *patch.name;
+    if (patch.tax_rate_bp) c.tax_rate_bp = *patch.tax_rate_bp;
+    if (patch.tax_inclusive) c.tax_inclusive = *patch.tax_inclusive;
+    c.updated_at = clock_.now_ms();
+    int inclusive = c.tax_inclusive;
+    sql << "UPDATE channels SET name = :n, tax_rate_bp = :t, tax_inclusive = :i, updated_at = :u WHERE id = :id",
+        soci::use(c.name), soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.updated_at), soci::use(c.id.value);
+    if (patch.location_ids) {
+      QQ_TRY(validate_locations(sql, *patch.location_ids));
+      sql << "DELETE FROM channel_locations WHERE channel_id = :c", soci::use(c.id.value);
+      c.location_ids = *patch.location_ids;
+      for (std::size_t i = 0; i < c.location_ids.size(); ++i) {
+        int pos = static_cast<int>(i);
+        sql << "INSERT INTO channel_locations (channel_id, location_id, position) VALUES (:c, :l, :p)",
+            soci::use(c.id.value), soci::use(c.location_ids[i].value), soci::use(pos);
+      }
+    }
+    return c;
+  });
+  if (updated) forget_cached();
+  return updated;
+}
+
+Result<Channel> ChannelService::get(const std::string& id_or_code) {
+  return db_.read<Channel>([&](soci::session& sql) { return load(sql, id_or_code); });
+}
+
+Result<std::vector<Channel>> ChannelService::list() {
+  return db_.read<std::vector<Channel>>([&](soci::session& sql) -> Result<std::vector<Channel>> {
+    std::vector<std::string> ids;
+    std::string id;
+    soci::statement st = (sql.prepare << "SELECT id FROM channels ORDER BY code", soci::into(id));
+    st.execute();
+    while (st.fetch()) ids.push_back(id);
+    std::vector<Channel> out;
+    for (const auto& i : ids) {
+      QQ_ASSIGN_OR_RETURN(Channel c, load(sql, i));
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Status ChannelService::publish(const ChannelId& channel, const std::vector<ProductId>& products) {
+  auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
+    QQ_TRY(load(sql, channel.value));
+    Validator v;
+    for (std::size_t i = 0; i < products.size(); ++i) {
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM products WHERE id = :id", soci::into(n), soci::use(products[i].value);
+      if (!n) v.fail("product_ids/" + std::to_string(i), "unknown product " + products[i].value);
+    }
+    QQ_TRY(v.status());
+    long long now = clock_.now_ms();
+    for (const auto& p : products) {
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM channel_products WHERE channel_id = :c AND product_id = :p", soci::into(n),
+          soci::use(channel.value), soci::use(p.value);
+      if (n) continue;
+      sql << "INSERT INTO channel_products (channel_id, product_id, published_at) VALUES (:c, :p, :t)",
+          soci::use(channel.value), soci::use(p.value), soci::use(now);
+    }
+    return ok_status();
+  });
+  if (done) changes_.bump();
+  return done;
+}
+
+Status ChannelService::unpublish(const ChannelId& channel, const std::vector<ProductId>& products) {
+  auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
+    QQ_TRY(load(sql, channel.value));
+    for (const auto& p : products)
+      sql << "DELETE FROM channel_products WHERE channel_id = :c AND product_id = :p", soci::use(channel.value),
+          soci::use(p.value);
+    return ok_status();
+  });
+  if (done) changes_.bump();
+  return done;
+}
+
+Result<Channel> ChannelService::get_cached(const ChannelId& id) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(id.value);
+    if (it != cache_.end()) return it->second;
+  }
+  QQ_ASSIGN_OR_RETURN(Channel c, get(id.value));
+  std::lock_guard lock(cache_mutex_);
+  cache_[id.value] = c;
+  return c;
+}
+
+void ChannelService::forget_cached() {
+  {
+    std::lock_guard lock(cache_mutex_);
+    cache_.clear();
+  }
+  changes_.bump();
+}
+
+}  // namespace quanqu::channels

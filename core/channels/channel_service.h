@@ -1,0 +1,48 @@
+// Creates and reads channels, and publishes products to them.
+#pragma once
+
+#include "channels/channel.h"
+#include "common/change_counter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "storage/database.h"
+
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace quanqu::channels {
+
+class ChannelService {
+ public:
+  ChannelService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+
+  // Validates and creates. A taken code is a 409 `channel.code_taken`; an unknown location a 400.
+  Result<Channel> create(const NewChannel& input);
+  Result<Channel> update(const ChannelId& id, const ChannelPatch& patch);
+  // By id or by code. Unknown is a 404 `channel.not_found`.
+  Result<Channel> get(const std::string& id_or_code);
+  Result<std::vector<Channel>> list();
+
+  // Makes products visible (or invisible) on the channel. Unknown ids are a 400 listing them.
+  // Publishing twice is harmless.
+  Status publish(const ChannelId& channel, const std::vector<ProductId>& products);
+  Status unpublish(const ChannelId& channel, const std::vector<ProductId>& products);
+
+  // The channel for store requests, cached in process (channels change rarely; writes here
+  // invalidate the cache).
+  Result<Channel> get_cached(const ChannelId& id);
+
+ private:
+  Result<Channel> load(soci::session& sql, const std::string& id_or_code);
+  Status validate_locations(soci::session& sql, const std::vector<LocationId>& ids);
+  void forget_cached();
+
+  storage::Database& db_;
+  const Clock& clock_;
+  ChangeCounter& changes_;
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, Channel> cache_;
+};
+
+}  // namespace quanqu::channels

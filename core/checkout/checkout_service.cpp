@@ -1,0 +1,124 @@
+// The checkout transaction: idempotency, re-pricing, reservation, order creation.
+#include "checkout/checkout_service.h"
+#include "cart/cart_service.h"
+#include "common/random.h"
+#include "inventory/inventory_service.h"
+#include "orders/order_service.h"
+
+#include <algorithm>
+
+namespace quanqu::checkout {
+namespace {
+
+using nlohmann::json;
+
+
+}  // namespace
+
+CheckoutService::CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
+    : db_(db), clock_(clock), changes_(changes) {}
+
+Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channel, const CheckoutRequest& request) {
+  const auto& key = request.idempotency_key;
+  bool key_ok = !key.empty() && key.size() <= 255 &&
+                std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7E; });
+  if (!key_ok)
+    return Error::invalid("idempotency.key_required",
+                          "checkout needs an Idempotency-Key header of 1 to 255 printable characters",
+                          {{"Idempotency-Key", "must be 1 to 255 printable ASCII characters"}});
+  std::string scope = "checkout:" + channel.id.value;
+
+  auto done = db_.write<CheckoutResult>([&](soci::session& sql) -> Result<CheckoutResult> {
+    // 1. A key seen before: the same request gets the same order; another request is refused.
+    std::string fingerprint, resource, secret;
+    soci::indicator secret_ind;
+    sql << "SELECT fingerprint, resource_id, secret FROM idempotency_keys WHERE scope = :s AND idem_key = :k",
+        soci::into(fingerprint), soci::into(resource), soci::into(secret, secret_ind), soci::use(scope),
+        soci::use(key);
+    if (sql.got_data()) {
+      if (fingerprint != request.fingerprint)
+        return Error::conflict("idempotency.key_reused",
+                               "this Idempotency-Key was used for a different request; use a new key");
+      QQ_ASSIGN_OR_RETURN(orders::Order order, orders::OrderService::load(sql, OrderId(resource)));
+      return CheckoutResult{std::move(order), secret_ind == soci::i_ok ? secret : "", true};
+    }
+
+    // 2. The cart, priced now.
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, cart::CartService::load(sql, channel, request.cart_id));
+    if (cart.status != "open")
+      return Error::conflict("cart.completed", "the cart was checked out already with another Idempotency-Key");
+    if (cart.items.empty()) return Error::unprocessable("checkout.empty_cart", "the cart has no items");
+    std::vector<FieldError> missing;
+    if (!cart.email) missing.push_back({"email", "is required to check out"});
+    if (!cart.shipping_address) missing.push_back({"shipping_address", "is required to check out"});
+    if (!missing.empty()) {
+      Error e = Error::unprocessable("checkout.missing_details", "set the cart's email and shipping address first");
+      e.fields = std::move(missing);
+      return e;
+    }
+    json unavailable = json::array();
+    for (const auto& i : cart.items)
+      if (!i.unavailable_reason.empty())
+        unavailable.push_back({{"item_id", i.id.value}, {"sku", i.sku}, {"reason", i.unavailable_reason}});
+    if (!unavailable.empty()) {
+      Error e = Error::unprocessable("checkout.unavailable_items", "some items can no longer be bought; remove them");
+      e.details = {{"lines", unavailable}};
+      return e;
+    }
+
+    // 3. Reserve stock, in variant order so that concurrent checkouts lock rows in one order.
+    OrderId order_id(new_id("order"));
+    std::vector<const cart::CartItem*> by_variant;
+    for (const auto& i : cart.items) by_variant.push_back(&i);
+    std::sort(by_variant.begin(), by_variant.end(),
+              [](const auto* a, const auto* b) { return a->variant_id < b->variant_id; });
+    std::vector<inventory::Allocation> allocations;
+    json short_lines = json::array();
+    for (const auto* item : by_variant) {
+      std::int64_t available = 0;
+      auto taken = inventory::InventoryService::reserve(sql, clock_, item->variant_id, channel.location_ids,
+                                                        item->quantity, order_id.value, &available);
+      if (!taken) {
+        short_lines.push_back({{"item_id", item->id.value}, {"sku", item->sku},
+                               {"variant_id", item->variant_id.value}, {"requested", item->quantity},
+                               {"available", std::min<std::int64_t>(available, item->quantity)}});
+        continue;
+      }
+      allocations.insert(allocations.end(), taken->begin(), taken->end());
+    }
+    if (!short_lines.empty())
+      return Error::conflict("inventory.insufficient_stock", "not enough stock for some lines; nothing was reserved",
+                             {{"lines", short_lines}});
+
+    // 4. The order, with an immutable snapshot of lines and totals.
+    orders::Order order;
+    order.id = order_id;
+    order.channel_id = channel.id;
+    order.cart_id = cart.id;
+    order.currency = cart.currency;
+    order.email = *cart.email;
+    order.shipping_address = *cart.shipping_address;
+    order.totals = cart.totals;
+    order.totals.lines.clear();
+    order.allocations = std::move(allocations);
+    for (const auto& i : cart.items)
+      order.lines.push_back({i.id.value, i.variant_id, i.product_id, i.sku, i.product_title, i.variant_title,
+                             i.options, i.quantity, i.price->unit_price, i.price->subtotal, i.price->tax,
+                             i.price->total});
+    std::string token = "qq_ot_" + random_hex(24);
+    QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token));
+
+    long long now = clock_.now_ms();
+    sql << "UPDATE carts SET status = 'completed', order_id = :o, updated_at = :u WHERE id = :id",
+        soci::use(order.id.value), soci::use(now), soci::use(cart.id.value);
+    sql << "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, resource_id, secret, created_at) "
+           "VALUES (:s, :k, :f, :r, :sec, :t)",
+        soci::use(scope), soci::use(key), soci::use(request.fingerprint), soci::use(order.id.value), soci::use(token),
+        soci::use(now);
+    return CheckoutResult{std::move(order), token, false};
+  });
+  if (done && !done->replayed) changes_.bump();
+  return done;
+}
+
+}  // namespace quanqu::checkout

@@ -1,0 +1,43 @@
+// Checkout: turns an open cart into a pending order in one transaction, reserving its stock.
+#pragma once
+
+#include "channels/channel.h"
+#include "common/change_counter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "orders/order.h"
+#include "storage/database.h"
+
+namespace quanqu::checkout {
+
+struct CheckoutRequest {
+  CartId cart_id;
+  std::string idempotency_key;  // 1..255 printable characters
+  std::string fingerprint;      // a hash of the request; the same key with another one is a 409
+};
+
+struct CheckoutResult {
+  orders::Order order;
+  std::string access_token;  // lets the shopper read the order; shown on creation and on replay
+  bool replayed = false;     // true when the key had been used for this very request before
+};
+
+class CheckoutService {
+ public:
+  CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+
+  // In one transaction: replays a known key (or refuses it when the fingerprint differs with a
+  // 409 `idempotency.key_reused`), re-reads the cart and its current prices, requires an e-mail
+  // and shipping address (422 `checkout.missing_details`) and purchasable lines (422
+  // `checkout.unavailable_items`), reserves stock for every line over the channel's locations
+  // (409 `inventory.insufficient_stock` naming every short line; nothing is written), creates
+  // the order and completes the cart.
+  Result<CheckoutResult> checkout(const channels::Channel& channel, const CheckoutRequest& request);
+
+ private:
+  storage::Database& db_;
+  const Clock& clock_;
+  ChangeCounter& changes_;
+};
+
+}  // namespace quanqu::checkout

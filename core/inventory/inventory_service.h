@@ -1,0 +1,56 @@
+// Stock: locations, levels, and the ledger-backed reserve/release used by checkout and orders.
+#pragma once
+
+#include "common/change_counter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "inventory/inventory.h"
+#include "storage/database.h"
+
+#include <vector>
+
+namespace quanqu::inventory {
+
+struct LevelQuery {
+  std::optional<VariantId> variant_id;
+  std::optional<std::string> sku;
+  std::optional<LocationId> location_id;
+};
+
+class InventoryService {
+ public:
+  InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+
+  Result<StockLocation> create_location(const NewStockLocation& input);
+  Result<StockLocation> update_location(const LocationId& id, const StockLocationPatch& patch);
+  Result<StockLocation> get_location(const LocationId& id);
+  Result<std::vector<StockLocation>> list_locations();
+
+  // Sets on hand for (variant, location), creating the level if needed, and writes a ledger
+  // row with the difference. Below what is reserved is a 422 `inventory.below_reserved`.
+  Result<InventoryLevel> set_on_hand(const VariantId& variant, const LocationId& location, std::int64_t on_hand);
+  Result<std::vector<InventoryLevel>> list_levels(const LevelQuery& query);
+
+  // --- Inside a caller's transaction ---
+  // Reserves `quantity` units of the variant over `locations` (preference order): one location
+  // that can supply it all if there is one, else spread in order. Returns what was taken, or
+  // nothing when the locations together cannot supply it (then nothing was changed).
+  // `available_out` receives the units that were available.
+  static std::optional<std::vector<Allocation>> reserve(soci::session& sql, const Clock& clock,
+                                                        const VariantId& variant,
+                                                        const std::vector<LocationId>& locations,
+                                                        std::int64_t quantity, const std::string& reference,
+                                                        std::int64_t* available_out);
+  // Gives reserved units back (an order cancelled); writes ledger rows with reason "release".
+  static Status release(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
+                        const std::string& reference);
+
+ private:
+  Result<StockLocation> load_location(soci::session& sql, const LocationId& id);
+
+  storage::Database& db_;
+  const Clock& clock_;
+  ChangeCounter& changes_;
+};
+
+}  // namespace quanqu::inventory

@@ -1,0 +1,50 @@
+// Orders: read, list and cancel; checkout creates them through `OrderService::insert`.
+#pragma once
+
+#include "common/change_counter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "orders/order.h"
+#include "storage/database.h"
+
+#include <optional>
+
+namespace quanqu::orders {
+
+struct OrderQuery {
+  std::string status;              // empty: any
+  std::optional<ChannelId> channel;
+  int limit = 20;                  // 1..100
+  std::string cursor;
+};
+
+struct OrderPage {
+  std::vector<Order> items;
+  std::string next_cursor;
+};
+
+class OrderService {
+ public:
+  OrderService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+
+  Result<Order> get(const OrderId& id);
+  // For a storefront: the order must belong to the channel and the token must match its
+  // access token; any mismatch is a 404, so the existence of an order is never revealed.
+  Result<Order> get_with_token(const ChannelId& channel, const OrderId& id, const std::string& token);
+  Result<OrderPage> list(const OrderQuery& query);
+  // Cancels a pending order: releases its reserved stock (ledger rows) and records the event,
+  // all in one transaction. Cancelling a cancelled order is a 409 `order.not_cancellable`.
+  Result<Order> cancel(const OrderId& id, const std::string& reason);
+
+  // --- Inside a caller's transaction ---
+  // Writes a new order (status pending) with its allocations and an `order.placed` event.
+  static Result<Order> insert(soci::session& sql, const Clock& clock, Order order, const std::string& access_token);
+  static Result<Order> load(soci::session& sql, const OrderId& id);
+
+ private:
+  storage::Database& db_;
+  const Clock& clock_;
+  ChangeCounter& changes_;
+};
+
+}  // namespace quanqu::orders

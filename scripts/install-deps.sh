@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs Quanqu's build, test and benchmark dependencies from Debian 12's packages.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  libboost-dev libboost-filesystem-dev libboost-program-options-dev
+  libsoci-dev libsqlite3-dev libpq-dev
+  nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev
+  postgresql wrk
+)
+
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi

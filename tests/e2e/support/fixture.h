@@ -1,0 +1,74 @@
+// The gtest fixture of end-to-end tests: one real server per test, with ready-made clients.
+#pragma once
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace quanqu::e2e {
+
+// SetUp starts a ServerProcess (skipping the test when the backend is unavailable, failing it
+// when the server does not start); TearDown stops it and, if the test failed, prints the tail of
+// the server's output. Override extra_args() to pass more command-line flags.
+class E2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!ServerProcess::backend_available(&why)) GTEST_SKIP() << why;
+    try {
+      server_ = std::make_unique<ServerProcess>(extra_args());
+    } catch (const std::exception& e) {
+      FAIL() << e.what();
+    }
+    store_ = std::make_unique<HttpClient>(server_->client());
+    store_->set_default_header("X-Publishable-Key", server_->publishable_key());
+    admin_ = std::make_unique<HttpClient>(server_->client());
+    admin_->set_default_header("Authorization", "Bearer " + server_->admin_key());
+  }
+
+  void TearDown() override {
+    if (!server_) return;
+    store_.reset();
+    admin_.reset();
+    if (HasFailure()) {
+      auto out = server_->output();
+      constexpr std::size_t kTail = 16 * 1024;
+      if (out.size() > kTail) out = "...\n" + out.substr(out.size() - kTail);
+      std::cerr << "--- quanqu server output (" << server_->backend() << ", " << server_->database_url()
+                << ") ---\n"
+                << out << "--- end of server output ---\n";
+    }
+    server_.reset();
+  }
+
+  // Flags appended to the `serve` command line.
+  virtual std::vector<std::string> extra_args() const { return {}; }
+
+  ServerProcess& server() { return *server_; }
+  // Sends X-Publishable-Key: the demo publishable key.
+  HttpClient& store() { return *store_; }
+  // Sends Authorization: Bearer <admin key>.
+  HttpClient& admin() { return *admin_; }
+  // A fresh client with no credentials.
+  HttpClient anonymous() { return server_->client(); }
+
+ private:
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> store_;
+  std::unique_ptr<HttpClient> admin_;
+};
+
+}  // namespace quanqu::e2e
+
+// End-to-end test files use these unqualified.
+using quanqu::e2e::E2ETest;
+using quanqu::e2e::Headers;
+using quanqu::e2e::HttpClient;
+using quanqu::e2e::HttpResponse;
+using quanqu::e2e::ServerProcess;

@@ -1,0 +1,71 @@
+// A small synchronous HTTP/1.1 client for end-to-end tests (one keep-alive connection).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace quanqu::e2e {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpResponse {
+  unsigned status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names; repeated headers joined with ", "
+
+  // The body parsed as JSON; null for an empty body. Throws std::runtime_error quoting the
+  // status and body when it is not JSON, so a failing test shows what came back.
+  nlohmann::json json() const;
+  // The header's value (name case-insensitive), or "" when absent.
+  std::string header(const std::string& name) const;
+};
+
+// One connection to one server, opened on first use and reused (keep-alive). A request that
+// fails on a reused connection before any response byte arrives (the server closed it while
+// idle) is retried once on a fresh connection. When a response says "Connection: close" the
+// connection is dropped and the next request reconnects.
+// Every connect, write and read has a deadline (timeout(), 30 s by default); a transport error
+// or timeout throws std::runtime_error naming the request. HTTP error statuses do not throw.
+// Not thread-safe: use one client per thread. Movable, not copyable.
+class HttpClient {
+ public:
+  HttpClient(std::string host, unsigned short port);
+  ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) noexcept;
+
+  // Sent with every request; a header given to request() with the same name (any case)
+  // replaces it for that request. Setting an empty value removes the default.
+  void set_default_header(std::string name, std::string value);
+  void set_timeout(std::chrono::milliseconds timeout);
+
+  // `target` is the path with any query ("/v1/store/products?limit=2"). With a body,
+  // Content-Type defaults to application/json. Host and Content-Length are set for you.
+  HttpResponse request(std::string method, std::string target, std::optional<std::string> body = {},
+                       Headers headers = {});
+
+  HttpResponse get(std::string target, Headers headers = {});
+  HttpResponse post(std::string target, const nlohmann::json& body, Headers headers = {});
+  HttpResponse patch(std::string target, const nlohmann::json& body, Headers headers = {});
+  HttpResponse put(std::string target, const nlohmann::json& body, Headers headers = {});
+  HttpResponse del(std::string target, Headers headers = {});
+
+  // Drops the connection; the next request opens a new one.
+  void disconnect();
+
+  const std::string& host() const;
+  unsigned short port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quanqu::e2e
