@@ -5,7 +5,9 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <cctype>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -64,6 +66,82 @@ std::vector<std::string> split_statements(std::string_view sql) {
   return out;
 }
 
+// libpq keyword/value text ("host='h' port='5432' ...") from the part of a postgresql:// URL
+// after the scheme: [user[:password]@][host][:port][/dbname][?key=value&...].
+Result<std::string> libpq_keywords(std::string_view rest) {
+  auto bad = [](std::string why) { return Error::invalid("database.bad_url", "bad PostgreSQL URL: " + why); };
+  auto decode = [](std::string_view in) -> std::optional<std::string> {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (in[i] != '%') {
+        out += in[i];
+        continue;
+      }
+      if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+        return std::nullopt;
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    return out;
+  };
+  auto quote = [](const std::string& v) {
+    std::string out = "'";
+    for (char c : v) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  std::string out;
+  auto add = [&](std::string_view key, std::string_view raw) -> bool {
+    auto value = decode(raw);
+    if (!value) return false;
+    if (!value->empty()) out += (out.empty() ? "" : " ") + std::string(key) + "=" + quote(*value);
+    return true;
+  };
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view path;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (!add("user", userinfo.substr(0, colon))) return bad("user");
+    if (colon != std::string_view::npos && !add("password", userinfo.substr(colon + 1))) return bad("password");
+  }
+  std::string_view host = rest, port;
+  if (!host.empty() && host.front() == '[') {  // [::1]:5432
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return bad("unclosed [");
+    port = close + 1 < host.size() && host[close + 1] == ':' ? host.substr(close + 2) : std::string_view();
+    host = host.substr(1, close - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  if (!add("host", host) || !add("port", port) || !add("dbname", path)) return bad("host, port or database");
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) return bad("parameter '" + std::string(pair) + "'");
+    std::string key(pair.substr(0, eq));
+    for (char c : key)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return bad("parameter name '" + key + "'");
+    if (!add(key, pair.substr(eq + 1))) return bad("parameter " + key);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<DatabaseUrl> DatabaseUrl::parse(std::string_view url) {
@@ -81,7 +159,7 @@ Result<DatabaseUrl> DatabaseUrl::parse(std::string_view url) {
   }
   if (starts("postgresql://") || starts("postgres://")) {
     out.backend = Backend::postgresql;
-    out.connect_string = std::string(url);
+    QQ_ASSIGN_OR_RETURN(out.connect_string, libpq_keywords(url.substr(url.find("://") + 3)));
     // Mask a password: scheme://user:secret@host -> scheme://user:***@host
     std::string shown(url);
     auto scheme_end = shown.find("://") + 3;

@@ -67,9 +67,21 @@ TEST_F(RouterTest, ExactSegmentWinsOverPlaceholder) {
   EXPECT_EQ(body(r)["params"]["id"], "p_1");
 }
 
-TEST_F(RouterTest, TrailingAndDoubleSlashesAreIgnored) {
-  auto req = make("GET", "/v1/store/products/");
-  EXPECT_EQ(body(router_.dispatch(req))["handler"], "list");
+TEST_F(RouterTest, EmptySegmentsAreKeptSoTheyMatchNothing) {
+  auto root = make("GET", "/");
+  EXPECT_EQ(router_.dispatch(root).status, 404u);
+  auto trailing = make("GET", "/v1/store/products/");
+  EXPECT_EQ(router_.dispatch(trailing).status, 404u);
+  auto empty_param = make("POST", "/v1/store/carts//lines/l_2");  // never a cart route
+  EXPECT_EQ(router_.dispatch(empty_param).status, 404u);
+  EXPECT_TRUE(empty_param.params.empty());
+}
+
+TEST_F(RouterTest, RootRoute) {
+  router_.add("GET", "/", returns("root"));
+  auto req = make("GET", "/");
+  EXPECT_EQ(body(router_.dispatch(req))["handler"], "root");
+  EXPECT_EQ(req.route, "/");
 }
 
 TEST_F(RouterTest, UnknownPathIs404Problem) {

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds the quanqu server and runs it on 127.0.0.1:8080 with the
+# demo shop in an SQLite file (quanqu.db). The admin and publishable keys are printed at start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target quanqu
+exec ./build/quanqu serve --demo --database "${QUANQU_DATABASE_URL:-sqlite:quanqu.db}" "$@"

@@ -1,0 +1,266 @@
+// Keeps api/openapi/openapi.json in step with the router: the document parses as OpenAPI 3.1, documents
+// exactly the routes the server registers, and every operation is complete and every $ref resolves.
+#include "admin/admin_routes.h"
+#include "http/metrics.h"
+#include "http/router.h"
+#include "ops/ops_routes.h"
+#include "routes/services.h"
+#include "store/store_routes.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace quanqu {
+namespace {
+
+using nlohmann::json;
+using RouteKey = std::pair<std::string, std::string>;  // (method, path pattern)
+
+const std::set<std::string> kHttpMethods{"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+
+// The compiled-in document, parsed once; an unparsable document is an empty object (the first test says why).
+const json& document() {
+  static const json doc = [] {
+    json parsed = json::parse(api::openapi_document(), nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? json::object() : parsed;
+  }();
+  return doc;
+}
+
+// Resolves a local reference ("#/components/schemas/Money"); nullptr when it does not.
+const json* resolve(const json& doc, const std::string& ref) {
+  if (ref.rfind("#/", 0) != 0) return nullptr;
+  try {
+    return &doc.at(json::json_pointer(ref.substr(1)));
+  } catch (const json::exception&) {
+    return nullptr;
+  }
+}
+
+// Follows a "$ref" if the node is one (parameters may be references to components/parameters).
+const json& deref(const json& doc, const json& node) {
+  if (node.is_object() && node.contains("$ref") && node["$ref"].is_string())
+    if (const json* target = resolve(doc, node["$ref"].get<std::string>())) return *target;
+  return node;
+}
+
+// Every operation of the document: (METHOD, path) -> (path item, operation).
+std::map<RouteKey, std::pair<const json*, const json*>> operations(const json& doc) {
+  std::map<RouteKey, std::pair<const json*, const json*>> out;
+  if (!doc.contains("paths") || !doc["paths"].is_object()) return out;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    if (!item.is_object()) continue;
+    for (const auto& [method, operation] : item.items()) {
+      if (!kHttpMethods.count(method)) continue;
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      out[{upper, path}] = {&item, &operation};
+    }
+  }
+  return out;
+}
+
+std::set<std::string> path_template_names(const std::string& path) {
+  std::set<std::string> names;
+  static const std::regex kParam(R"(\{([^}/]+)\})");
+  for (auto it = std::sregex_iterator(path.begin(), path.end(), kParam); it != std::sregex_iterator(); ++it)
+    names.insert((*it)[1].str());
+  return names;
+}
+
+std::string list(const std::set<RouteKey>& routes) {
+  std::string out;
+  for (const auto& [method, path] : routes) out += "\n  " + method + " " + path;
+  return out.empty() ? "\n  (none)" : out;
+}
+
+// A migrated SQLite database in a temporary directory and the services wired like api/app/main.cpp's
+// open_engine, so the router below is the one the server builds.
+class Engine {
+ public:
+  Engine() : dir_(make_dir()) {
+    auto opened = storage::Database::open("sqlite:" + dir_ + "/t.db", 2);
+    if (!opened) throw std::runtime_error("cannot open the database: " + opened.error().message);
+    db_ = std::move(opened).value();
+    auto migrated = db_->migrate();
+    if (!migrated) throw std::runtime_error("cannot migrate: " + migrated.error().message);
+    access_ = std::make_unique<access::AccessService>(*db_, clock_);
+    channels_ = std::make_unique<channels::ChannelService>(*db_, clock_, changes_);
+    catalog_ = std::make_unique<catalog::CatalogService>(*db_, clock_, changes_);
+    inventory_ = std::make_unique<inventory::InventoryService>(*db_, clock_, changes_);
+    carts_ = std::make_unique<cart::CartService>(*db_, clock_);
+    checkout_ = std::make_unique<checkout::CheckoutService>(*db_, clock_, changes_);
+    orders_ = std::make_unique<orders::OrderService>(*db_, clock_, changes_);
+    services_ = std::make_unique<api::Services>(
+        api::Services{*db_, changes_, *access_, *channels_, *catalog_, *inventory_, *carts_, *checkout_, *orders_});
+    api::register_ops_routes(router_, *db_, metrics_);
+    api::register_store_routes(router_, *services_, api::ApiOptions{});
+    api::register_admin_routes(router_, *services_);
+  }
+  ~Engine() {
+    router_ = http::Router();  // handlers hold references into the services: drop them first
+    services_.reset();
+    orders_.reset();
+    checkout_.reset();
+    carts_.reset();
+    inventory_.reset();
+    catalog_.reset();
+    channels_.reset();
+    access_.reset();
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const http::Router& router() const { return router_; }
+
+ private:
+  static std::string make_dir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "quanqu-openapi-XXXXXX").string();
+    if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed for " + templ);
+    return templ;
+  }
+
+  std::string dir_;
+  SystemClock clock_;
+  ChangeCounter changes_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<access::AccessService> access_;
+  std::unique_ptr<channels::ChannelService> channels_;
+  std::unique_ptr<catalog::CatalogService> catalog_;
+  std::unique_ptr<inventory::InventoryService> inventory_;
+  std::unique_ptr<cart::CartService> carts_;
+  std::unique_ptr<checkout::CheckoutService> checkout_;
+  std::unique_ptr<orders::OrderService> orders_;
+  std::unique_ptr<api::Services> services_;
+  http::Metrics metrics_;
+  http::Router router_;
+};
+
+TEST(OpenApiDocument, ParsesAsOpenApi31) {
+  json parsed = json::parse(api::openapi_document(), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << "api/openapi/openapi.json is not valid JSON";
+  ASSERT_TRUE(parsed.is_object());
+  EXPECT_EQ(parsed.value("openapi", ""), "3.1.0");
+  ASSERT_TRUE(parsed.contains("info") && parsed["info"].is_object());
+  EXPECT_EQ(parsed["info"].value("title", ""), "Quanqu API");
+  EXPECT_EQ(parsed["info"].value("version", ""), "0.1.0");
+  ASSERT_TRUE(parsed.contains("paths") && parsed["paths"].is_object());
+  EXPECT_FALSE(parsed["paths"].empty());
+  for (const char* scheme : {"publishableKey", "adminKey", "orderToken"})
+    EXPECT_TRUE(parsed["components"]["securitySchemes"].contains(scheme)) << scheme;
+}
+
+TEST(OpenApiDocument, PathsMatchTheRouter) {
+  Engine engine;
+  std::set<RouteKey> registered;
+  for (const auto& route : engine.router().routes()) registered.insert({route.method, route.pattern});
+  ASSERT_FALSE(registered.empty());
+
+  std::set<RouteKey> documented;
+  for (const auto& [key, _] : operations(document())) documented.insert(key);
+
+  std::set<RouteKey> missing, extra;
+  for (const auto& r : registered)
+    if (!documented.count(r)) missing.insert(r);
+  for (const auto& d : documented)
+    if (!registered.count(d)) extra.insert(d);
+  EXPECT_TRUE(missing.empty() && extra.empty())
+      << "api/openapi/openapi.json is out of step with the router.\nRegistered but not documented:" << list(missing)
+      << "\nDocumented but not registered:" << list(extra);
+}
+
+TEST(OpenApiDocument, OperationsHaveIdsSuccessResponsesAndPathParameters) {
+  const json& doc = document();
+  auto ops = operations(doc);
+  ASSERT_FALSE(ops.empty());
+  std::set<std::string> operation_ids;
+  for (const auto& [key, item_and_op] : ops) {
+    const auto& [method, path] = key;
+    const json& item = *item_and_op.first;
+    const json& op = *item_and_op.second;
+    SCOPED_TRACE(method + " " + path);
+
+    ASSERT_TRUE(op.is_object());
+    ASSERT_TRUE(op.contains("operationId") && op["operationId"].is_string());
+    std::string id = op["operationId"].get<std::string>();
+    EXPECT_FALSE(id.empty());
+    EXPECT_TRUE(operation_ids.insert(id).second) << "operationId " << id << " is used twice";
+
+    ASSERT_TRUE(op.contains("responses") && op["responses"].is_object());
+    bool success = false;
+    for (const auto& [code, _] : op["responses"].items()) success = success || (code.size() == 3 && code[0] == '2');
+    EXPECT_TRUE(success) << "no 2xx response";
+
+    // Path parameters: declared on the path item or the operation (the latter overrides), maybe by $ref.
+    std::set<std::string> declared;
+    for (const json* params : {item.contains("parameters") ? &item["parameters"] : nullptr,
+                               op.contains("parameters") ? &op["parameters"] : nullptr}) {
+      if (!params) continue;
+      ASSERT_TRUE(params->is_array());
+      for (const auto& p : *params) {
+        const json& param = deref(doc, p);
+        if (param.value("in", "") != "path") continue;
+        std::string name = param.value("name", "");
+        EXPECT_TRUE(param.value("required", false)) << "path parameter " << name << " must be required";
+        declared.insert(name);
+      }
+    }
+    std::set<std::string> in_path = path_template_names(path);
+    for (const auto& name : in_path) EXPECT_TRUE(declared.count(name)) << "{" << name << "} is not declared";
+    for (const auto& name : declared) EXPECT_TRUE(in_path.count(name)) << "path parameter " << name << " is not in the path";
+  }
+}
+
+// Collects every "$ref" value in the document with where it was found.
+void collect_refs(const json& node, const std::string& where, std::vector<std::pair<std::string, std::string>>& out) {
+  if (node.is_object()) {
+    for (const auto& [k, v] : node.items()) {
+      if (k == "$ref" && v.is_string()) out.emplace_back(v.get<std::string>(), where);
+      collect_refs(v, where + "/" + k, out);
+    }
+  } else if (node.is_array()) {
+    for (std::size_t i = 0; i < node.size(); ++i) collect_refs(node[i], where + "/" + std::to_string(i), out);
+  }
+}
+
+TEST(OpenApiDocument, EveryRefResolves) {
+  const json& doc = document();
+  std::vector<std::pair<std::string, std::string>> refs;
+  collect_refs(doc, "", refs);
+  EXPECT_FALSE(refs.empty());
+  for (const auto& [ref, where] : refs) EXPECT_NE(resolve(doc, ref), nullptr) << ref << " (at " << where << ")";
+}
+
+TEST(OpenApiDocument, OperationsUseDeclaredTagsAndSecuritySchemes) {
+  const json& doc = document();
+  std::set<std::string> tags, schemes;
+  for (const auto& t : doc.value("tags", json::array())) tags.insert(t.value("name", ""));
+  json components = doc.value("components", json::object());
+  for (const auto& [name, _] : components.value("securitySchemes", json::object()).items()) schemes.insert(name);
+  for (const auto& [key, item_and_op] : operations(doc)) {
+    const json& op = *item_and_op.second;
+    SCOPED_TRACE(key.first + " " + key.second);
+    ASSERT_TRUE(op.contains("tags") && op["tags"].is_array() && !op["tags"].empty());
+    for (const auto& t : op["tags"]) EXPECT_TRUE(tags.count(t.get<std::string>())) << "undeclared tag " << t;
+    ASSERT_TRUE(op.contains("security") && op["security"].is_array());
+    for (const auto& requirement : op["security"])
+      for (const auto& [name, _] : requirement.items()) EXPECT_TRUE(schemes.count(name)) << "undeclared scheme " << name;
+  }
+}
+
+}  // namespace
+}  // namespace quanqu
