@@ -67,14 +67,17 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
   }));
 
   router.add("GET", "/v1/admin/inventory-levels", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
     inventory::LevelQuery q;
+    q.limit = page.limit;
+    q.cursor = page.cursor;
     if (auto v = r.query_param("variant_id")) q.variant_id = VariantId(std::string(*v));
     if (auto v = r.query_param("sku")) q.sku = std::string(*v);
     if (auto v = r.query_param("location_id")) q.location_id = LocationId(std::string(*v));
     QQ_ASSIGN_OR_RETURN(auto levels, s.inventory.list_levels(q));
     json items = json::array();
-    for (const auto& l : levels) items.push_back(level_json(l));
-    return json_reply(200, page_json(std::move(items), ""));
+    for (const auto& l : levels.items) items.push_back(level_json(l));
+    return json_reply(200, page_json(std::move(items), levels.next_cursor));
   }));
 }
 

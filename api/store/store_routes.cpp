@@ -73,7 +73,9 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     q.cursor = page.cursor;
     q.q = std::string(r.query_param("q").value_or(""));
     q.category = std::string(r.query_param("category").value_or(""));
-    std::string key = c.id.value + "|list|" + std::to_string(q.limit) + "|" + q.cursor + "|" + q.q + "|" + q.category;
+    // Length-prefixed parts, so no q or category text can make two queries share a key.
+    std::string key = c.id.value + "|list|" + std::to_string(q.limit);
+    for (const auto* part : {&q.cursor, &q.q, &q.category}) key += "|" + std::to_string(part->size()) + ":" + *part;
     return cached(*cache, s.changes, key, [&]() -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto result, s.catalog.list_store_products(view_of(c), q));
       nlohmann::json items = nlohmann::json::array();

@@ -167,14 +167,16 @@ Status ChannelService::unpublish(const ChannelId& channel, const std::vector<Pro
 }
 
 Result<Channel> ChannelService::get_cached(const ChannelId& id) {
+  constexpr std::int64_t kCacheMs = 5000;
+  std::int64_t now = clock_.now_ms();
   {
     std::lock_guard lock(cache_mutex_);
     auto it = cache_.find(id.value);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end() && now - it->second.read_at < kCacheMs) return it->second.channel;
   }
   QQ_ASSIGN_OR_RETURN(Channel c, get(id.value));
   std::lock_guard lock(cache_mutex_);
-  cache_[id.value] = c;
+  cache_[id.value] = Cached{c, now};
   return c;
 }
 

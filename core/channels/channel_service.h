@@ -29,8 +29,9 @@ class ChannelService {
   Status publish(const ChannelId& channel, const std::vector<ProductId>& products);
   Status unpublish(const ChannelId& channel, const std::vector<ProductId>& products);
 
-  // The channel for store requests, cached in process (channels change rarely; writes here
-  // invalidate the cache).
+  // The channel for store requests, cached in process: writes through this service invalidate
+  // the cache at once, and entries are re-read after a few seconds so that changes made by
+  // another node sharing the database are seen too.
   Result<Channel> get_cached(const ChannelId& id);
 
  private:
@@ -42,7 +43,11 @@ class ChannelService {
   const Clock& clock_;
   ChangeCounter& changes_;
   std::mutex cache_mutex_;
-  std::unordered_map<std::string, Channel> cache_;
+  struct Cached {
+    Channel channel;
+    std::int64_t read_at;
+  };
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace quanqu::channels

@@ -155,9 +155,16 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
   return level;
 }
 
-Result<std::vector<InventoryLevel>> InventoryService::list_levels(const LevelQuery& query) {
-  return db_.read<std::vector<InventoryLevel>>([&](soci::session& sql) -> Result<std::vector<InventoryLevel>> {
-    std::vector<InventoryLevel> out;
+Result<LevelPage> InventoryService::list_levels(const LevelQuery& query) {
+  Validator v;
+  v.range("limit", query.limit, 1, 1000);
+  auto sep = query.cursor.find('.');
+  if (!query.cursor.empty() && (sep == std::string::npos || !looks_like_id(query.cursor.substr(0, sep), "var") ||
+                                !looks_like_id(query.cursor.substr(sep + 1), "loc")))
+    v.fail("cursor", "is not a cursor from this list");
+  QQ_TRY(v.status("invalid_query"));
+  return db_.read<LevelPage>([&](soci::session& sql) -> Result<LevelPage> {
+    LevelPage page;
     InventoryLevel l;
     storage::DynamicQuery q(sql);
     q.text("SELECT il.variant_id, v.sku, il.location_id, il.on_hand, il.reserved, il.updated_at "
@@ -165,10 +172,19 @@ Result<std::vector<InventoryLevel>> InventoryService::list_levels(const LevelQue
     if (query.variant_id) q.text(" AND il.variant_id = ").param(query.variant_id->value);
     if (query.sku) q.text(" AND v.sku = ").param(*query.sku);
     if (query.location_id) q.text(" AND il.location_id = ").param(query.location_id->value);
-    q.text(" ORDER BY v.sku, il.location_id LIMIT 1000");
+    if (!query.cursor.empty()) {
+      std::string variant = query.cursor.substr(0, sep), location = query.cursor.substr(sep + 1);
+      q.text(" AND (il.variant_id > ").param(variant).text(" OR (il.variant_id = ").param(variant)
+          .text(" AND il.location_id > ").param(location).text("))");
+    }
+    q.text(" ORDER BY il.variant_id, il.location_id LIMIT ").param(static_cast<long long>(query.limit) + 1);
     q.into(l.variant_id.value).into(l.sku).into(l.location_id.value).into(l.on_hand).into(l.reserved).into(l.updated_at);
-    for (bool row = q.execute(); row; row = q.fetch()) out.push_back(l);
-    return out;
+    for (bool row = q.execute(); row; row = q.fetch()) page.items.push_back(l);
+    if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().variant_id.value + "." + page.items.back().location_id.value;
+    }
+    return page;
   });
 }
 

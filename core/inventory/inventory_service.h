@@ -15,6 +15,13 @@ struct LevelQuery {
   std::optional<VariantId> variant_id;
   std::optional<std::string> sku;
   std::optional<LocationId> location_id;
+  int limit = 100;     // 1..1000
+  std::string cursor;  // the next_cursor of the previous page
+};
+
+struct LevelPage {
+  std::vector<InventoryLevel> items;
+  std::string next_cursor;
 };
 
 class InventoryService {
@@ -29,12 +36,15 @@ class InventoryService {
   // Sets on hand for (variant, location), creating the level if needed, and writes a ledger
   // row with the difference. Below what is reserved is a 422 `inventory.below_reserved`.
   Result<InventoryLevel> set_on_hand(const VariantId& variant, const LocationId& location, std::int64_t on_hand);
-  Result<std::vector<InventoryLevel>> list_levels(const LevelQuery& query);
+  // Levels by variant, then location; cursor-paginated.
+  Result<LevelPage> list_levels(const LevelQuery& query);
 
   // --- Inside a caller's transaction ---
   // Reserves `quantity` units of the variant over `locations` (preference order): one location
   // that can supply it all if there is one, else spread in order. Returns what was taken, or
-  // nothing when the locations together cannot supply it (then nothing was changed).
+  // nothing when the locations together cannot supply it. Nothing may have been changed or,
+  // when a concurrent writer took units between the read and the conditional update, some
+  // rows may have been: either way the caller must roll its transaction back on nothing.
   // `available_out` receives the units that were available.
   static std::optional<std::vector<Allocation>> reserve(soci::session& sql, const Clock& clock,
                                                         const VariantId& variant,

@@ -128,7 +128,7 @@ class CoreEnv {
     inventory::LevelQuery q;
     q.variant_id = v;
     q.location_id = l;
-    auto levels = must(inventory.list_levels(q));
+    auto levels = must(inventory.list_levels(q)).items;
     if (levels.size() != 1) throw std::runtime_error("no single level for " + v.value + " at " + l.value);
     return levels.front();
   }

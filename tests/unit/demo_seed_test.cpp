@@ -50,7 +50,7 @@ std::map<std::string, std::string> fingerprint(CoreEnv& env) {
     inventory::LevelQuery lq;
     lq.sku = sku;
     std::map<std::string, std::int64_t> by_code;
-    for (const auto& l : CoreEnv::must(env.inventory.list_levels(lq))) by_code[location_codes[l.location_id.value]] = l.on_hand;
+    for (const auto& l : CoreEnv::must(env.inventory.list_levels(lq)).items) by_code[location_codes[l.location_id.value]] = l.on_hand;
     for (const auto& [code, n] : by_code) out[sku] += " " + code + "=" + std::to_string(n);
   }
   return out;

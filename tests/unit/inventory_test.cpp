@@ -251,3 +251,33 @@ TEST_F(InventoryTest, ReleaseGivesUnitsBackWithLedgerRows) {
 
 }  // namespace
 }  // namespace quanqu::inventory
+
+TEST(InventoryLevelsPage, WalksEveryLevelOnceAndRefusesBadCursors) {
+  quanqu::test_support::CoreEnv env;
+  auto store = env.location("page-store");
+  auto depot = env.location("page-depot");
+  std::vector<quanqu::VariantId> variants;
+  for (int i = 0; i < 5; ++i) {
+    auto p = env.product("page-prod-" + std::to_string(i), {"PAGE-" + std::to_string(i)});
+    variants.push_back(p.variants.front().id);
+    env.stock(variants.back(), store.id, 3);
+    env.stock(variants.back(), depot.id, 4);
+  }
+  quanqu::inventory::LevelQuery q;
+  q.limit = 3;
+  std::set<std::string> seen;
+  int pages = 0;
+  while (true) {
+    auto page = quanqu::test_support::CoreEnv::must(env.inventory.list_levels(q));
+    ++pages;
+    for (const auto& l : page.items) EXPECT_TRUE(seen.insert(l.variant_id.value + l.location_id.value).second);
+    if (page.next_cursor.empty()) break;
+    q.cursor = page.next_cursor;
+  }
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(pages, 4);
+  q.cursor = "not-a-cursor";
+  auto bad = env.inventory.list_levels(q);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "invalid_query");
+}

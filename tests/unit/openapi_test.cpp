@@ -221,7 +221,8 @@ TEST(OpenApiDocument, OperationsHaveIdsSuccessResponsesAndPathParameters) {
     }
     std::set<std::string> in_path = path_template_names(path);
     for (const auto& name : in_path) EXPECT_TRUE(declared.count(name)) << "{" << name << "} is not declared";
-    for (const auto& name : declared) EXPECT_TRUE(in_path.count(name)) << "path parameter " << name << " is not in the path";
+    for (const auto& name : declared)
+      EXPECT_TRUE(in_path.count(name)) << "path parameter " << name << " is not in the path";
   }
 }
 
@@ -248,9 +249,11 @@ TEST(OpenApiDocument, EveryRefResolves) {
 TEST(OpenApiDocument, OperationsUseDeclaredTagsAndSecuritySchemes) {
   const json& doc = document();
   std::set<std::string> tags, schemes;
-  for (const auto& t : doc.value("tags", json::array())) tags.insert(t.value("name", ""));
-  json components = doc.value("components", json::object());
-  for (const auto& [name, _] : components.value("securitySchemes", json::object()).items()) schemes.insert(name);
+  // Named copies: iterating items() of a temporary would dangle.
+  const json declared_tags = doc.value("tags", json::array());
+  const json declared_schemes = doc.value("components", json::object()).value("securitySchemes", json::object());
+  for (const auto& t : declared_tags) tags.insert(t.value("name", ""));
+  for (const auto& [name, _] : declared_schemes.items()) schemes.insert(name);
   for (const auto& [key, item_and_op] : operations(doc)) {
     const json& op = *item_and_op.second;
     SCOPED_TRACE(key.first + " " + key.second);
@@ -258,7 +261,8 @@ TEST(OpenApiDocument, OperationsUseDeclaredTagsAndSecuritySchemes) {
     for (const auto& t : op["tags"]) EXPECT_TRUE(tags.count(t.get<std::string>())) << "undeclared tag " << t;
     ASSERT_TRUE(op.contains("security") && op["security"].is_array());
     for (const auto& requirement : op["security"])
-      for (const auto& [name, _] : requirement.items()) EXPECT_TRUE(schemes.count(name)) << "undeclared scheme " << name;
+      for (const auto& [name, _] : requirement.items())
+        EXPECT_TRUE(schemes.count(name)) << "undeclared scheme " << name;
   }
 }
 
