@@ -18,7 +18,7 @@ case "$cmd" in
   start)
     port=${3:?port}
     mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
     if [ ! -f "$dir/PG_VERSION" ]; then
       as_pg "$bin/initdb" -D "$dir" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
     fi
@@ -28,7 +28,7 @@ case "$cmd" in
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
-    [ -f "$dir/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+    if [ -f "$dir/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true; fi
     ;;
   *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

@@ -9,7 +9,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
 
 pg_dir=
-cleanup() { [ -n "$pg_dir" ] && bash scripts/test-postgres.sh stop "$pg_dir" && rm -rf "$pg_dir"; }
+cleanup() {
+  if [ -n "$pg_dir" ]; then bash scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"; fi
+}
 trap cleanup EXIT
 if [ -z "${QUANQU_TEST_POSTGRES_URL:-}" ]; then
   pg_dir=$(mktemp -d /tmp/quanqu-pg.XXXXXX)

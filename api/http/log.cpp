@@ -18,7 +18,21 @@ using nlohmann::json;
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::string json_string(std::string_view s) { return dump(json(std::string(s))); }
+// A JSON string literal. Plain printable ASCII (paths, ids, methods) is copied as is; anything
+// else goes through nlohmann, which escapes and replaces invalid UTF-8.
+std::string json_string(std::string_view s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (!plain) return dump(json(std::string(s)));
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+constexpr std::size_t kFlushBytes = 64 * 1024;
+constexpr auto kFlushInterval = std::chrono::milliseconds(100);
 
 std::string now_rfc3339() {
   auto now = std::chrono::system_clock::now();
@@ -55,8 +69,44 @@ std::string_view to_string(LogLevel level) {
   return "info";
 }
 
-Logger::Logger(LogLevel min_level, std::ostream& out) : min_level_(min_level), out_(out) {}
+Logger::Logger(LogLevel min_level, std::ostream& out)
+    : min_level_(min_level), out_(out), flusher_([this] { flush_loop(); }) {}
 Logger::Logger(LogLevel min_level) : Logger(min_level, std::cout) {}
+
+Logger::~Logger() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  flusher_.join();
+}
+
+void Logger::flush_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, kFlushInterval, [this] { return stopping_ || pending_.size() >= kFlushBytes; });
+    write_locked("");
+  }
+  write_locked("");
+}
+
+void Logger::flush() {
+  std::lock_guard lock(mutex_);
+  write_locked("");
+}
+
+void Logger::write_locked(std::string_view text) {
+  // An idle flusher leaves the stream alone, so that a reader of a string stream never races it.
+  if (pending_.empty() && text.empty()) return;
+  if (!pending_.empty()) {
+    out_.write(pending_.data(), static_cast<std::streamsize>(pending_.size()));
+    pending_.clear();
+  }
+  if (!text.empty()) out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out_.flush();
+  out_.clear();  // a failed write (closed pipe) must not poison later ones
+}
 
 void Logger::log(LogLevel level, std::string_view msg, const json& fields) {
   if (!enabled(level)) return;
@@ -73,7 +123,9 @@ void Logger::log(LogLevel level, std::string_view msg, const json& fields) {
     } else if (!fields.is_null()) {
       rest = ",\"fields\":" + dump(fields);
     }
-    write(level, msg, rest);
+    std::string line = format(level, msg, rest);
+    std::lock_guard lock(mutex_);
+    write_locked(line);
   } catch (...) {
     // Logging must never take a request down (e.g. bad_alloc while formatting).
   }
@@ -94,12 +146,19 @@ void Logger::access(const Request& request, unsigned status, double seconds) {
     rest += duration;
     rest += ",\"request_id\":" + json_string(request.request_id);
     rest += ",\"remote\":" + json_string(request.remote_address);
-    write(LogLevel::info, "request", rest);
+    std::string line = format(LogLevel::info, "request", rest);
+    bool full;
+    {
+      std::lock_guard lock(mutex_);
+      pending_ += line;
+      full = pending_.size() >= kFlushBytes;
+    }
+    if (full) wake_.notify_one();
   } catch (...) {
   }
 }
 
-void Logger::write(LogLevel level, std::string_view msg, std::string_view rest) {
+std::string Logger::format(LogLevel level, std::string_view msg, std::string_view rest) const {
   std::string line;
   line.reserve(64 + msg.size() + rest.size());
   line += "{\"ts\":\"";
@@ -110,10 +169,7 @@ void Logger::write(LogLevel level, std::string_view msg, std::string_view rest) 
   line += json_string(msg);
   line += rest;
   line += "}\n";
-  std::lock_guard lock(mutex_);
-  out_.write(line.data(), static_cast<std::streamsize>(line.size()));
-  out_.flush();
-  out_.clear();  // a failed write (closed pipe) must not poison later ones
+  return line;
 }
 
 }  // namespace quanqu::http

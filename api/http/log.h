@@ -6,7 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include <iosfwd>
+#include <condition_variable>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <string_view>
 
 namespace quanqu::http {
@@ -20,7 +23,11 @@ LogLevel parse_log_level(std::string_view name);
 std::string_view to_string(LogLevel level);
 
 // Writes JSON lines to a stream. Thread-safe: each line is formatted outside the lock and
-// written with a single write and a flush under a mutex, so lines never interleave.
+// written whole under a mutex, so lines never interleave. log() lines are written and flushed
+// at once. Access lines, one per request, are appended to a buffer that a background thread
+// writes every 100 ms (or sooner when it grows past 64 KiB), so a request never waits for the
+// stream; any log() line first writes what is buffered, so the order of lines is kept, and the
+// destructor writes the rest.
 // Never throws from log()/access(): strings that are not valid UTF-8 are written with U+FFFD
 // replacements, and a failing stream is ignored. The stream must outlive the Logger.
 class Logger {
@@ -28,6 +35,7 @@ class Logger {
   // Lines below `min_level` are dropped.
   explicit Logger(LogLevel min_level, std::ostream& out);
   explicit Logger(LogLevel min_level);  // writes to std::cout
+  ~Logger();
 
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
@@ -43,12 +51,21 @@ class Logger {
   // (3 decimals), request_id, remote.
   void access(const Request& request, unsigned status, double seconds);
 
+  // Writes buffered access lines now (tests, and shutdown paths that exit without the destructor).
+  void flush();
+
  private:
-  void write(LogLevel level, std::string_view msg, std::string_view rest);
+  std::string format(LogLevel level, std::string_view msg, std::string_view rest) const;
+  void write_locked(std::string_view text);  // mutex_ held
+  void flush_loop();
 
   LogLevel min_level_;
   std::ostream& out_;
   std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string pending_;  // access lines not yet written
+  bool stopping_ = false;
+  std::thread flusher_;
 };
 
 }  // namespace quanqu::http

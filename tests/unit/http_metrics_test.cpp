@@ -191,6 +191,8 @@ TEST(Logger, AccessLineHasTheRequestFields) {
   r.request_id = "rid-1";
   r.remote_address = "127.0.0.1";
   log.access(r, 201, 0.0123456);
+  EXPECT_EQ(out.str(), "");  // access lines are batched ...
+  log.flush();               // ... until the flusher (or flush()) writes them
   auto j = json::parse(out.str());
   EXPECT_EQ(j["msg"], "request");
   EXPECT_EQ(j["level"], "info");
@@ -210,10 +212,33 @@ TEST(Logger, InvalidUtf8IsReplacedNotThrown) {
   r.path = "/bad\xff";
   EXPECT_NO_THROW(log.access(r, 404, 0));
   EXPECT_NO_THROW(log.log(LogLevel::info, "bad \xc3", {{"v", "\xfe"}}));
+  log.flush();
   std::istringstream in(out.str());
   int n = 0;
   for (std::string line; std::getline(in, line); ++n) EXPECT_TRUE(json::accept(line)) << line;
   EXPECT_EQ(n, 2);
+}
+
+TEST(Logger, AccessLinesKeepTheirOrderAroundOtherLinesAndAreWrittenByTheFlusher) {
+  std::ostringstream out;
+  {
+    Logger log(LogLevel::info, out);
+    Request r;
+    r.method = "GET";
+    r.path = "/first";
+    log.access(r, 200, 0);
+    log.log(LogLevel::info, "between");  // writes the buffered access line first
+    r.path = "/second";
+    log.access(r, 200, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flusher's interval is 100 ms
+    std::istringstream in(out.str());
+    std::vector<std::string> seen;
+    for (std::string line; std::getline(in, line);) {
+      auto j = json::parse(line);
+      seen.push_back(j.value("path", j.value("msg", "")));
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"/first", "between", "/second"}));
+  }
 }
 
 TEST(Logger, ConcurrentLinesDoNotInterleave) {

@@ -425,6 +425,7 @@ TEST_F(ServerTest, AccessLogAndMetricsAfterEachResponse) {
   EXPECT_NE(text.find("quanqu_http_requests_in_flight 0"), std::string::npos);
 
   bool found = false;
+  logger_.flush();
   std::istringstream lines(log_.str());
   for (std::string line; std::getline(lines, line);) {
     auto j = json::parse(line);
