@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <random>
 #include <atomic>
 #include <cctype>
 #include <csignal>
@@ -145,6 +146,22 @@ bool valid_request_id(std::string_view id) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
 }
+
+namespace {
+// 32 hex digits from a per-thread generator seeded once from the OS. Request ids only need to
+// be unique enough to correlate logs; they are no secret, so they skip the CSPRNG's locking.
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator(std::random_device{}() ^
+                                         (static_cast<std::uint64_t>(std::random_device{}()) << 32));
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = generator();
+    for (int i = 0; i < 16; ++i) out[half * 16 + i] = kDigits[(bits >> (i * 4)) & 0xF];
+  }
+  return out;
+}
+}  // namespace
 
 class Session;
 using detail::ServerImpl;
@@ -298,7 +315,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto id = sv(partial["X-Request-Id"]);
     Response response = problem(error, status);
     try {
-      request_.request_id = valid_request_id(id) ? std::string(id) : random_hex(16);
+      request_.request_id = valid_request_id(id) ? std::string(id) : new_request_id();
       response.set_header("X-Request-Id", request_.request_id);
     } catch (...) {
     }
@@ -399,7 +416,7 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
   out.headers.reserve(std::distance(in.begin(), in.end()));
   for (const auto& field : in) out.headers.emplace_back(lower(sv(field.name_string())), std::string(field.value()));
   auto id = sv(in["X-Request-Id"]);
-  out.request_id = valid_request_id(id) ? std::string(id) : random_hex(16);
+  out.request_id = valid_request_id(id) ? std::string(id) : new_request_id();
   out.body = std::move(in.body());
 
   std::string_view origin = sv(in[bhttp::field::origin]);

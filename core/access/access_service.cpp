@@ -101,13 +101,13 @@ Status AccessService::revoke(const ChannelId& channel, const ApiKeyId& key) {
 
 std::optional<ApiKey> AccessService::lookup(const std::string& secret) {
   if (secret.empty() || secret.size() > 200) return std::nullopt;
-  std::string hash = sha256_hex(secret);
   std::int64_t now = clock_.now_ms();
   {
     std::lock_guard lock(mutex_);
-    auto it = cache_.find(hash);
+    auto it = cache_.find(secret);
     if (it != cache_.end() && now - it->second.read_at < kCacheMs) return it->second.key;
   }
+  std::string hash = sha256_hex(secret);
   auto found = db_.read<std::optional<ApiKey>>([&](soci::session& sql) -> Result<std::optional<ApiKey>> {
     ApiKey k;
     std::string kind, channel;
@@ -125,7 +125,7 @@ std::optional<ApiKey> AccessService::lookup(const std::string& secret) {
   if (!found) return std::nullopt;  // database trouble: deny, do not cache
   std::lock_guard lock(mutex_);
   if (cache_.size() > 10000) cache_.clear();
-  cache_[hash] = Cached{*found, now};
+  cache_[secret] = Cached{*found, now};
   return *found;
 }
 

@@ -56,7 +56,9 @@ class AccessService {
 
   storage::Database& db_;
   const Clock& clock_;
-  // Hash -> key, with when it was read; entries older than a few seconds are re-read.
+  // Presented secret -> key, with when it was read; entries older than a few seconds are
+  // re-read. Keyed by the secret itself so that a hit costs no hashing; the database holds
+  // only hashes.
   struct Cached {
     std::optional<ApiKey> key;
     std::int64_t read_at;
