@@ -91,7 +91,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
         }
         p.variants.push_back(read_new_variant(JsonFields((*list)[i], "variants/" + std::to_string(i), f.errors())));
       }
-    QQ_TRY(body.status());
+    QQ_TRY(body.status_with(catalog::CatalogService::validate(p)));
     QQ_ASSIGN_OR_RETURN(auto product, s.catalog.create_product(p));
     return product_reply(201, product);
   }));
@@ -126,7 +126,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
   router.add("POST", "/v1/admin/products/{id}/variants", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto v = read_new_variant(body.fields());
-    QQ_TRY(body.status());
+    QQ_TRY(body.status_with(catalog::CatalogService::validate(v)));
     QQ_ASSIGN_OR_RETURN(auto variant, s.catalog.add_variant(ProductId(r.param("id")), v));
     return json_reply(201, variant_admin_json(variant));
   }));

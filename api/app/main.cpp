@@ -7,6 +7,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "ops/ops_routes.h"
+#include "plugins/plugin_routes.h"
 #include "routes/services.h"
 #include "store/store_routes.h"
 
@@ -89,18 +90,20 @@ int serve(const app::Config& config, http::Logger& log) {
     }
   }
   if (!keys.empty()) log.log(http::LogLevel::info, "demo keys", keys);
-  if (config.plugins_dir != "plugins")
-    log.log(http::LogLevel::info, "plugins directory noted; plugin loading is not part of this build",
-            {{"plugins_dir", config.plugins_dir}});
+  // Plugins load before any route exists; one that fails is logged and marked failed, never fatal.
+  plugins::PluginHost plugin_host(*e.db, e.clock, api::plugin_log_sink(log));
+  plugin_host.load_directory(config.plugins_dir);
 
   http::Metrics metrics;
   metrics.add_counter("quanqu_db_pool_connections", "Database connections in the pool",
                       [&e] { return static_cast<double>(e.db->pool_size()); });
   http::Router router;
   auto services = e.services();
+  services.log = &log;
   api::register_ops_routes(router, *e.db, metrics);
   api::register_store_routes(router, services, {config.catalog_cache_ttl_ms});
   api::register_admin_routes(router, services);
+  api::register_plugin_routes(router, services, plugin_host, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -120,6 +123,7 @@ int serve(const app::Config& config, http::Logger& log) {
   log.log(http::LogLevel::info, "listening",
           {{"host", config.host}, {"port", server.port()}, {"threads", config.threads}, {"startup_ms", ready_ms}});
   server.run();
+  plugin_host.stop_all();
   log.log(http::LogLevel::info, "stopped");
   return 0;
 }

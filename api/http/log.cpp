@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -18,32 +20,78 @@ using nlohmann::json;
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// A JSON string literal. Plain printable ASCII (paths, ids, methods) is copied as is; anything
-// else goes through nlohmann, which escapes and replaces invalid UTF-8.
-std::string json_string(std::string_view s) {
+// Appends a JSON string literal. Plain printable ASCII (paths, ids, methods) is copied as is;
+// anything else goes through nlohmann, which escapes and replaces invalid UTF-8.
+void append_json_string(std::string& out, std::string_view s) {
   bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
-  if (!plain) return dump(json(std::string(s)));
-  std::string out;
-  out.reserve(s.size() + 2);
+  if (!plain) {
+    out += dump(json(std::string(s)));
+    return;
+  }
   out += '"';
   out += s;
   out += '"';
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
   return out;
+}
+
+// Appends a non-negative integer in decimal, at least `width` digits.
+void append_uint(std::string& out, std::uint64_t v, int width = 1) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0 || n < width);
+  while (n > 0) out += buf[--n];
 }
 
 constexpr std::size_t kFlushBytes = 64 * 1024;
 constexpr auto kFlushInterval = std::chrono::milliseconds(100);
 
-std::string now_rfc3339() {
+// Appends "2024-05-01T12:00:00.123Z". The part up to the seconds is formatted once per second
+// per thread.
+void append_rfc3339_now(std::string& out) {
+  thread_local std::int64_t cached_second = INT64_MIN;
+  thread_local char prefix[64];
+  thread_local int prefix_len = 0;
   auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::int64_t second = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  if (second != cached_second) {
+    std::time_t secs = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    prefix_len = std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  out.append(prefix, static_cast<std::size_t>(prefix_len));
+  append_uint(out, static_cast<std::uint64_t>(ms - second * 1000), 3);
+  out += 'Z';
+}
+
+// Appends the duration in milliseconds with 3 decimals ("12.345"), as "%.3f" would.
+void append_duration_ms(std::string& out, double seconds) {
+  double us = std::isfinite(seconds) ? std::round(seconds * 1e6) : 0.0;
+  if (us < 0) {
+    out += '-';
+    us = -us;
+  }
+  if (us >= 1e18) {  // beyond integers; never a real request
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", us / 1000.0);
+    out += buf;
+    return;
+  }
+  auto v = static_cast<std::uint64_t>(us);
+  append_uint(out, v / 1000);
+  out += '.';
+  append_uint(out, v % 1000, 3);
 }
 
 }  // namespace
@@ -134,19 +182,26 @@ void Logger::log(LogLevel level, std::string_view msg, const json& fields) {
 void Logger::access(const Request& request, unsigned status, double seconds) {
   if (!enabled(LogLevel::info)) return;
   try {
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.3f", std::isfinite(seconds) ? seconds * 1000.0 : 0.0);
-    std::string rest;
-    rest.reserve(256);
-    rest += ",\"method\":" + json_string(request.method);
-    rest += ",\"path\":" + json_string(request.path);
-    rest += ",\"route\":" + json_string(request.route);
-    rest += ",\"status\":" + std::to_string(status);
-    rest += ",\"duration_ms\":";
-    rest += duration;
-    rest += ",\"request_id\":" + json_string(request.request_id);
-    rest += ",\"remote\":" + json_string(request.remote_address);
-    std::string line = format(LogLevel::info, "request", rest);
+    // Built in a per-thread buffer that keeps its capacity, then copied into pending_.
+    thread_local std::string line;
+    line.clear();
+    line += "{\"ts\":\"";
+    append_rfc3339_now(line);
+    line += "\",\"level\":\"info\",\"msg\":\"request\",\"method\":";
+    append_json_string(line, request.method);
+    line += ",\"path\":";
+    append_json_string(line, request.path);
+    line += ",\"route\":";
+    append_json_string(line, request.route);
+    line += ",\"status\":";
+    append_uint(line, status);
+    line += ",\"duration_ms\":";
+    append_duration_ms(line, seconds);
+    line += ",\"request_id\":";
+    append_json_string(line, request.request_id);
+    line += ",\"remote\":";
+    append_json_string(line, request.remote_address);
+    line += "}\n";
     bool full;
     {
       std::lock_guard lock(mutex_);
@@ -162,7 +217,7 @@ std::string Logger::format(LogLevel level, std::string_view msg, std::string_vie
   std::string line;
   line.reserve(64 + msg.size() + rest.size());
   line += "{\"ts\":\"";
-  line += now_rfc3339();
+  append_rfc3339_now(line);
   line += "\",\"level\":\"";
   line += to_string(level);
   line += "\",\"msg\":";

@@ -40,6 +40,14 @@ Response Response::text(unsigned status, std::string body, std::string content_t
   return r;
 }
 
+Response Response::shared(unsigned status, std::shared_ptr<const std::string> body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.shared_body = std::move(body);
+  return r;
+}
+
 void Response::set_header(std::string name, std::string value) {
   for (auto& [k, v] : headers)
     if (iequals(k, name)) {

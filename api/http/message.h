@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,10 +38,20 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // An immutable body shared with its owner (e.g. a reply cache). When set, it is the body and
+  // `body` is ignored: the server sends it without copying and holds a reference until the
+  // response is written. The string must never be modified once handed over.
+  std::shared_ptr<const std::string> shared_body;
+
+  // The body that will be sent: *shared_body when set, otherwise body.
+  std::string_view body_view() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
 
   static Response json(unsigned status, const nlohmann::json& body);
   static Response text(unsigned status, std::string body, std::string content_type = "text/plain; charset=utf-8");
-  static Response no_content() { return Response{204, "", "", {}}; }
+  // A response whose body is shared, not copied (see shared_body). A null `body` is an empty body.
+  static Response shared(unsigned status, std::shared_ptr<const std::string> body,
+                         std::string content_type = "application/json");
+  static Response no_content() { return Response{204, "", "", {}, {}}; }
   void set_header(std::string name, std::string value);
 };
 

@@ -111,7 +111,19 @@ void Metrics::add_counter(std::string name, std::string help, std::function<doub
   std::lock_guard lock(extras_mutex_);
   for (const auto& e : extras_)
     if (e.name == name) throw std::logic_error("metric " + name + " registered twice");
-  extras_.push_back({std::move(name), std::move(help), std::move(read)});
+  extras_.push_back({std::move(name), std::move(help), std::move(read), {}, {}});
+}
+
+void Metrics::add_labeled(std::string name, std::string help, std::string label,
+                          std::function<LabeledSamples()> read) {
+  if (!valid_metric_name(name)) throw std::invalid_argument("invalid metric name \"" + name + "\"");
+  if (!valid_metric_name(label) || label.find(':') != std::string::npos || label.rfind("__", 0) == 0)
+    throw std::invalid_argument("invalid label name \"" + label + "\"");
+  if (!read) throw std::invalid_argument("metric " + name + " has no read function");
+  std::lock_guard lock(extras_mutex_);
+  for (const auto& e : extras_)
+    if (e.name == name) throw std::logic_error("metric " + name + " registered twice");
+  extras_.push_back({std::move(name), std::move(help), {}, std::move(label), std::move(read)});
 }
 
 std::string Metrics::render() const {
@@ -182,13 +194,33 @@ std::string Metrics::render() const {
   out += '\n';
 
   for (const auto& e : extras) {
+    bool counter = e.name.size() > 6 && e.name.compare(e.name.size() - 6, 6, "_total") == 0;
+    if (e.read_labeled) {
+      LabeledSamples samples;
+      try {
+        samples = e.read_labeled();
+      } catch (...) {
+        continue;
+      }
+      append_header(out, e.name, e.help, counter ? "counter" : "gauge");
+      for (const auto& [value_label, value] : samples) {
+        out += e.name;
+        out += '{';
+        out += e.label;
+        out += "=\"";
+        append_escaped(out, value_label, true);
+        out += "\"} ";
+        append_number(out, value);
+        out += '\n';
+      }
+      continue;
+    }
     double value;
     try {
       value = e.read();
     } catch (...) {
       continue;
     }
-    bool counter = e.name.size() > 6 && e.name.compare(e.name.size() - 6, 6, "_total") == 0;
     append_header(out, e.name, e.help, counter ? "counter" : "gauge");
     out += e.name;
     out += ' ';

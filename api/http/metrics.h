@@ -41,6 +41,12 @@ class Metrics {
   // name and std::logic_error for a name registered twice (both are start-up bugs).
   void add_counter(std::string name, std::string help, std::function<double()> read);
 
+  // Registers an extra metric family with one label (e.g. errors per plugin): `read` returns
+  // (label value, sample) pairs, rendered as name{label="value"} in the order given. Same rules
+  // as add_counter; `label` must be a valid Prometheus label name (std::invalid_argument).
+  using LabeledSamples = std::vector<std::pair<std::string, double>>;
+  void add_labeled(std::string name, std::string help, std::string label, std::function<LabeledSamples()> read);
+
   // Prometheus text exposition format 0.0.4 (Content-Type "text/plain; version=0.0.4"):
   // quanqu_http_requests_total{method,route,status}, quanqu_http_request_duration_seconds
   // histogram {method,route}, quanqu_http_requests_in_flight, process_start_time_seconds,
@@ -58,6 +64,8 @@ class Metrics {
     std::string name;
     std::string help;
     std::function<double()> read;
+    std::string label;                             // add_labeled only
+    std::function<LabeledSamples()> read_labeled;  // add_labeled only
   };
 
   mutable std::mutex mutex_;

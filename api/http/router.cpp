@@ -1,73 +1,79 @@
-// Linear segment matching: the route table is small, and exact segments are checked first.
+// Linear segment matching over views of the path: the route table is small, and nothing is allocated.
 #include "http/router.h"
 #include "http/problem.h"
 
+#include <boost/container/small_vector.hpp>
+
 #include <stdexcept>
+#include <string_view>
 
 namespace quanqu::http {
 namespace {
 
+// Path segments are views into the request's path: matching allocates nothing. A route table
+// is a few dozen patterns of a few segments, so a small inline buffer covers every real path.
+using PathSegments = boost::container::small_vector<std::string_view, 16>;
+
 // "/a/b" -> {a, b}. Empty segments are kept ("/a//b" -> {a, "", b}; "/a/" -> {a, ""}), so they
 // never match a placeholder and "/v1/store/carts//items" is not a cart route.
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
-  if (path.empty() || path == "/") return out;
+template <typename Out>
+void split_path(std::string_view path, Out& out) {
+  if (path.empty() || path == "/") return;
   std::size_t i = path.front() == '/' ? 1 : 0;
   while (true) {
     auto j = path.find('/', i);
-    if (j == std::string::npos) {
+    if (j == std::string_view::npos) {
       out.emplace_back(path.substr(i));
-      return out;
+      return;
     }
     out.emplace_back(path.substr(i, j - i));
     i = j + 1;
   }
 }
 
-bool is_placeholder(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+bool is_placeholder(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
 
-bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
-           std::unordered_map<std::string, std::string>* params) {
-  if (pattern.size() != path.size()) return false;
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (is_placeholder(pattern[i])) {
-      if (path[i].empty()) return false;
-      if (params) (*params)[pattern[i].substr(1, pattern[i].size() - 2)] = path[i];
-    } else if (pattern[i] != path[i]) {
-      return false;
-    }
+}  // namespace
+
+bool Router::matches(const Entry& e, PathSegmentsRef path) {
+  if (e.segments.size() != path.size()) return false;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const Segment& s = e.segments[i];
+    if (s.placeholder ? path[i].empty() : s.text != path[i]) return false;
   }
   return true;
 }
-
-}  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   for (const auto& e : entries_)
     if (e.method == method && e.pattern == pattern)
       throw std::logic_error("duplicate route " + method + " " + pattern);
-  auto segments = split_path(pattern);
-  entries_.push_back({std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
+  std::vector<std::string_view> parts;
+  split_path(pattern, parts);
+  Entry entry{std::move(method), {}, {}, 0, std::move(handler)};
+  for (std::string_view part : parts) {
+    bool placeholder = is_placeholder(part);
+    entry.segments.push_back({std::string(placeholder ? part.substr(1, part.size() - 2) : part), placeholder});
+    entry.placeholders += placeholder;
+  }
+  entry.pattern = std::move(pattern);  // after the split: `parts` view into it
+  entries_.push_back(std::move(entry));
 }
 
 Response Router::dispatch(Request& request) const {
-  auto segments = split_path(request.path);
+  PathSegments segments;
+  split_path(request.path, segments);
+  std::span<const std::string_view> path(segments.data(), segments.size());
   std::string allow;
   // Exact (placeholder-free) matches win over placeholder matches: "/products/search" vs "{id}".
   const Entry* found = nullptr;
-  int best_placeholders = 1 << 30;
   for (const auto& e : entries_) {
-    if (!match(e.segments, segments, nullptr)) continue;
+    if (!matches(e, path)) continue;
     if (e.method != request.method) {
       if (allow.find(e.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + e.method;
       continue;
     }
-    int placeholders = 0;
-    for (const auto& s : e.segments) placeholders += is_placeholder(s);
-    if (placeholders < best_placeholders) {
-      found = &e;
-      best_placeholders = placeholders;
-    }
+    if (!found || e.placeholders < found->placeholders) found = &e;
   }
   if (!found) {
     if (!allow.empty()) {
@@ -79,15 +85,10 @@ Response Router::dispatch(Request& request) const {
     return problem(Error::not_found("route_not_found", "no route for " + request.method + " " + request.path));
   }
   request.params.clear();
-  match(found->segments, segments, &request.params);
+  for (std::size_t i = 0; i < path.size(); ++i)
+    if (found->segments[i].placeholder) request.params[found->segments[i].text] = std::string(path[i]);
   request.route = found->pattern;
-  try {
-    return found->handler(request);
-  } catch (const std::exception& e) {
-    return problem(Error::internal(std::string("unexpected error: ") + e.what()));
-  } catch (...) {
-    return problem(Error::internal("unexpected error"));
-  }
+  return found->handler(request);  // exceptions propagate: the server logs them and answers 500
 }
 
 std::vector<Router::Route> Router::routes() const {

@@ -4,7 +4,9 @@
 #include "http/message.h"
 
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quanqu::http {
@@ -23,20 +25,28 @@ class Router {
   void add(std::string method, std::string pattern, Handler handler);
 
   // Finds the handler, fills request.params and request.route, and calls it. No route is a
-  // 404 problem; a path known for other methods is a 405 with an Allow header. A handler that
-  // throws becomes a 500 problem (code "internal"); the exception never escapes.
+  // 404 problem; a path known for other methods is a 405 with an Allow header. Exceptions from
+  // a handler propagate to the caller (the server logs them and answers a 500 problem).
   Response dispatch(Request& request) const;
 
   // Every registered route, in registration order (the OpenAPI test compares against it).
   std::vector<Route> routes() const;
 
  private:
+  struct Segment {
+    std::string text;  // the literal segment, or the placeholder's name
+    bool placeholder = false;
+  };
   struct Entry {
     std::string method;
     std::string pattern;
-    std::vector<std::string> segments;
+    std::vector<Segment> segments;  // split once, when the route is added
+    int placeholders = 0;
     Handler handler;
   };
+  using PathSegmentsRef = std::span<const std::string_view>;
+  static bool matches(const Entry& e, PathSegmentsRef path);  // the segments, placeholders non-empty
+
   std::vector<Entry> entries_;
 };
 

@@ -13,6 +13,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
 
 #include <algorithm>
 #include <random>
@@ -32,6 +33,13 @@ namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// Concrete executor types: handlers dispatch without any_io_executor's type erasure.
+using Strand = net::strand<net::io_context::executor_type>;
+using Socket = tcp::socket::rebind_executor<Strand>::other;
+using Stream = beast::basic_stream<tcp, Strand>;
+// The response refers to a body the session keeps alive (its own string or a shared one), so
+// the body is never copied into Beast.
+using BeastResponse = bhttp::response<bhttp::span_body<const char>>;
 
 namespace {
 
@@ -49,10 +57,30 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
+// percent_decode into `out` (reusing its capacity); false where percent_decode has nothing.
+bool percent_decode_into(std::string_view in, bool plus_as_space, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+void assign_lower(std::string& out, std::string_view s) {
+  out.assign(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -71,9 +99,10 @@ bool parse_target(std::string_view target, Request& out) {
   }
   if (target.empty() || target.front() != '/') return false;
   auto q = target.find('?');
-  auto path = percent_decode(target.substr(0, q), false);
-  if (!path) return false;
-  out.path = std::move(*path);
+  if (!percent_decode_into(target.substr(0, q), false, out.path)) {
+    out.path.clear();
+    return false;
+  }
   if (q == std::string_view::npos) return true;
   std::string_view query = target.substr(q + 1);
   while (!query.empty()) {
@@ -90,17 +119,23 @@ bool parse_target(std::string_view target, Request& out) {
   return true;
 }
 
-std::string http_date() {
+// The Date header value, formatted once per second per thread.
+std::string_view http_date() {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local std::time_t cached_second = -1;
+  thread_local char buf[64];
+  thread_local int len = 0;
   std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    len = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                        kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = now;
+  }
+  return {buf, static_cast<std::size_t>(len)};
 }
 
 bool is_parse_error(const beast::error_code& ec) {
@@ -122,21 +157,7 @@ std::string strip_crlf(std::string value) {
 
 std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space) {
   std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  if (!percent_decode_into(in, plus_as_space, out)) return std::nullopt;
   return out;
 }
 
@@ -150,16 +171,15 @@ bool valid_request_id(std::string_view id) {
 namespace {
 // 32 hex digits from a per-thread generator seeded once from the OS. Request ids only need to
 // be unique enough to correlate logs; they are no secret, so they skip the CSPRNG's locking.
-std::string new_request_id() {
+void new_request_id(std::string& out) {
   thread_local std::mt19937_64 generator(std::random_device{}() ^
                                          (static_cast<std::uint64_t>(std::random_device{}()) << 32));
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(32, '0');
+  out.resize(32);
   for (int half = 0; half < 2; ++half) {
     std::uint64_t bits = generator();
     for (int i = 0; i < 16; ++i) out[half * 16 + i] = kDigits[(bits >> (i * 4)) & 0xF];
   }
-  return out;
 }
 }  // namespace
 
@@ -175,7 +195,7 @@ struct detail::ServerImpl {
   bool origin_allowed(std::string_view origin) const;
 
   void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept(beast::error_code ec, Socket socket);
   void do_stop();  // on listener_strand
 
   void add(const std::shared_ptr<Session>& s);
@@ -193,7 +213,7 @@ struct detail::ServerImpl {
 
   // Destroyed before the members above: pending handlers own sessions that unregister.
   net::io_context ioc;
-  net::strand<net::io_context::executor_type> listener_strand{net::make_strand(ioc)};
+  Strand listener_strand{net::make_strand(ioc)};
   tcp::acceptor acceptor{listener_strand};
   net::steady_timer accept_retry{listener_strand};
   std::optional<net::signal_set> signals;
@@ -203,7 +223,7 @@ struct detail::ServerImpl {
 // on the connection's strand (the socket's executor).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {
+  Session(Socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
@@ -219,7 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  Strand executor() { return stream_.get_executor(); }
 
   // Called on the strand when the server stops: an idle connection is closed now, a busy one
   // after its current response (do_read sees `stopping`).
@@ -295,12 +315,14 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = parser_->release();
     bool keep_alive = req.keep_alive();
     bool head = req.method() == bhttp::verb::head;
-    Response response;
-    try {
-      response = server_.respond(req, request_, remote_);
-    } catch (...) {  // bad_alloc and the like: answer rather than drop the connection
-      response = Response::text(500, "internal error");
-    }
+    // Built in place, not default-constructed and assigned: a Response costs allocations.
+    Response response = [&]() -> Response {
+      try {
+        return server_.respond(req, request_, remote_);
+      } catch (...) {  // bad_alloc and the like: answer rather than drop the connection
+        return Response::text(500, "internal error");
+      }
+    }();
     send(std::move(response), req.version(), keep_alive, head, false);
   }
 
@@ -315,7 +337,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto id = sv(partial["X-Request-Id"]);
     Response response = problem(error, status);
     try {
-      request_.request_id = valid_request_id(id) ? std::string(id) : new_request_id();
+      if (valid_request_id(id)) request_.request_id.assign(id);
+      else new_request_id(request_.request_id);
       response.set_header("X-Request-Id", request_.request_id);
     } catch (...) {
     }
@@ -337,14 +360,19 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.version(version);
     res_.result(r.status);
     res_.set(bhttp::field::server, "quanqu");
-    res_.set(bhttp::field::date, http_date());
+    auto date = http_date();
+    res_.set(bhttp::field::date, beast::string_view(date.data(), date.size()));
     if (!r.content_type.empty()) res_.set(bhttp::field::content_type, strip_crlf(std::move(r.content_type)));
     for (auto& [name, value] : r.headers)
       if (!reserved_header(name)) res_.insert(name, strip_crlf(std::move(value)));
     res_.keep_alive(keep_alive);
+    // The body stays in body_ or shared_body_ until on_write; res_ only points at it.
+    body_ = std::move(r.body);
+    shared_body_ = std::move(r.shared_body);
+    std::string_view body = shared_body_ ? std::string_view(*shared_body_) : std::string_view(body_);
     bool bodiless = r.status == 204 || r.status == 304;
-    if (!bodiless) res_.content_length(r.body.size());
-    if (!bodiless && !head) res_.body() = std::move(r.body);
+    if (!bodiless) res_.content_length(body.size());
+    if (!bodiless && !head) res_.body() = BeastResponse::body_type::value_type(body.data(), body.size());
     stream_.expires_after(server_.options.idle_timeout);
     bhttp::async_write(stream_, res_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
@@ -358,6 +386,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return fail(ec, "write");
     first_ = false;
     res_ = {};
+    body_.clear();  // keeps its capacity for the next response
+    shared_body_.reset();
     if (close_) return do_close();
     do_read();
   }
@@ -392,10 +422,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ServerImpl& server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> res_;
+  BeastResponse res_;  // its body refers to body_ or shared_body_
+  std::string body_;
+  std::shared_ptr<const std::string> shared_body_;
   Request request_;  // the request being answered, kept for the access log
   std::string remote_;
   Clock::time_point started_;
@@ -409,39 +441,51 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote) {
-  out = Request{};
-  out.method = std::string(in.method_string());
+  // `out` is the session's Request from the previous request: assigning into its strings and
+  // header slots reuses their memory.
+  out.method.assign(sv(in.method_string()));
   for (char& c : out.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  out.path.clear();
+  out.query.clear();
+  out.params.clear();
+  out.route.clear();
   out.remote_address = remote;
-  out.headers.reserve(std::distance(in.begin(), in.end()));
-  for (const auto& field : in) out.headers.emplace_back(lower(sv(field.name_string())), std::string(field.value()));
+  std::size_t n = 0;
+  for (const auto& field : in) {
+    if (n == out.headers.size()) out.headers.emplace_back();
+    auto& [name, value] = out.headers[n++];
+    assign_lower(name, sv(field.name_string()));
+    value.assign(sv(field.value()));
+  }
+  out.headers.resize(n);
   auto id = sv(in["X-Request-Id"]);
-  out.request_id = valid_request_id(id) ? std::string(id) : new_request_id();
+  if (valid_request_id(id)) out.request_id.assign(id);
+  else new_request_id(out.request_id);
   out.body = std::move(in.body());
 
   std::string_view origin = sv(in[bhttp::field::origin]);
   bool cors = !origin.empty() && origin_allowed(origin);
 
-  Response r;
-  if (!parse_target(sv(in.target()), out)) {
-    r = problem(Error::invalid("malformed_request", "the request target is not a valid, percent-encoded path"));
-  } else if (cors && out.method == "OPTIONS") {
-    r = Response::no_content();
-    r.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
-    r.set_header("Access-Control-Allow-Headers",
-                 "Content-Type, Authorization, X-Publishable-Key, Idempotency-Key, X-Request-Id");
-    r.set_header("Access-Control-Max-Age", "600");
-  } else {
+  Response r = [&]() -> Response {
+    if (!parse_target(sv(in.target()), out))
+      return problem(Error::invalid("malformed_request", "the request target is not a valid, percent-encoded path"));
+    if (cors && out.method == "OPTIONS") {
+      Response preflight = Response::no_content();
+      preflight.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
+      preflight.set_header("Access-Control-Allow-Headers",
+                           "Content-Type, Authorization, X-Publishable-Key, Idempotency-Key, X-Request-Id");
+      preflight.set_header("Access-Control-Max-Age", "600");
+      return preflight;
+    }
     try {
-      r = handler(out);
+      return handler(out);
     } catch (const std::exception& e) {
       logger.log(LogLevel::error, "handler threw", {{"error", e.what()}, {"request_id", out.request_id}});
-      r = problem(Error::internal("unexpected error"));
     } catch (...) {
       logger.log(LogLevel::error, "handler threw", {{"request_id", out.request_id}});
-      r = problem(Error::internal("unexpected error"));
     }
-  }
+    return problem(Error::internal("unexpected error"));
+  }();
   if (r.status < 200 || r.status > 599) {  // 1xx cannot be a final response; Beast throws above 999
     logger.log(LogLevel::error, "handler returned an invalid status", {{"status", r.status}, {"route", out.route}});
     r = problem(Error::internal("invalid response status"));
@@ -468,7 +512,7 @@ void detail::ServerImpl::do_accept() {
   acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&ServerImpl::on_accept, this));
 }
 
-void detail::ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
+void detail::ServerImpl::on_accept(beast::error_code ec, Socket socket) {
   if (stopping) return;  // the socket, if any, closes here
   if (ec) {
     if (ec == net::error::operation_aborted) return;

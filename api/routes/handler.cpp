@@ -1,18 +1,35 @@
 // Authentication of store and admin requests, and the error-to-problem conversion of handlers.
 #include "routes/handler.h"
+#include "common/validation.h"
+
+#include <optional>
 
 namespace quanqu::api {
 namespace {
 
-http::Response finish(Result<http::Response> result) {
+// Path parameters are slices of the path, so checking the path and the query covers them.
+std::optional<http::Response> refuse_malformed(const http::Request& request) {
+  bool ok = is_valid_utf8(request.path);
+  for (const auto& [k, v] : request.query) ok = ok && is_valid_utf8(k) && is_valid_utf8(v);
+  if (ok) return std::nullopt;
+  return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8"));
+}
+
+http::Response finish(Services& services, const http::Request& request, Result<http::Response> result) {
   if (result.ok()) return std::move(result).value();
-  return http::problem(result.error());
+  const Error& e = result.error();
+  if (e.kind == ErrorKind::internal && services.log)
+    services.log->log(http::LogLevel::error, "internal error",
+                      {{"code", e.code}, {"detail", e.message}, {"cause", e.cause},
+                       {"request_id", request.request_id}, {"route", request.route}});
+  return http::problem(e);
 }
 
 }  // namespace
 
 http::Handler store_route(Services& services, StoreHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
+    if (auto refused = refuse_malformed(request)) return *refused;
     auto key = request.header("x-publishable-key");
     if (!key || key->empty())
       return http::problem(Error::unauthenticated("auth.publishable_key_missing",
@@ -22,13 +39,14 @@ http::Handler store_route(Services& services, StoreHandler handler) {
       return http::problem(Error::unauthenticated("auth.publishable_key_invalid",
                                                   "the publishable key is unknown or revoked"));
     auto channel = services.channels.get_cached(*channel_id);
-    if (!channel) return http::problem(channel.error());
-    return finish(handler(request, *channel));
+    if (!channel) return finish(services, request, channel.error());
+    return finish(services, request, handler(request, *channel));
   };
 }
 
 http::Handler admin_route(Services& services, AdminHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
+    if (auto refused = refuse_malformed(request)) return *refused;
     auto auth = request.header("authorization");
     constexpr std::string_view kBearer = "Bearer ";
     std::string secret;
@@ -41,7 +59,7 @@ http::Handler admin_route(Services& services, AdminHandler handler) {
       r.set_header("WWW-Authenticate", "Bearer realm=\"quanqu-admin\"");
       return r;
     }
-    return finish(handler(request));
+    return finish(services, request, handler(request));
   };
 }
 

@@ -15,6 +15,9 @@ using StoreHandler = std::function<Result<http::Response>(http::Request&, const 
 // An admin handler runs only for a valid admin key.
 using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
 
+// Both adapters refuse a path or query that is not valid UTF-8 (400 `malformed_request`)
+// before anything reaches the core, and log the internal cause of any 5xx they answer.
+
 // Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.
 http::Handler store_route(Services& services, StoreHandler handler);
 // Missing or wrong `Authorization: Bearer <admin key>` is a 401 problem with WWW-Authenticate.

@@ -173,6 +173,20 @@ Status JsonBody::status() const {
   return Error::invalid("validation_failed", message, errors_);
 }
 
+Status JsonBody::status_with(const Status& domain) const {
+  if (errors_.empty() || domain.ok()) return errors_.empty() ? domain : status();
+  std::vector<FieldError> merged = errors_;
+  for (const auto& f : domain.error().fields) {
+    bool shadowed = false;
+    for (const auto& e : errors_)
+      shadowed = shadowed || f.field == e.field || f.field.rfind(e.field + "/", 0) == 0;
+    if (!shadowed) merged.push_back(f);
+  }
+  std::string message = "invalid input: ";
+  for (std::size_t i = 0; i < merged.size(); ++i) message += (i ? "; " : "") + merged[i].field + " " + merged[i].message;
+  return Error::invalid("validation_failed", message, merged);
+}
+
 Result<PageParams> page_params(const http::Request& request) {
   PageParams p;
   if (auto limit = request.query_param("limit")) {

@@ -61,6 +61,9 @@ class JsonBody {
   const nlohmann::json& doc() const { return doc_; }
   // A 400 `validation_failed` listing every recorded field error, or ok.
   Status status() const;
+  // The same, adding the field errors of `domain` (the core's checks of the parsed values) for
+  // fields that have no type error already, so that one reply lists every problem.
+  Status status_with(const Status& domain) const;
 
  private:
   nlohmann::json doc_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "access/access_service.h"
+#include "http/log.h"
 #include "cart/cart_service.h"
 #include "catalog/catalog_service.h"
 #include "channels/channel_service.h"
@@ -23,6 +24,8 @@ struct Services {
   cart::CartService& carts;
   checkout::CheckoutService& checkout;
   orders::OrderService& orders;
+  // Where handlers log the internal cause of a 5xx; nothing is logged when null.
+  http::Logger* log = nullptr;
 };
 
 // Options of the API itself (not of the transport).

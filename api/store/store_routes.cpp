@@ -54,13 +54,6 @@ cart::CartPatch read_cart_details(JsonFields& f) {
   return patch;
 }
 
-Status validate_details(const cart::CartPatch& patch) {
-  Validator v;
-  if (patch.email && *patch.email) v.email("email", **patch.email);
-  if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
-  return v.status();
-}
-
 }  // namespace
 
 void register_store_routes(http::Router& router, Services& s, const ApiOptions& options) {
@@ -116,7 +109,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
         if (auto item = read_add_item(JsonFields((*list)[i], "items/" + std::to_string(i), f.errors())))
           items.push_back(*item);
       }
-    QQ_TRY(body.status());
+    QQ_TRY(body.status_with(cart::CartService::validate(details)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
     return json_reply(201, cart_json(cart));
   }));
@@ -133,8 +126,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     auto f = body.fields();
     f.only({"email", "shipping_address"});
     cart::CartPatch patch = read_cart_details(f);
-    QQ_TRY(body.status());
-    QQ_TRY(validate_details(patch));
+    QQ_TRY(body.status_with(cart::CartService::validate(patch)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.update(c, id, patch));
     return json_reply(200, cart_json(cart));
   }));
@@ -143,7 +135,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto item = read_add_item(body.fields());
-    QQ_TRY(body.status());
+    QQ_TRY(body.status_with(cart::CartService::validate(*item)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.add_item(c, id, *item));
     return json_reply(200, cart_json(cart));
   }));

@@ -11,13 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-Status validate_patch(const CartPatch& patch) {
-  Validator v;
-  if (patch.email && *patch.email) v.email("email", **patch.email);
-  if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
-  return v.status();
-}
-
 Error not_found(const CartId& id) { return Error::not_found("cart.not_found", "no cart '" + id.value + "'"); }
 
 std::int64_t available_on_channel(soci::session& sql, const channels::Channel& channel, const VariantId& variant) {
@@ -51,6 +44,20 @@ void write_details(soci::session& sql, const CartId& id, const CartPatch& patch)
 
 CartService::CartService(storage::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
+Status CartService::validate(const CartPatch& patch) {
+  Validator v;
+  if (patch.email && *patch.email) v.email("email", **patch.email);
+  if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
+  return v.status();
+}
+
+Status CartService::validate(const AddItem& item) {
+  Validator v;
+  if (item.variant_id.has_value() == item.sku.has_value()) v.fail("sku", "give exactly one of sku and variant_id");
+  v.range("quantity", item.quantity, 1, pricing::kMaxQuantity);
+  return v.status();
+}
+
 Result<Cart> CartService::load(soci::session& sql, const channels::Channel& channel, const CartId& id) {
   Cart c;
   std::string email, address, order_id;
@@ -70,7 +77,7 @@ Result<Cart> CartService::load(soci::session& sql, const channels::Channel& chan
   soci::statement st =
       (sql.prepare << "SELECT ci.id, ci.variant_id, ci.quantity, v.sku, v.title, v.options, p.id, p.title, p.handle "
                       "FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id "
-                      "WHERE ci.cart_id = :c ORDER BY ci.created_at, ci.id",
+                      "WHERE ci.cart_id = :c ORDER BY ci.position, ci.created_at, ci.id",
        soci::into(item.id.value), soci::into(item.variant_id.value), soci::into(item.quantity), soci::into(item.sku),
        soci::into(item.variant_title), soci::into(options), soci::into(item.product_id.value),
        soci::into(item.product_title), soci::into(item.product_handle), soci::use(id.value));
@@ -109,10 +116,7 @@ Result<Cart> CartService::load(soci::session& sql, const channels::Channel& chan
 
 Status CartService::add_in(soci::session& sql, const channels::Channel& channel, const CartId& id,
                            const AddItem& item) {
-  Validator v;
-  if (item.variant_id.has_value() == item.sku.has_value()) v.fail("sku", "give exactly one of sku and variant_id");
-  v.range("quantity", item.quantity, 1, pricing::kMaxQuantity);
-  QQ_TRY(v.status());
+  QQ_TRY(validate(item));
   std::optional<VariantId> variant = item.variant_id;
   std::string field = item.sku ? "sku" : "variant_id";
   std::string shown = item.sku ? *item.sku : item.variant_id->value;
@@ -150,9 +154,14 @@ Status CartService::add_in(soci::session& sql, const channels::Channel& channel,
     if (count >= static_cast<long long>(pricing::kMaxLines))
       return Error::unprocessable("cart.too_many_lines", "a cart holds at most " + std::to_string(pricing::kMaxLines) + " lines");
     std::string new_item = new_id("item");
-    long long now = clock_.now_ms();
-    sql << "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at) VALUES (:id, :c, :v, :q, :t)",
-        soci::use(new_item), soci::use(id.value), soci::use(variant->value), soci::use(quantity), soci::use(now);
+    long long now = clock_.now_ms(), position = 0;
+    soci::indicator last_ind;
+    sql << "SELECT MAX(position) FROM cart_items WHERE cart_id = :c", soci::into(position, last_ind), soci::use(id.value);
+    position = (last_ind == soci::i_ok ? position : 0) + 1;
+    sql << "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at, position) "
+           "VALUES (:id, :c, :v, :q, :t, :p)",
+        soci::use(new_item), soci::use(id.value), soci::use(variant->value), soci::use(quantity), soci::use(now),
+        soci::use(position);
   }
   return ok_status();
 }
@@ -172,7 +181,7 @@ Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId&
 
 Result<Cart> CartService::create(const channels::Channel& channel, const CartPatch& details,
                                  const std::vector<AddItem>& items) {
-  QQ_TRY(validate_patch(details));
+  QQ_TRY(validate(details));
   if (items.size() > pricing::kMaxLines) return Error::invalid("cart.too_many_lines", "too many items");
   return db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
     CartId id(new_id("cart"));
@@ -239,7 +248,7 @@ Result<Cart> CartService::remove_item(const channels::Channel& channel, const Ca
 }
 
 Result<Cart> CartService::update(const channels::Channel& channel, const CartId& id, const CartPatch& patch) {
-  QQ_TRY(validate_patch(patch));
+  QQ_TRY(validate(patch));
   return mutate(channel, id, [&](soci::session& sql, Cart&) -> Status {
     write_details(sql, id, patch);
     return ok_status();

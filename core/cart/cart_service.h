@@ -13,6 +13,10 @@ class CartService {
  public:
   CartService(storage::Database& db, const Clock& clock);
 
+  // Field checks without the database (see CatalogService::validate).
+  static Status validate(const CartPatch& details);
+  static Status validate(const AddItem& item);
+
   // Every call takes the caller's channel: a cart of another channel is a 404, as if unknown.
   Result<Cart> create(const channels::Channel& channel, const CartPatch& details, const std::vector<AddItem>& items);
   Result<Cart> get(const channels::Channel& channel, const CartId& id);

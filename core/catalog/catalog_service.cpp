@@ -320,7 +320,13 @@ Result<Product> CatalogService::load_product(soci::session& sql, const std::stri
   return std::move(one.front());
 }
 
-Result<Product> CatalogService::create_product(const NewProduct& in) {
+Status CatalogService::validate(const NewVariant& in) {
+  Validator v;
+  validate_variant(in, "", v);
+  return v.status();
+}
+
+Status CatalogService::validate(const NewProduct& in) {
   Validator v;
   v.handle("handle", in.handle);
   v.text("title", in.title, 300);
@@ -335,7 +341,11 @@ Result<Product> CatalogService::create_product(const NewProduct& in) {
     validate_variant(in.variants[i], prefix, v);
     if (!skus.insert(in.variants[i].sku).second) v.fail(prefix + "sku", "is repeated");
   }
-  QQ_TRY(v.status());
+  return v.status();
+}
+
+Result<Product> CatalogService::create_product(const NewProduct& in) {
+  QQ_TRY(validate(in));
   auto created = db_.write<Product>([&](soci::session& sql) -> Result<Product> {
     long long taken = 0;
     sql << "SELECT COUNT(*) FROM products WHERE handle = :h", soci::into(taken), soci::use(in.handle);
@@ -435,9 +445,7 @@ Result<VariantId> CatalogService::variant_by_sku(const std::string& sku) {
 }
 
 Result<Variant> CatalogService::add_variant(const ProductId& product, const NewVariant& in) {
-  Validator v;
-  validate_variant(in, "", v);
-  QQ_TRY(v.status());
+  QQ_TRY(validate(in));
   auto added = db_.write<Variant>([&](soci::session& sql) -> Result<Variant> {
     QQ_ASSIGN_OR_RETURN(Product p, load_product(sql, product.value, true));
     if (p.id != product) return Error::not_found("product.not_found", "no product '" + product.value + "'");

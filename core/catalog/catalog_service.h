@@ -29,6 +29,12 @@ class CatalogService {
  public:
   CatalogService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
 
+  // Field checks of an input, without touching the database: every offending field at once.
+  // The write methods run them too; the API also calls them to report value errors together
+  // with JSON type errors.
+  static Status validate(const NewProduct& input);
+  static Status validate(const NewVariant& input);
+
   // --- Admin ---
   // Validates every field and creates the product with its variants in one transaction.
   // A taken handle or SKU is a 409 (`product.handle_taken`, `variant.sku_taken`).

@@ -43,6 +43,16 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       return CheckoutResult{std::move(order), secret_ind == soci::i_ok ? secret : "", true};
     }
 
+    // Claim the key before any other work. A concurrent request with the same key blocks on
+    // this row (PostgreSQL's unique index) until this transaction ends; if it commits, the
+    // other one fails, is retried from the start by Database::write, and replays the order.
+    long long claimed_at = clock_.now_ms();
+    std::string no_resource;
+    sql << "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, resource_id, created_at) "
+           "VALUES (:s, :k, :f, :r, :t)",
+        soci::use(scope), soci::use(key), soci::use(request.fingerprint), soci::use(no_resource),
+        soci::use(claimed_at);
+
     // 2. The cart, priced now.
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, cart::CartService::load(sql, channel, request.cart_id));
     if (cart.status != "open")
@@ -111,10 +121,8 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     long long now = clock_.now_ms();
     sql << "UPDATE carts SET status = 'completed', order_id = :o, updated_at = :u WHERE id = :id",
         soci::use(order.id.value), soci::use(now), soci::use(cart.id.value);
-    sql << "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, resource_id, secret, created_at) "
-           "VALUES (:s, :k, :f, :r, :sec, :t)",
-        soci::use(scope), soci::use(key), soci::use(request.fingerprint), soci::use(order.id.value), soci::use(token),
-        soci::use(now);
+    sql << "UPDATE idempotency_keys SET resource_id = :r, secret = :sec WHERE scope = :s AND idem_key = :k",
+        soci::use(order.id.value), soci::use(token), soci::use(scope), soci::use(key);
     return CheckoutResult{std::move(order), token, false};
   });
   if (done && !done->replayed) changes_.bump();

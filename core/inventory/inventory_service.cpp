@@ -129,9 +129,13 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     if (!sql.got_data()) return Error::not_found("variant.not_found", "no variant '" + variant.value + "'");
     QQ_ASSIGN_OR_RETURN(StockLocation loc, load_location(sql, location));
     l.location_id = loc.id;
+    // Lock the level first (a no-op update returns the current row and, on PostgreSQL, holds
+    // its lock), so that a concurrent reservation or adjustment cannot slip between the read
+    // and the write, and the ledger delta is exact.
     long long old_on_hand = 0, reserved = 0;
-    sql << "SELECT on_hand, reserved FROM inventory_levels WHERE variant_id = :v AND location_id = :l",
-        soci::into(old_on_hand), soci::into(reserved), soci::use(l.variant_id.value), soci::use(l.location_id.value);
+    sql << "UPDATE inventory_levels SET updated_at = updated_at WHERE variant_id = :v AND location_id = :l "
+           "RETURNING on_hand, reserved",
+        soci::use(l.variant_id.value), soci::use(l.location_id.value), soci::into(old_on_hand), soci::into(reserved);
     bool exists = sql.got_data();
     if (on_hand < reserved)
       return Error::unprocessable("inventory.below_reserved", "on hand cannot go below the " + std::to_string(reserved) +
@@ -140,7 +144,7 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     if (exists)
       sql << "UPDATE inventory_levels SET on_hand = :h, updated_at = :u WHERE variant_id = :v AND location_id = :l",
           soci::use(value), soci::use(now), soci::use(l.variant_id.value), soci::use(l.location_id.value);
-    else
+    else  // a concurrent insert of the same level fails on the primary key and is retried
       sql << "INSERT INTO inventory_levels (variant_id, location_id, on_hand, reserved, updated_at) "
              "VALUES (:v, :l, :h, 0, :u)",
           soci::use(l.variant_id.value), soci::use(l.location_id.value), soci::use(value), soci::use(now);

@@ -176,13 +176,19 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
   QQ_TRY(v.status());
   auto cancelled = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    if (o.status != "pending")
-      return Error::conflict("order.not_cancellable", "an order that is " + o.status + " cannot be cancelled");
+    // The conditional update is the guard: on PostgreSQL a concurrent cancel waits on the row
+    // lock, then finds the status changed and matches nothing, so stock is released once.
+    long long now = clock_.now_ms();
+    std::string changed;
+    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id AND status = 'pending' RETURNING id",
+        soci::use(now), soci::use(o.id.value), soci::into(changed);
+    if (!sql.got_data()) {
+      QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+      return Error::conflict("order.not_cancellable", "an order that is " + current.status + " cannot be cancelled");
+    }
     QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
     o.status = "cancelled";
-    o.updated_at = clock_.now_ms();
-    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id", soci::use(o.updated_at),
-        soci::use(o.id.value);
+    o.updated_at = now;
     add_event(sql, clock_, o, "order.cancelled", {{"reason", reason}});
     return o;
   });

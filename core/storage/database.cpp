@@ -237,7 +237,7 @@ Status Database::run(const std::function<Status(soci::session&)>& fn, bool trans
           }
         }
       } catch (const std::exception& e) {
-        return Error::internal(std::string("database error: ") + e.what());
+        return Error::internal("a database operation failed", e.what());
       }
     }
     bool retryable = failure == Failure::retry || failure == Failure::busy ||
@@ -257,7 +257,7 @@ Status Database::run(const std::function<Status(soci::session&)>& fn, bool trans
       case Failure::other:
         break;
     }
-    return Error::internal("database error: " + what);
+    return Error::internal("a database operation failed", what);
   }
 }
 

@@ -274,19 +274,25 @@ class SameKeyTest : public ConcurrencyTest {
     EXPECT_EQ(after["available"], on_hand - quantity);
     auto orders = orders_of("race");
     ASSERT_EQ(orders.size(), 1u);
-    if (!ids.empty()) EXPECT_EQ(orders[0]["id"], *ids.begin());
+    if (!ids.empty()) {
+      EXPECT_EQ(orders[0]["id"], *ids.begin());
+    }
     std::int64_t allocated = 0;
     for (const auto& a : orders[0]["allocations"]) allocated += a["quantity"].get<std::int64_t>();
     EXPECT_EQ(allocated, quantity);
     auto read = owner.get("/v1/store/carts/" + cart_id);
     ASSERT_EQ(read.status, 200u);
     EXPECT_EQ(read.json()["status"], "completed");
-    if (!ids.empty()) EXPECT_EQ(read.json()["order_id"], *ids.begin());
+    if (!ids.empty()) {
+      EXPECT_EQ(read.json()["order_id"], *ids.begin());
+    }
     // A later retry still replays.
     Outcome late = checkout_once(owner, cart_id, "same-key-for-everyone");
     EXPECT_EQ(late.status, 201u) << late.code;
     EXPECT_EQ(late.replayed, "true");
-    if (!ids.empty()) EXPECT_EQ(late.order_id, *ids.begin());
+    if (!ids.empty()) {
+      EXPECT_EQ(late.order_id, *ids.begin());
+    }
   }
 };
 
@@ -295,5 +301,159 @@ TEST_F(SameKeyTest, TwentySimultaneousRetriesMakeOneOrder) { run(100, 2); }
 // The same, when the order takes the last units: the retries must still be replays, not
 // "insufficient stock" refusals caused by the first attempt's own reservation.
 TEST_F(SameKeyTest, TwentySimultaneousRetriesOfTheLastUnitsMakeOneOrder) { run(3, 3); }
+
+// Many checkouts of one cart under different keys (two tabs, two devices): one order, the others
+// are told the cart is completed, stock reserved once.
+TEST_F(ConcurrencyTest, OneCartCheckedOutUnderManyKeysAtOnceMakesOneOrder) {
+  constexpr int kCallers = 12;
+  Shop shop = create_shop(50);
+  ASSERT_FALSE(HasFailure());
+  HttpClient owner = shopper(shop.key);
+  auto cart = owner.post("/v1/store/carts", {{"email", "tabs@example.cn"},
+                                             {"shipping_address", kAddress},
+                                             {"items", {{{"sku", shop.sku}, {"quantity", 3}}}}});
+  ASSERT_EQ(cart.status, 201u) << cart.body;
+  std::string cart_id = cart.json()["id"];
+  std::vector<HttpClient> clients;
+  for (int i = 0; i < kCallers; ++i) clients.push_back(shopper(shop.key));
+  std::vector<Outcome> outcomes(kCallers);
+  std::latch ready(kCallers + 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i)
+    threads.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      outcomes[i] = checkout_once(clients[i], cart_id, "tab-" + std::to_string(i));
+    });
+  ready.arrive_and_wait();
+  for (auto& t : threads) t.join();
+  int created = 0;
+  for (int i = 0; i < kCallers; ++i) {
+    const Outcome& o = outcomes[i];
+    EXPECT_TRUE(o.error.empty()) << o.error;
+    if (o.status == 201) ++created;
+    else EXPECT_TRUE(o.status == 409 && o.code == "cart.completed") << "caller " << i << " got " << o.status << " " << o.code;
+  }
+  EXPECT_EQ(created, 1);
+  json after = level(shop);
+  EXPECT_EQ(after["reserved"], 3);
+  EXPECT_EQ(after["on_hand"], 50);
+  EXPECT_EQ(orders_of("race").size(), 1u);
+}
+
+// Many simultaneous cancels of one order: one succeeds, the rest are refused, and the stock is
+// released exactly once (other orders' reservations stay intact).
+TEST_F(ConcurrencyTest, SimultaneousCancelsReleaseStockOnce) {
+  constexpr int kCallers = 20;
+  Shop shop = create_shop(10);
+  ASSERT_FALSE(HasFailure());
+  HttpClient owner = shopper(shop.key);
+  std::vector<std::string> orders;
+  for (int i = 0; i < 2; ++i) {
+    auto cart = owner.post("/v1/store/carts", {{"email", "cancel@example.cn"},
+                                               {"shipping_address", kAddress},
+                                               {"items", {{{"sku", shop.sku}, {"quantity", 3}}}}});
+    ASSERT_EQ(cart.status, 201u) << cart.body;
+    Outcome o = checkout_once(owner, cart.json()["id"], "cancel-" + std::to_string(i));
+    ASSERT_EQ(o.status, 201u) << o.code;
+    orders.push_back(o.order_id);
+  }
+  ASSERT_EQ(level(shop)["reserved"], 6);
+
+  std::vector<HttpClient> clients;
+  for (int i = 0; i < kCallers; ++i) {
+    clients.push_back(server().client());
+    clients.back().set_default_header("Authorization", "Bearer " + server().admin_key());
+  }
+  std::vector<unsigned> statuses(kCallers);
+  std::vector<std::string> codes(kCallers);
+  std::latch ready(kCallers + 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i)
+    threads.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      try {
+        auto r = clients[i].post("/v1/admin/orders/" + orders[0] + "/cancel", {{"reason", "race"}});
+        statuses[i] = r.status;
+        json j = json::parse(r.body, nullptr, false);
+        if (j.is_object()) codes[i] = j.value("code", "");
+      } catch (const std::exception& e) {
+        codes[i] = e.what();
+      }
+    });
+  ready.arrive_and_wait();
+  for (auto& t : threads) t.join();
+
+  int cancelled = 0;
+  for (int i = 0; i < kCallers; ++i) {
+    if (statuses[i] == 200) ++cancelled;
+    else EXPECT_TRUE(statuses[i] == 409 && codes[i] == "order.not_cancellable") << statuses[i] << " " << codes[i];
+  }
+  EXPECT_EQ(cancelled, 1);
+  json after = level(shop);
+  EXPECT_EQ(after["reserved"], 3) << "the other order's 3 units must stay reserved";
+  EXPECT_EQ(after["on_hand"], 10);
+  auto order = admin().get("/v1/admin/orders/" + orders[0]);
+  ASSERT_EQ(order.status, 200u);
+  EXPECT_EQ(order.json()["status"], "cancelled");
+  int cancel_events = 0;
+  const json events = order.json()["events"];
+  for (const auto& e : events) cancel_events += e["type"] == "order.cancelled";
+  EXPECT_EQ(cancel_events, 1);
+  EXPECT_EQ(admin().get("/v1/admin/orders/" + orders[1]).json()["status"], "pending");
+}
+
+// On hand lowered by the merchant while shoppers check out: whatever interleaving happens, on
+// hand never ends below what is reserved (no unit is sold twice).
+TEST_F(ConcurrencyTest, LoweringOnHandDuringCheckoutsNeverOversells) {
+  constexpr int kShoppers = 30;
+  Shop shop = create_shop(20);
+  ASSERT_FALSE(HasFailure());
+  std::vector<HttpClient> clients;
+  std::vector<std::string> carts;
+  for (int i = 0; i < kShoppers; ++i) {
+    clients.push_back(shopper(shop.key));
+    auto r = clients.back().post("/v1/store/carts", {{"email", "low@example.cn"},
+                                                     {"shipping_address", kAddress},
+                                                     {"items", {{{"sku", shop.sku}, {"quantity", 1}}}}});
+    ASSERT_EQ(r.status, 201u) << r.body;
+    carts.push_back(r.json()["id"]);
+  }
+  std::vector<Outcome> outcomes(kShoppers);
+  std::vector<unsigned> admin_statuses;
+  std::latch ready(kShoppers + 2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kShoppers; ++i)
+    threads.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      outcomes[i] = checkout_once(clients[i], carts[i], "low-" + std::to_string(i));
+    });
+  threads.emplace_back([&] {
+    HttpClient merchant = server().client();
+    merchant.set_default_header("Authorization", "Bearer " + server().admin_key());
+    ready.arrive_and_wait();
+    for (std::int64_t on_hand = 19; on_hand >= 6; --on_hand) {
+      try {
+        auto r = merchant.put("/v1/admin/inventory-levels",
+                              {{"sku", shop.sku}, {"location_id", shop.location_id}, {"on_hand", on_hand}});
+        admin_statuses.push_back(r.status);
+      } catch (const std::exception&) {
+        admin_statuses.push_back(0);
+      }
+    }
+  });
+  ready.arrive_and_wait();
+  for (auto& t : threads) t.join();
+
+  int created = 0;
+  for (const auto& o : outcomes) {
+    EXPECT_LT(o.status, 500u) << o.code;
+    if (o.status == 201) ++created;
+  }
+  for (unsigned s : admin_statuses) EXPECT_TRUE(s == 200 || s == 422) << s;
+  json after = level(shop);
+  EXPECT_GE(after["on_hand"].get<std::int64_t>(), after["reserved"].get<std::int64_t>()) << after.dump();
+  EXPECT_GE(after["available"].get<std::int64_t>(), 0) << after.dump();
+  EXPECT_EQ(after["reserved"], created);
+}
 
 }  // namespace

@@ -678,6 +678,115 @@ TEST_F(ErrorsTest, InvalidProductListsEveryField) {
   for (const auto& l : lv_items) EXPECT_GE(l["on_hand"].get<std::int64_t>(), 0);
 }
 
+// A cart line whose product left the channel (unpublished, archived, variant archived) blocks
+// checkout with a 422 naming the line; nothing is reserved.
+TEST_F(ErrorsTest, LinesNoLongerSoldBlockCheckout) {
+  const std::string kSku = "TEE-ORGANIC-NAVY-S";
+  json cart = ready_cart({{{"sku", kSku}, {"quantity", 1}}, {{"sku", "TEE-POCKET-BLACK-M"}, {"quantity", 1}}});
+  std::string id = cart["id"];
+  auto tee = admin().get("/v1/admin/products/organic-cotton-tee");
+  ASSERT_EQ(tee.status, 200u);
+  std::string product_id = tee.json()["id"];
+  std::string channel = web_channel_id();
+  Stock before = stock(kSku), pocket = stock("TEE-POCKET-BLACK-M");
+
+  ASSERT_EQ(admin().post("/v1/admin/channels/" + channel + "/unpublish", {{"product_ids", {product_id}}}).status, 200u);
+  json c = get_cart(id);
+  json line;
+  for (const auto& l : c["items"])
+    if (l["sku"] == kSku) line = l;
+  EXPECT_EQ(line["purchasable"], false) << c.dump();
+  EXPECT_TRUE(line["unavailable_reason"].is_string());
+  EXPECT_TRUE(line["unit_price"].is_null());
+  // Only the purchasable line counts in the totals.
+  EXPECT_EQ(c["totals"]["subtotal"]["amount"], 14900);
+
+  auto r = checkout(store(), id, "gone-1");
+  EXPECT_TRUE(IsProblem(r, 422, "checkout.unavailable_items"));
+  ASSERT_TRUE(r.json().contains("details")) << r.body;
+  ASSERT_EQ(r.json()["details"]["lines"].size(), 1u) << r.body;
+  EXPECT_EQ(r.json()["details"]["lines"][0]["sku"], kSku);
+  EXPECT_EQ(stock(kSku), before);
+  EXPECT_EQ(stock("TEE-POCKET-BLACK-M"), pocket);
+  EXPECT_EQ(order_count(), 0u);
+  EXPECT_EQ(get_cart(id)["status"], "open");
+
+  // Published again, then the variant archived: still blocked.
+  ASSERT_EQ(admin().post("/v1/admin/channels/" + channel + "/publish", {{"product_ids", {product_id}}}).status, 200u);
+  std::string variant_id;
+  const json variants = tee.json()["variants"];
+  for (const auto& v : variants)
+    if (v["sku"] == kSku) variant_id = v["id"];
+  ASSERT_EQ(admin().post("/v1/admin/products/" + product_id + "/variants/" + variant_id + "/archive", json::object()).status,
+            200u);
+  EXPECT_TRUE(IsProblem(checkout(store(), id, "gone-2"), 422, "checkout.unavailable_items"));
+  EXPECT_TRUE(IsProblem(store().post("/v1/store/carts/" + id + "/items", {{"sku", kSku}, {"quantity", 1}}), 400,
+                        "cart.unknown_variant"));
+  // Removing the line lets the rest check out.
+  ASSERT_EQ(store().del("/v1/store/carts/" + id + "/items/" + line["id"].get<std::string>()).status, 200u);
+  EXPECT_EQ(checkout(store(), id, "gone-3").status, 201u);
+  EXPECT_EQ(stock(kSku), before);
+}
+
+// Idempotency keys are scoped to the channel: two storefronts may pick the same key.
+TEST_F(ErrorsTest, IdempotencyKeysAreScopedPerChannel) {
+  auto loc = admin().get("/v1/admin/stock-locations/warehouse-shanghai");
+  ASSERT_EQ(loc.status, 200u) << loc.body;
+  auto ch = admin().post("/v1/admin/channels", {{"code", "second-web"}, {"type", "web"}, {"currency", "CNY"},
+                                                 {"tax_rate_bp", 1300}, {"tax_inclusive", true},
+                                                 {"location_ids", {loc.json()["id"]}}});
+  ASSERT_EQ(ch.status, 201u) << ch.body;
+  std::string channel = ch.json()["id"];
+  auto tee = admin().get("/v1/admin/products/organic-cotton-tee");
+  ASSERT_EQ(admin().post("/v1/admin/channels/" + channel + "/publish", {{"product_ids", {tee.json()["id"]}}}).status, 200u);
+  auto key = admin().post("/v1/admin/channels/" + channel + "/publishable-keys", json::object());
+  ASSERT_EQ(key.status, 201u);
+  HttpClient other = anonymous();
+  other.set_default_header("X-Publishable-Key", key.json()["key"].get<std::string>());
+
+  json a = ready_cart({{{"sku", "TEE-ORGANIC-NAVY-S"}, {"quantity", 1}}});
+  auto b = other.post("/v1/store/carts", {{"email", "b@example.cn"}, {"shipping_address", kAddress},
+                                          {"items", {{{"sku", "TEE-ORGANIC-NAVY-S"}, {"quantity", 1}}}}});
+  ASSERT_EQ(b.status, 201u) << b.body;
+  auto first = checkout(store(), a["id"], "shared-key");
+  auto second = checkout(other, b.json()["id"], "shared-key");
+  ASSERT_EQ(first.status, 201u) << first.body;
+  ASSERT_EQ(second.status, 201u) << second.body;
+  EXPECT_NE(first.json()["id"], second.json()["id"]);
+  EXPECT_TRUE(second.header("Idempotent-Replayed").empty());
+}
+
+// Bytes that are not UTF-8 in a path or query parameter are a 4xx (or an empty result), never a
+// 500; and no reply leaks SQL or database internals.
+TEST_F(ErrorsTest, NonUtf8PathAndQueryAreNot500) {
+  struct Case {
+    HttpClient* client;
+    std::string target;
+  };
+  HttpClient& s = store();
+  HttpClient& a = admin();
+  const Case cases[] = {
+      {&s, "/v1/store/products/%FF"},          {&s, "/v1/store/products/caf%C3"},
+      {&s, "/v1/store/products?q=%FF"},        {&s, "/v1/store/products?category=%FE%FF"},
+      {&s, "/v1/store/carts/%FF"},             {&s, "/v1/store/orders/%FF"},
+      {&a, "/v1/admin/products/%FF"},          {&a, "/v1/admin/products?q=%FF"},
+      {&a, "/v1/admin/orders/%FF"},            {&a, "/v1/admin/orders?channel=%FF"},
+      {&a, "/v1/admin/channels/%FF"},          {&a, "/v1/admin/stock-locations/%FF"},
+      {&a, "/v1/admin/inventory-levels?sku=%FF"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.target);
+    auto r = c.client->get(c.target, {{"X-Order-Token", "qq_ot_0000"}});
+    EXPECT_LT(r.status, 500u) << r.body.substr(0, 400);
+    EXPECT_TRUE(r.status == 200 || r.status == 400 || r.status == 404) << r.status;
+    if (r.status != 200) {
+      EXPECT_EQ(r.header("Content-Type").rfind("application/problem+json", 0), 0u);
+    }
+    EXPECT_EQ(r.body.find("SELECT"), std::string::npos) << "SQL leaked: " << r.body.substr(0, 400);
+    EXPECT_EQ(r.body.find("database error"), std::string::npos) << r.body.substr(0, 400);
+  }
+}
+
 // Type errors (found while reading the JSON) and value errors (found by the service) of one
 // request are reported together, so a client can fix everything in one round trip.
 TEST_F(ErrorsTest, ValidationListsTypeAndValueErrorsTogether) {

@@ -8,6 +8,8 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -26,7 +28,26 @@ double sample(const std::string& text, const std::string& series) {
   return -1;
 }
 
-class OpsTest : public E2ETest {};
+class OpsTest : public E2ETest {
+ protected:
+  // /metrics once the series has reached `want` (a request is counted just after its response
+  // is written, so the scrape may briefly trail the client); the last scrape otherwise.
+  std::string metrics_when(HttpClient& client, const std::vector<std::pair<std::string, double>>& wanted) {
+    std::string text;
+    for (int i = 0; i < 50; ++i) {
+      auto r = client.get("/metrics");
+      EXPECT_EQ(r.status, 200u) << r.body;
+      text = r.body;
+      bool all = true;
+      for (const auto& [series, want] : wanted) all = all && sample(text, series) == want;
+      if (all) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return text;
+  }
+};
+
+const std::string kProducts200 = "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products\",status=\"200\"}";
 
 TEST_F(OpsTest, HealthAndReadiness) {
   auto client = anonymous();
@@ -54,7 +75,9 @@ TEST_F(OpsTest, MetricsCountRequestsByRoutePatternAndStatus) {
   auto r = client.get("/metrics");
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.header("Content-Type").rfind("text/plain", 0), 0u) << r.header("Content-Type");
-  const std::string& text = r.body;
+  const std::string kProduct404 =
+      "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products/{id}\",status=\"404\"}";
+  const std::string text = metrics_when(client, {{kProducts200, 2}, {kProduct404, 1}});
   EXPECT_NE(text.find("# TYPE quanqu_http_requests_total counter"), std::string::npos);
   EXPECT_NE(text.find("quanqu_http_requests_total{"), std::string::npos);
   // The route label is the pattern, not the concrete path (bounded cardinality).
@@ -70,8 +93,7 @@ TEST_F(OpsTest, MetricsCountRequestsByRoutePatternAndStatus) {
 
   // Counters move with more traffic.
   ASSERT_EQ(store().get("/v1/store/products?limit=4").status, 200u);
-  auto again = client.get("/metrics");
-  EXPECT_EQ(sample(again.body, "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products\",status=\"200\"}"), 3);
+  EXPECT_EQ(sample(metrics_when(client, {{kProducts200, 3}}), kProducts200), 3);
 }
 
 TEST_F(OpsTest, RequestIdIsEchoedOrGenerated) {

@@ -204,8 +204,12 @@ TEST_F(PaginationTest, SearchMatchesTitlesCaseInsensitively) {
     ASSERT_TRUE(w.ok);
     EXPECT_EQ(ids(w.items), expected);
     EXPECT_EQ(ids(w.items).size(), w.items.size());
-    if (q == "tee") EXPECT_GE(expected.size(), 10u);
-    if (q == "zzz-nothing") EXPECT_TRUE(w.items.empty());
+    if (q == "tee") {
+      EXPECT_GE(expected.size(), 10u);
+    }
+    if (q == "zzz-nothing") {
+      EXPECT_TRUE(w.items.empty());
+    }
   }
   // LIKE wildcards are literal characters in a search.
   for (std::string q : {"%25", "_", "%25tee", "t_e"}) {
@@ -349,7 +353,7 @@ TEST_F(PaginationTest, OnlyPublishedProductsOfTheChannelAreVisibleInTheStore) {
   ASSERT_TRUE(w.ok);
   EXPECT_EQ(w.items.size(), kDemoProducts - 2);
   for (const auto& id : ids(w.items)) EXPECT_FALSE(hidden.count(id)) << id;
-  for (std::string h : {"draft-jacket", "unlisted-jacket", "archived-jacket", "organic-cotton-tee", mug_handle}) {
+  for (const std::string& h : std::vector<std::string>{"draft-jacket", "unlisted-jacket", "archived-jacket", "organic-cotton-tee", mug_handle}) {
     SCOPED_TRACE(h);
     EXPECT_TRUE(IsProblem(store().get("/v1/store/products/" + h), 404, "product.not_found"));
   }

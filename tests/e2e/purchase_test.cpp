@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 namespace {
@@ -532,6 +534,125 @@ TEST_F(PurchaseTest, DemoChannelPurchaseReservesAtTheFirstLocationWithStock) {
   }
   EXPECT_EQ(on_hand_after, on_hand_total);
   EXPECT_EQ(reserved_after, 2);
+
+  // The 'web' channel sells from the warehouse first, which has plenty: one allocation there.
+  auto warehouse = admin().get("/v1/admin/stock-locations/warehouse-shanghai");
+  ASSERT_EQ(warehouse.status, 200u) << warehouse.body;
+  auto order = admin().get("/v1/admin/orders/" + checkout.json()["id"].get<std::string>());
+  ASSERT_EQ(order.status, 200u);
+  ASSERT_EQ(order.json()["allocations"].size(), 1u) << order.body;
+  EXPECT_EQ(order.json()["allocations"][0]["location_id"], warehouse.json()["id"]);
+  EXPECT_EQ(order.json()["allocations"][0]["quantity"], 2);
+}
+
+// When no single location has enough, the reservation is split over the channel's locations in
+// its order of preference, and a cancel gives every unit back where it came from.
+TEST_F(PurchaseTest, ReservationSplitsOverLocationsAndCancelReleasesEachPart) {
+  const std::string kSku = "TEE-ORGANIC-WHITE-L";
+  std::vector<std::string> locations;
+  for (std::string code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"}) {
+    auto l = admin().get("/v1/admin/stock-locations/" + code);
+    ASSERT_EQ(l.status, 200u) << l.body;
+    locations.push_back(l.json()["id"]);
+    auto set = admin().put("/v1/admin/inventory-levels", {{"sku", kSku}, {"location_id", code}, {"on_hand", 2}});
+    ASSERT_EQ(set.status, 200u) << set.body;
+  }
+  auto cart = store().post("/v1/store/carts", {{"email", "split@example.cn"},
+                                               {"shipping_address", kAddress},
+                                               {"items", {{{"sku", kSku}, {"quantity", 5}}}}});
+  ASSERT_EQ(cart.status, 201u) << cart.body;
+  auto checkout = store().request("POST", "/v1/store/carts/" + cart.json()["id"].get<std::string>() + "/checkout",
+                                  std::string("{}"), {{"Idempotency-Key", "split-1"}});
+  ASSERT_EQ(checkout.status, 201u) << checkout.body;
+  std::string order_id = checkout.json()["id"];
+
+  auto order = admin().get("/v1/admin/orders/" + order_id);
+  ASSERT_EQ(order.status, 200u);
+  std::map<std::string, std::int64_t> allocated;
+  const json allocations = order.json()["allocations"];
+  for (const auto& a : allocations) allocated[a["location_id"]] += a["quantity"].get<std::int64_t>();
+  EXPECT_EQ(allocated, (std::map<std::string, std::int64_t>{{locations[0], 2}, {locations[1], 2}, {locations[2], 1}}))
+      << allocations.dump();
+  for (std::size_t i = 0; i < locations.size(); ++i) {
+    json l = level_of(admin(), kSku, locations[i]);
+    EXPECT_EQ(l["on_hand"], 2);
+    EXPECT_EQ(l["reserved"], i < 2 ? 2 : 1);
+  }
+  // One unit is left in the whole channel.
+  auto product = store().get("/v1/store/products/organic-cotton-tee");
+  ASSERT_EQ(product.status, 200u);
+  EXPECT_EQ(line_of(product.json()["variants"], kSku)["available_quantity"], 1);
+
+  ASSERT_EQ(admin().post("/v1/admin/orders/" + order_id + "/cancel", json::object()).status, 200u);
+  for (const auto& location : locations) {
+    json l = level_of(admin(), kSku, location);
+    EXPECT_EQ(l["on_hand"], 2);
+    EXPECT_EQ(l["reserved"], 0);
+    EXPECT_EQ(l["available"], 2);
+  }
+}
+
+// Prices come from the catalog at checkout time, not from when the line was added; the order
+// keeps the price it was placed at even when the catalog changes again.
+TEST_F(PurchaseTest, OrderTakesTheCurrentPriceAndKeepsIt) {
+  Shop shop = create_catalog(10000, 20000, 10);
+  ASSERT_FALSE(HasFailure());
+  auto [channel_id, key] = create_channel("reprice", shop.location_id, shop.product_id, 1300, true);
+  ASSERT_FALSE(HasFailure());
+  HttpClient store = storefront(key);
+  auto cart = store.post("/v1/store/carts", {{"email", "price@example.cn"},
+                                             {"shipping_address", kAddress},
+                                             {"items", {{{"sku", shop.sku_a}, {"quantity", 2}}}}});
+  ASSERT_EQ(cart.status, 201u) << cart.body;
+  std::string cart_id = cart.json()["id"];
+  EXPECT_EQ(cart.json()["totals"]["total"], money(20000));
+
+  auto repriced = admin().patch("/v1/admin/products/" + shop.product_id + "/variants/" + shop.variant_a,
+                                {{"prices", {money(8800)}}});
+  ASSERT_EQ(repriced.status, 200u) << repriced.body;
+  auto reread = store.get("/v1/store/carts/" + cart_id);
+  ASSERT_EQ(reread.status, 200u);
+  EXPECT_EQ(reread.json()["items"][0]["unit_price"], money(8800));
+  EXPECT_EQ(reread.json()["totals"]["total"], money(17600));
+  // Storefront catalog reflects it too (no stale cached page).
+  EXPECT_EQ(line_of(store.get("/v1/store/products/" + shop.handle).json()["variants"], shop.sku_a)["price"], money(8800));
+
+  auto checkout = store.request("POST", "/v1/store/carts/" + cart_id + "/checkout", std::string("{}"),
+                                {{"Idempotency-Key", "reprice-1"}});
+  ASSERT_EQ(checkout.status, 201u) << checkout.body;
+  std::string order_id = checkout.json()["id"];
+  // 17600 incl. 13 %: 17600*1300/11300 = 2024.78 -> 2025.
+  EXPECT_EQ(checkout.json()["totals"]["total"], money(17600));
+  EXPECT_EQ(checkout.json()["totals"]["tax_total"], money(2025));
+
+  ASSERT_EQ(admin().patch("/v1/admin/products/" + shop.product_id + "/variants/" + shop.variant_a,
+                          {{"prices", {money(99900)}}}).status, 200u);
+  auto order = admin().get("/v1/admin/orders/" + order_id);
+  ASSERT_EQ(order.status, 200u);
+  EXPECT_EQ(order.json()["totals"]["total"], money(17600));
+  EXPECT_EQ(order.json()["lines"][0]["unit_price"], money(8800));
+}
+
+// Lines are listed in the order the shopper added them, also when several are added at once.
+TEST_F(PurchaseTest, CartLinesKeepTheOrderTheyWereAddedIn) {
+  std::vector<std::string> skus{"TEE-ORGANIC-WHITE-XL", "TEE-ORGANIC-NAVY-M", "TEE-ORGANIC-WHITE-S",
+                                "TEE-ORGANIC-NAVY-L",   "TEE-ORGANIC-WHITE-M", "TEE-ORGANIC-NAVY-XL"};
+  json items = json::array();
+  for (const auto& s : skus) items.push_back({{"sku", s}, {"quantity", 1}});
+  auto cart = store().post("/v1/store/carts", {{"email", "order@example.cn"}, {"shipping_address", kAddress}, {"items", items}});
+  ASSERT_EQ(cart.status, 201u) << cart.body;
+  std::vector<std::string> listed;
+  const json lines = cart.json()["items"];
+  for (const auto& l : lines) listed.push_back(l["sku"]);
+  EXPECT_EQ(listed, skus);
+  // The order snapshot keeps that order.
+  auto checkout = store().request("POST", "/v1/store/carts/" + cart.json()["id"].get<std::string>() + "/checkout",
+                                  std::string("{}"), {{"Idempotency-Key", "line-order"}});
+  ASSERT_EQ(checkout.status, 201u) << checkout.body;
+  std::vector<std::string> ordered;
+  const json order_lines = checkout.json()["lines"];
+  for (const auto& l : order_lines) ordered.push_back(l["sku"]);
+  EXPECT_EQ(ordered, skus);
 }
 
 }  // namespace

@@ -205,6 +205,29 @@ TEST(Logger, AccessLineHasTheRequestFields) {
   EXPECT_EQ(j["remote"], "127.0.0.1");
 }
 
+TEST(Logger, TimestampAndDurationFormats) {
+  std::ostringstream out;
+  Logger log(LogLevel::info, out);
+  Request r;
+  r.method = "GET";
+  for (double seconds : {0.0, 0.0000004, 0.0000006, 1.5, 12.3456789}) log.access(r, 200, seconds);
+  log.flush();
+  std::istringstream lines(out.str());
+  std::vector<std::string> durations;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = json::parse(line);
+    std::string ts = j["ts"];
+    ASSERT_EQ(ts.size(), 24u) << ts;  // 2024-05-01T12:00:00.123Z
+    EXPECT_EQ(ts[4], '-');
+    EXPECT_EQ(ts[10], 'T');
+    EXPECT_EQ(ts[19], '.');
+    EXPECT_EQ(ts.back(), 'Z');
+    auto at = line.find("\"duration_ms\":") + 14;
+    durations.push_back(line.substr(at, line.find(',', at) - at));
+  }
+  EXPECT_EQ(durations, (std::vector<std::string>{"0.000", "0.000", "0.001", "1500.000", "12345.679"}));
+}
+
 TEST(Logger, InvalidUtf8IsReplacedNotThrown) {
   std::ostringstream out;
   Logger log(LogLevel::debug, out);

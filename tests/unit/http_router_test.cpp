@@ -116,16 +116,11 @@ TEST_F(RouterTest, DuplicateRouteIsALogicError) {
   EXPECT_NO_THROW(router_.add("POST", "/v1/store/products", returns("create")));
 }
 
-TEST_F(RouterTest, ThrowingHandlerIs500Problem) {
+TEST_F(RouterTest, ThrowingHandlerPropagatesToTheServer) {
+  // The server, not the router, turns exceptions into a logged 500 (see http_server_test).
   router_.add("GET", "/boom", [](Request&) -> Response { throw std::runtime_error("kaput"); });
-  router_.add("GET", "/boom2", [](Request&) -> Response { throw 42; });
-  for (const char* path : {"/boom", "/boom2"}) {
-    auto req = make("GET", path);
-    auto r = router_.dispatch(req);
-    EXPECT_EQ(r.status, 500u) << path;
-    EXPECT_EQ(r.content_type, "application/problem+json");
-    EXPECT_EQ(body(r)["code"], "internal");
-  }
+  auto req = make("GET", "/boom");
+  EXPECT_THROW(router_.dispatch(req), std::runtime_error);
 }
 
 TEST_F(RouterTest, RoutesAreListedInRegistrationOrder) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -405,6 +406,52 @@ TEST_F(ServerTest, HeadGetsHeadersWithoutBody) {
   ASSERT_FALSE(c.read(get));
   EXPECT_EQ(get.result_int(), 200);
   EXPECT_EQ(body_json(get)["method"], "GET");
+}
+
+TEST_F(ServerTest, SharedBodyIsSentAndKeptAliveUntilWritten) {
+  auto cached = std::make_shared<const std::string>(std::string(100000, 'x') + "end");
+  std::weak_ptr<const std::string> watch = cached;
+  router_.add("GET", "/shared", [&cached](Request&) { return Response::shared(200, cached, "text/plain"); });
+  router_.add("HEAD", "/shared", [&cached](Request&) { return Response::shared(200, cached, "text/plain"); });
+  router_.add("GET", "/shared-null", [](Request&) { return Response::shared(200, nullptr); });
+  start();
+  Client c(port());
+  auto r = c.request(bhttp::verb::get, "/shared");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), *cached);
+  EXPECT_EQ(str(r[bhttp::field::content_type]), "text/plain");
+  ASSERT_FALSE(c.write_raw("HEAD /shared HTTP/1.1\r\nHost: x\r\n\r\n"));
+  BeastResponse head;
+  ASSERT_FALSE(c.read(head, /*head=*/true));
+  EXPECT_EQ(str(head[bhttp::field::content_length]), std::to_string(cached->size()));
+  auto empty = c.request(bhttp::verb::get, "/shared-null");
+  EXPECT_EQ(empty.result_int(), 200);
+  EXPECT_EQ(empty.body(), "");
+  // The server holds no reference once it has stopped.
+  stop();
+  cached.reset();
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST_F(ServerTest, KeepAliveRequestsDoNotInheritEachOthersFields) {
+  start();
+  Client c(port());
+  auto first = body_json(c.request(bhttp::verb::post, "/echo?a=1&b=2", R"({"x":1})",
+                                   {{"X-Request-Id", "first-id"}, {"X-Extra", "only-first"}}));
+  EXPECT_EQ(first["query"]["a"], "1");
+  EXPECT_EQ(first["headers"]["x-extra"], "only-first");
+  EXPECT_EQ(first["request_id"], "first-id");
+  auto second = body_json(c.request(bhttp::verb::get, "/echo?c=3"));
+  EXPECT_EQ(second["method"], "GET");
+  EXPECT_EQ(second["query"], json({{"c", "3"}}));
+  EXPECT_FALSE(second["headers"].contains("x-extra"));
+  EXPECT_FALSE(second["headers"].contains("x-request-id"));
+  EXPECT_EQ(second["body"], "");
+  EXPECT_NE(second["request_id"], "first-id");
+  EXPECT_EQ(second["request_id"].get<std::string>().size(), 32u);
+  EXPECT_EQ(second["route"], "/echo");
+  auto third = body_json(c.request(bhttp::verb::get, "/files/a%20b"));
+  EXPECT_EQ(third["name"], "a b");
 }
 
 TEST_F(ServerTest, AccessLogAndMetricsAfterEachResponse) {

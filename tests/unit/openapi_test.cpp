@@ -4,6 +4,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "ops/ops_routes.h"
+#include "plugins/plugin_routes.h"
 #include "routes/services.h"
 #include "store/store_routes.h"
 
@@ -107,10 +108,13 @@ class Engine {
     api::register_ops_routes(router_, *db_, metrics_);
     api::register_store_routes(router_, *services_, api::ApiOptions{});
     api::register_admin_routes(router_, *services_);
+    plugins_ = std::make_unique<plugins::PluginHost>(*db_, clock_, nullptr);  // no plugins: only the admin list
+    api::register_plugin_routes(router_, *services_, *plugins_, metrics_);
   }
   ~Engine() {
     router_ = http::Router();  // handlers hold references into the services: drop them first
     services_.reset();
+    plugins_.reset();
     orders_.reset();
     checkout_.reset();
     carts_.reset();
@@ -146,6 +150,7 @@ class Engine {
   std::unique_ptr<checkout::CheckoutService> checkout_;
   std::unique_ptr<orders::OrderService> orders_;
   std::unique_ptr<api::Services> services_;
+  std::unique_ptr<plugins::PluginHost> plugins_;
   http::Metrics metrics_;
   http::Router router_;
 };

@@ -1,0 +1,132 @@
+// Plugins end to end: the real server loads the fixture plugins from --plugins-dir and serves their routes.
+#include "support/fixture.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Every fixture library built by tests/plugins; each sits in a directory with its plugin.json.
+const std::vector<std::string> kFixtures{
+    QUANQU_FIXTURE_GOOD,        QUANQU_FIXTURE_WRONG_MAJOR,  QUANQU_FIXTURE_NEWER_MINOR, QUANQU_FIXTURE_NO_ENTRY,
+    QUANQU_FIXTURE_INIT_THROWS, QUANQU_FIXTURE_START_THROWS, QUANQU_FIXTURE_THROWER};
+
+class PluginsTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "quanqu-e2e-plugins-XXXXXX").string();
+    ASSERT_NE(mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    for (const auto& library : kFixtures) {
+      fs::path from = fs::path(library).parent_path();
+      fs::copy(from, fs::path(dir_) / from.filename(), fs::copy_options::recursive);
+    }
+    E2ETest::SetUp();
+  }
+  void TearDown() override {
+    E2ETest::TearDown();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::vector<std::string> extra_args() const override { return {"--plugins-dir", dir_}; }
+
+  static json find(const json& items, const std::string& name) {
+    for (const auto& p : items)
+      if (p["name"] == name) return p;
+    return nullptr;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(PluginsTest, AdminListsEveryPluginWithItsStatusAbiAndReason) {
+  EXPECT_EQ(anonymous().get("/v1/admin/plugins").status, 401u);
+  auto r = admin().get("/v1/admin/plugins");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  json body = r.json();
+  EXPECT_EQ(body["sdk_abi"], "1.0");
+  EXPECT_TRUE(body["next_cursor"].is_null());
+  ASSERT_EQ(body["items"].size(), kFixtures.size()) << body.dump(2);
+
+  json good = find(body["items"], "good");
+  EXPECT_EQ(good["status"], "loaded");
+  EXPECT_EQ(good["version"], "1.0.0");
+  EXPECT_EQ(good["sdk_abi"], "1.0");
+  EXPECT_TRUE(good["reason"].is_null());
+  EXPECT_EQ(good["provides"], json::array({"routes"}));
+  EXPECT_NE(good["routes"].dump().find("/v1/plugins/good/hello"), std::string::npos) << good.dump();
+
+  json major = find(body["items"], "wrong-major");
+  EXPECT_EQ(major["status"], "failed");
+  std::string reason = major["reason"];
+  EXPECT_NE(reason.find("2.0"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("1.0"), std::string::npos) << reason;
+
+  for (const char* failed : {"newer-minor", "no-entry", "init-throws", "start-throws"}) {
+    json p = find(body["items"], failed);
+    EXPECT_EQ(p["status"], "failed") << failed;
+    EXPECT_TRUE(p["reason"].is_string() && !p["reason"].get<std::string>().empty()) << failed;
+  }
+  EXPECT_EQ(find(body["items"], "thrower")["status"], "loaded");
+
+  // The failures are in the server's log too.
+  EXPECT_NE(server().output().find("plugin failed to load"), std::string::npos);
+}
+
+TEST_F(PluginsTest, PluginRoutesAreMountedAndSeeTheRequestsChannel) {
+  auto r = store().get("/v1/plugins/good/hello");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  json body = r.json();
+  EXPECT_EQ(body["hello"], "world");
+  EXPECT_EQ(body["hits"], 1);
+  EXPECT_FALSE(body["channel_id"].get<std::string>().empty());
+
+  auto anon = anonymous().get("/v1/plugins/good/hello");
+  ASSERT_EQ(anon.status, 200u) << anon.body;
+  EXPECT_EQ(anon.json()["channel_id"], "");
+  EXPECT_EQ(anon.json()["hits"], 2);  // state kept in the plugin's key-value store
+
+  auto bad_key = anonymous().get("/v1/plugins/good/hello", {{"X-Publishable-Key", "qq_pk_unknown"}});
+  EXPECT_EQ(bad_key.status, 401u);
+
+  auto put =
+      anonymous().request("PUT", "/v1/plugins/good/kv/color", std::string("blue"), {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(put.status, 204u) << put.body;
+  auto got = anonymous().get("/v1/plugins/good/kv/color");
+  EXPECT_EQ(got.status, 200u);
+  EXPECT_EQ(got.body, "blue");
+
+  // Routes of plugins that failed are not mounted.
+  EXPECT_EQ(anonymous().get("/v1/plugins/start-throws/never").status, 404u);
+}
+
+TEST_F(PluginsTest, AThrowingRouteIsA502PluginErrorAndTheServerStaysUp) {
+  auto r = anonymous().get("/v1/plugins/thrower/boom");
+  ASSERT_EQ(r.status, 502u) << r.body;
+  EXPECT_EQ(r.header("content-type"), "application/problem+json");
+  json problem = r.json();
+  EXPECT_EQ(problem["code"], "plugin_error");
+  EXPECT_EQ(problem["status"], 502);
+  EXPECT_EQ(problem["details"]["plugin"], "thrower");
+  EXPECT_NE(problem["detail"].get<std::string>().find("thrower"), std::string::npos) << problem.dump();
+  EXPECT_EQ(anonymous().get("/v1/plugins/thrower/boom").status, 502u);
+
+  EXPECT_EQ(anonymous().get("/healthz").status, 200u);
+  EXPECT_EQ(anonymous().get("/v1/plugins/thrower/ok").status, 200u);
+  EXPECT_EQ(store().get("/v1/store/products?limit=1").status, 200u);
+
+  auto metrics = anonymous().get("/metrics");
+  ASSERT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.body.find("quanqu_plugin_errors_total{plugin=\"thrower\"} 2\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("quanqu_plugin_errors_total{plugin=\"good\"} 0\n"), std::string::npos);
+
+  auto list = admin().get("/v1/admin/plugins").json();
+  EXPECT_EQ(find(list["items"], "thrower")["errors"], 2);
+}
+
+}  // namespace

@@ -1,0 +1,2 @@
+// quanqu/sdk/http.hpp compiles alone as C++17.
+#include <quanqu/sdk/http.hpp>

@@ -1,0 +1,28 @@
+// Fixture plugin "newer-minor": declares an SDK ABI minor newer than the server's; must be refused.
+#include <quanqu/sdk/abi.h>
+
+#include <cstdlib>
+
+namespace {
+quanqu_status never(const quanqu_host*, void**, char*, size_t) {
+  std::abort();
+}  // must not be reached
+quanqu_status never_start(void*, char*, size_t) {
+  std::abort();
+}
+void never_stop(void*) {
+  std::abort();
+}
+}  // namespace
+
+extern "C" QUANQU_SDK_EXPORT const quanqu_plugin_descriptor* quanqu_plugin_entry_v1(void) {
+  static const quanqu_plugin_descriptor d = {QUANQU_SDK_ABI_MAJOR,
+                                             QUANQU_SDK_ABI_MINOR + 1,
+                                             sizeof(quanqu_plugin_descriptor),
+                                             "newer-minor",
+                                             "1.0.0",
+                                             &never,
+                                             &never_start,
+                                             &never_stop};
+  return &d;
+}
