@@ -16,6 +16,7 @@
 #   BENCH_BUILD_DIR=build   build directory (configured with Ninja if it does not exist)
 #   BENCH_CEILING_ONLY=1    measure only the ceiling
 #   BENCH_TIMEOUTS_CEILING=0  skip the informational ceiling with strand + timeouts
+#   BENCH_LIST_CEILING_BYTES=35611  body size of the informational list-size ceiling (the demo list reply)
 #   BENCH_QUIET_PCT=15      before each run, wait until the CPUs are at most this busy ...
 #   BENCH_QUIET_WAIT=30     ... for at most this many seconds (0: do not wait)
 # Runs are interleaved (round 1 of every scenario, then round 2, ...) so that background load
@@ -47,6 +48,7 @@ read -r -a SERVER_ARGS <<<"${BENCH_SERVER_ARGS:-}"
 SKUS=$(count "${BENCH_SKUS:-4}")
 CEILING_ONLY=${BENCH_CEILING_ONLY:-0}
 TIMEOUTS_CEILING=${BENCH_TIMEOUTS_CEILING:-1}
+LIST_CEILING_BYTES=${BENCH_LIST_CEILING_BYTES:-35611}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 [[ $QUIET_PCT =~ ^[0-9]+$ && $QUIET_WAIT =~ ^[0-9]+$ ]] || { echo "bench: bad BENCH_QUIET_PCT/BENCH_QUIET_WAIT" >&2; exit 2; }
@@ -253,6 +255,15 @@ CEILING_URL="http://$HOST:$SERVER_PORT/"
 register ceiling "bare Beast server, constant 1 KB JSON" GET / ceiling
 wrk_ceiling() { run_wrk "$1" "$2" "$LUA_REPORT" "$CEILING_URL"; }
 
+# Informational: the same bare server with a body as large as the demo's product-list reply,
+# so that the list can also be compared like for like (the 1 KB ceiling is what targets use).
+start_server ceiling_list_size "$CEILING_BIN" --threads "$SERVER_THREADS" --port 0 --body-bytes "$LIST_CEILING_BYTES" ||
+  { log "the list-size ceiling server did not start"; exit 1; }
+CEILING_L_PID=$SERVER_PID
+CEILING_L_URL="http://$HOST:$SERVER_PORT/"
+register ceiling_list_size "informational: the ceiling with a $LIST_CEILING_BYTES-byte body (the size of the demo product list)" GET / ceiling_list_size
+wrk_ceiling_list_size() { run_wrk "$1" "$2" "$LUA_REPORT" "$CEILING_L_URL"; }
+
 if [[ $TIMEOUTS_CEILING == 1 ]]; then
   start_server ceiling_timeouts "$CEILING_BIN" --threads "$SERVER_THREADS" --port 0 --timeouts ||
     { log "the ceiling server (--timeouts) did not start"; exit 1; }
@@ -405,7 +416,7 @@ fi
 # ---- runs ----------------------------------------------------------------------------------
 
 # alive NAME: is the server that NAME loads still running? Records a crash once.
-declare -A PID_OF=([ceiling]=$CEILING_PID [ceiling_timeouts]=${CEILING_T_PID:-} [quanqu]=$QUANQU_PID)
+declare -A PID_OF=([ceiling]=$CEILING_PID [ceiling_list_size]=$CEILING_L_PID [ceiling_timeouts]=${CEILING_T_PID:-} [quanqu]=$QUANQU_PID)
 declare -A DEAD
 alive() {
   local server=${SERVER_OF[$1]} status=0
@@ -444,8 +455,9 @@ CEILING_RSS=$(peak_rss_kb "$CEILING_PID")
 if [[ -n $QUANQU_PID && -z ${DEAD[quanqu]:-} ]]; then QUANQU_RSS=$(peak_rss_kb "$QUANQU_PID"); fi
 if [[ -z ${DEAD[ceiling]:-} ]]; then stop_server ceiling "$CEILING_PID"; fi
 if [[ -n ${CEILING_T_PID:-} && -z ${DEAD[ceiling_timeouts]:-} ]]; then stop_server ceiling_timeouts "$CEILING_T_PID"; fi
+if [[ -n ${CEILING_L_PID:-} && -z ${DEAD[ceiling_list_size]:-} ]]; then stop_server ceiling_list_size "$CEILING_L_PID"; fi
 if [[ -n $QUANQU_PID && -z ${DEAD[quanqu]:-} ]]; then stop_server quanqu "$QUANQU_PID"; fi
-for server in ceiling ceiling_timeouts quanqu; do keep_log "$server"; done
+for server in ceiling ceiling_list_size ceiling_timeouts quanqu; do keep_log "$server"; done
 
 # What quanqu itself logged: warnings and errors, and the non-2xx answers of its access log.
 QUANQU_LOG="$TMP/quanqu.stdout.log"

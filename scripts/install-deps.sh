@@ -7,7 +7,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev
-  postgresql wrk python3
+  postgresql wrk jq python3
 )
 
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

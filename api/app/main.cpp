@@ -1,15 +1,12 @@
 // The quanqu executable: wires storage, core services, the API and the HTTP server together.
-#include "admin/admin_routes.h"
 #include "app/config.h"
+#include "app/engine.h"
 #include "demo/demo_seed.h"
 #include "http/log.h"
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "ops/ops_routes.h"
 #include "plugins/plugin_routes.h"
-#include "routes/services.h"
-#include "store/store_routes.h"
 
 #include <chrono>
 #include <iostream>
@@ -19,57 +16,29 @@ namespace {
 using namespace quanqu;
 using json = nlohmann::json;
 
-// Everything a running engine holds, built in dependency order.
-struct Engine {
-  SystemClock clock;
-  ChangeCounter changes;
-  std::unique_ptr<storage::Database> db;
-  std::unique_ptr<access::AccessService> access;
-  std::unique_ptr<channels::ChannelService> channels;
-  std::unique_ptr<catalog::CatalogService> catalog;
-  std::unique_ptr<inventory::InventoryService> inventory;
-  std::unique_ptr<cart::CartService> carts;
-  std::unique_ptr<checkout::CheckoutService> checkout;
-  std::unique_ptr<orders::OrderService> orders;
-
-  api::Services services() {
-    return {*db, changes, *access, *channels, *catalog, *inventory, *carts, *checkout, *orders};
-  }
-};
-
 int fail(http::Logger& log, const std::string& what, const Error& e) {
   log.log(http::LogLevel::error, what, {{"code", e.code}, {"detail", e.message}});
   return 1;
 }
 
-// Opens and migrates the database and builds the services.
-Result<std::unique_ptr<Engine>> open_engine(const app::Config& config, http::Logger& log) {
-  auto engine = std::make_unique<Engine>();
-  QQ_ASSIGN_OR_RETURN(engine->db, storage::Database::open(config.database_url, config.threads + 2));
-  QQ_TRY(engine->db->migrate());
+// Opens and migrates the database and builds the services, saying so in the log.
+Result<std::unique_ptr<app::Engine>> open_logged(const app::Config& config, http::Logger& log) {
+  QQ_ASSIGN_OR_RETURN(auto engine, app::open_engine(config.database_url, config.threads + 2));
   QQ_ASSIGN_OR_RETURN(long long version, engine->db->schema_version());
   log.log(http::LogLevel::info, "database ready",
           {{"database", engine->db->url().display}, {"schema_version", version}});
-  auto& e = *engine;
-  e.access = std::make_unique<access::AccessService>(*e.db, e.clock);
-  e.channels = std::make_unique<channels::ChannelService>(*e.db, e.clock, e.changes);
-  e.catalog = std::make_unique<catalog::CatalogService>(*e.db, e.clock, e.changes);
-  e.inventory = std::make_unique<inventory::InventoryService>(*e.db, e.clock, e.changes);
-  e.carts = std::make_unique<cart::CartService>(*e.db, e.clock);
-  e.checkout = std::make_unique<checkout::CheckoutService>(*e.db, e.clock, e.changes);
-  e.orders = std::make_unique<orders::OrderService>(*e.db, e.clock, e.changes);
   return engine;
 }
 
-Result<demo::DemoResult> seed(Engine& e) {
+Result<demo::DemoResult> seed(app::Engine& e) {
   return demo::seed_demo({*e.catalog, *e.channels, *e.inventory, *e.access});
 }
 
 int serve(const app::Config& config, http::Logger& log) {
   auto started = std::chrono::steady_clock::now();
-  auto opened = open_engine(config, log);
+  auto opened = open_logged(config, log);
   if (!opened) return fail(log, "cannot start", opened.error());
-  Engine& e = **opened;
+  app::Engine& e = **opened;
 
   json keys = json::object();
   if (config.admin_key) {
@@ -100,10 +69,7 @@ int serve(const app::Config& config, http::Logger& log) {
   http::Router router;
   auto services = e.services();
   services.log = &log;
-  api::register_ops_routes(router, *e.db, metrics);
-  api::register_store_routes(router, services, {config.catalog_cache_ttl_ms});
-  api::register_admin_routes(router, services);
-  api::register_plugin_routes(router, services, plugin_host, metrics);
+  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, plugin_host, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -148,9 +114,9 @@ int main(int argc, char** argv) {
 
   if (config.command == "serve") return serve(config, *log);
 
-  auto opened = open_engine(config, *log);
+  auto opened = open_logged(config, *log);
   if (!opened) return fail(*log, "cannot open the database", opened.error());
-  Engine& e = **opened;
+  app::Engine& e = **opened;
   if (config.command == "migrate") return 0;
   if (config.command == "seed-demo") {
     auto demo = seed(e);

@@ -271,6 +271,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void do_read_header() {
+    // A keep-alive request's header usually arrives whole with its first bytes: parse it from
+    // the buffer now instead of paying for another asynchronous read that would complete at once.
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      buffer_.consume(parser_->put(buffer_.data(), ec));
+      if (ec ? ec != bhttp::error::need_more : parser_->is_header_done()) return on_read_header(ec, 0);
+    }
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_read_header, shared_from_this()));
   }
@@ -337,8 +344,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto id = sv(partial["X-Request-Id"]);
     Response response = problem(error, status);
     try {
-      if (valid_request_id(id)) request_.request_id.assign(id);
-      else new_request_id(request_.request_id);
+      if (valid_request_id(id))
+        request_.request_id.assign(id);
+      else
+        new_request_id(request_.request_id);
       response.set_header("X-Request-Id", request_.request_id);
     } catch (...) {
     }
@@ -386,7 +395,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return fail(ec, "write");
     first_ = false;
     res_ = {};
-    body_.clear();  // keeps its capacity for the next response
+    body_ = {};  // the next response brings its own buffer: do not hold this one while idle
     shared_body_.reset();
     if (close_) return do_close();
     do_read();
@@ -441,8 +450,9 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote) {
-  // `out` is the session's Request from the previous request: assigning into its strings and
-  // header slots reuses their memory.
+  // `out` is the session's Request from the previous request: every field is reset here
+  // (assigning into its strings and header slots reuses their memory). A new Request field must
+  // be reset here too.
   out.method.assign(sv(in.method_string()));
   for (char& c : out.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   out.path.clear();
@@ -459,8 +469,10 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
   }
   out.headers.resize(n);
   auto id = sv(in["X-Request-Id"]);
-  if (valid_request_id(id)) out.request_id.assign(id);
-  else new_request_id(out.request_id);
+  if (valid_request_id(id))
+    out.request_id.assign(id);
+  else
+    new_request_id(out.request_id);
   out.body = std::move(in.body());
 
   std::string_view origin = sv(in[bhttp::field::origin]);

@@ -4,6 +4,7 @@
 #include "common/change_counter.h"
 
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -21,18 +22,21 @@ class ResponseCache {
 
   bool enabled() const { return ttl_ms_ > 0; }
 
-  std::optional<std::string> get(const std::string& key) const {
-    if (!enabled()) return std::nullopt;
+  // Bodies are shared and immutable: a hit hands out the same string, never a copy.
+  using Body = std::shared_ptr<const std::string>;
+
+  Body get(const std::string& key) const {
+    if (!enabled()) return nullptr;
     std::shared_lock lock(mutex_);
     auto it = entries_.find(key);
     if (it == entries_.end() || it->second.generation != changes_.current() || now_ms() >= it->second.expires_ms)
-      return std::nullopt;
+      return nullptr;
     return it->second.body;
   }
 
   // `generation` is the counter read before the reply was computed, so a write that raced
   // with the computation leaves the entry stale rather than wrong.
-  void put(const std::string& key, std::uint64_t generation, std::string body) {
+  void put(const std::string& key, std::uint64_t generation, Body body) {
     if (!enabled()) return;
     std::unique_lock lock(mutex_);
     if (entries_.size() >= kMaxEntries) entries_.clear();
@@ -44,7 +48,7 @@ class ResponseCache {
   struct Entry {
     std::uint64_t generation;
     std::int64_t expires_ms;
-    std::string body;
+    Body body;
   };
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())

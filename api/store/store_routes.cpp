@@ -23,12 +23,12 @@ Result<CartId> cart_id(const Request& r) {
 // A cached reply, or the computed one stored for the next caller.
 Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const std::string& key,
                         const std::function<Result<nlohmann::json>()>& compute) {
-  if (auto hit = cache.get(key)) return Response::text(200, std::move(*hit), "application/json");
+  if (auto hit = cache.get(key)) return Response::shared(200, std::move(hit));
   std::uint64_t generation = changes.current();
-  QQ_ASSIGN_OR_RETURN(nlohmann::json body, compute());
-  Response r = json_reply(200, body);
-  cache.put(key, generation, r.body);
-  return r;
+  QQ_ASSIGN_OR_RETURN(nlohmann::json json, compute());
+  auto body = std::make_shared<const std::string>(std::move(json_reply(200, json).body));
+  cache.put(key, generation, body);
+  return Response::shared(200, std::move(body));
 }
 
 catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }

@@ -3,8 +3,9 @@
 -- Input (environment): BENCH_CART_IDS and BENCH_SKU_LIST, comma-separated; BENCH_WRK_THREADS.
 -- Each wrk thread takes a disjoint share of the carts, so no two threads ever add to the same
 -- cart, and with at least as many carts per thread as connections per thread no two requests
--- in flight target the same cart. Rotating SKUs within each cart spreads the quantity over
--- several lines, so no line approaches the per-line cap during a run.
+-- in flight target the same cart. Requests go cart after cart, then to the next SKU, so the
+-- quantity spreads evenly over carts x SKUs lines; run.sh creates enough carts that no line
+-- reaches the SKU's available stock (or the 10,000 cap) during a run.
 
 local function split(s)
   local out = {}

@@ -520,7 +520,7 @@ std::vector<std::pair<std::string, std::uint64_t>> PluginHost::error_counts() co
 
 Result<PluginResponse> PluginHost::call(std::size_t route_id, const PluginRequest& request) {
   auto plugin_error = [](const std::string& plugin, std::string message) {
-    Error e{ErrorKind::internal, "plugin_error", std::move(message), {}, nlohmann::json{{"plugin", plugin}}};
+    Error e{ErrorKind::internal, "plugin_error", std::move(message), {}, nlohmann::json{{"plugin", plugin}}, {}};
     return e;
   };
   std::shared_lock lock(mutex_);

@@ -209,6 +209,8 @@ Status Database::run(const std::function<Status(soci::session&)>& fn, bool trans
     Failure failure = Failure::other;
     std::string what;
     {
+      std::unique_lock<std::mutex> writer;
+      if (transactional && url_.backend == Backend::sqlite) writer = std::unique_lock(sqlite_writer_);
       soci::session sql(*pool_);
       try {
         if (!transactional) return fn(sql);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -75,6 +76,10 @@ class Database {
   DatabaseUrl url_;
   std::size_t pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
+  // SQLite admits one writer at a time. Writers of this process queue on this mutex instead of
+  // meeting SQLITE_BUSY and sleeping on an I/O thread; other processes (a `quanqu seed-demo`
+  // beside a server) are still covered by SQLite's busy timeout.
+  std::mutex sqlite_writer_;
 };
 
 // Reads a nullable text column bound with an indicator.

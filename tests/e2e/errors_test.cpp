@@ -1,6 +1,7 @@
 // End to end: every 4xx the API promises, as problem+json with a stable code, and that a refused
 // request changed nothing (state is re-read after each one).
 #include "support/fixture.h"
+#include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,23 +14,8 @@
 namespace {
 
 using nlohmann::json;
+using quanqu::e2e::IsProblem;
 
-// A problem+json reply with this status and machine code, and every RFC 9457 member we promise.
-::testing::AssertionResult IsProblem(const HttpResponse& r, unsigned status, const std::string& code) {
-  if (r.status != status)
-    return ::testing::AssertionFailure() << "status " << r.status << ", expected " << status << ": " << r.body;
-  if (r.header("Content-Type").rfind("application/problem+json", 0) != 0)
-    return ::testing::AssertionFailure() << "content type '" << r.header("Content-Type") << "': " << r.body;
-  json j = json::parse(r.body, nullptr, false);
-  if (!j.is_object()) return ::testing::AssertionFailure() << "body is not a JSON object: " << r.body;
-  for (const char* member : {"type", "title", "detail", "code"})
-    if (!j.contains(member) || !j[member].is_string() || j[member].get<std::string>().empty())
-      return ::testing::AssertionFailure() << "member '" << member << "' missing or empty: " << r.body;
-  if (!j.contains("status") || j["status"] != status)
-    return ::testing::AssertionFailure() << "member 'status' is not " << status << ": " << r.body;
-  if (j["code"] != code) return ::testing::AssertionFailure() << "code " << j["code"] << ", expected " << code << ": " << r.body;
-  return ::testing::AssertionSuccess();
-}
 
 // The problem's `errors` list names exactly these fields (in any order).
 ::testing::AssertionResult ListsFields(const HttpResponse& r, std::set<std::string> fields) {

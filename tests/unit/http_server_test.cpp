@@ -207,6 +207,31 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_EQ(j["route"], "/echo");
 }
 
+TEST_F(ServerTest, KeepAliveRequestsArrivingInPiecesOrMalformed) {
+  start();
+  Client c(port());
+  ASSERT_EQ(c.request(bhttp::verb::get, "/echo").result_int(), 200);
+  // The next request's header is split across two writes: the first bytes do not complete it.
+  ASSERT_FALSE(c.write_raw("GET /echo?part=1 HTTP/1.1\r\nHo"));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(c.write_raw("st: x\r\n\r\n"));
+  BeastResponse split;
+  ASSERT_FALSE(c.read(split));
+  EXPECT_EQ(body_json(split)["query"]["part"], "1");
+  // A body sent with its header on a kept-alive connection.
+  ASSERT_FALSE(c.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"a\":1}"));
+  BeastResponse post;
+  ASSERT_FALSE(c.read(post));
+  EXPECT_EQ(body_json(post)["body"], R"({"a":1})");
+  // A malformed second request is still a 400 problem, then the connection closes.
+  ASSERT_FALSE(c.write_raw("GET /echo HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"));
+  BeastResponse bad;
+  ASSERT_FALSE(c.read(bad));
+  EXPECT_EQ(bad.result_int(), 400);
+  EXPECT_EQ(body_json(bad)["code"], "malformed_request");
+  EXPECT_EQ(c.next_read_error(), bhttp::error::end_of_stream);
+}
+
 TEST_F(ServerTest, BodyOverLimitIs413ProblemAndCloses) {
   start();
   Client c(port());

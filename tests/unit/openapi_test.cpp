@@ -1,12 +1,7 @@
 // Keeps api/openapi/openapi.json in step with the router: the document parses as OpenAPI 3.1, documents
 // exactly the routes the server registers, and every operation is complete and every $ref resolves.
-#include "admin/admin_routes.h"
-#include "http/metrics.h"
-#include "http/router.h"
+#include "app/engine.h"
 #include "ops/ops_routes.h"
-#include "plugins/plugin_routes.h"
-#include "routes/services.h"
-#include "store/store_routes.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -86,43 +81,23 @@ std::string list(const std::set<RouteKey>& routes) {
   return out.empty() ? "\n  (none)" : out;
 }
 
-// A migrated SQLite database in a temporary directory and the services wired like api/app/main.cpp's
-// open_engine, so the router below is the one the server builds.
+// A migrated SQLite database in a temporary directory, and the route table the server builds
+// (app::register_all_routes), with an empty plugin host.
 class Engine {
  public:
   Engine() : dir_(make_dir()) {
-    auto opened = storage::Database::open("sqlite:" + dir_ + "/t.db", 2);
-    if (!opened) throw std::runtime_error("cannot open the database: " + opened.error().message);
-    db_ = std::move(opened).value();
-    auto migrated = db_->migrate();
-    if (!migrated) throw std::runtime_error("cannot migrate: " + migrated.error().message);
-    access_ = std::make_unique<access::AccessService>(*db_, clock_);
-    channels_ = std::make_unique<channels::ChannelService>(*db_, clock_, changes_);
-    catalog_ = std::make_unique<catalog::CatalogService>(*db_, clock_, changes_);
-    inventory_ = std::make_unique<inventory::InventoryService>(*db_, clock_, changes_);
-    carts_ = std::make_unique<cart::CartService>(*db_, clock_);
-    checkout_ = std::make_unique<checkout::CheckoutService>(*db_, clock_, changes_);
-    orders_ = std::make_unique<orders::OrderService>(*db_, clock_, changes_);
-    services_ = std::make_unique<api::Services>(
-        api::Services{*db_, changes_, *access_, *channels_, *catalog_, *inventory_, *carts_, *checkout_, *orders_});
-    api::register_ops_routes(router_, *db_, metrics_);
-    api::register_store_routes(router_, *services_, api::ApiOptions{});
-    api::register_admin_routes(router_, *services_);
-    plugins_ = std::make_unique<plugins::PluginHost>(*db_, clock_, nullptr);  // no plugins: only the admin list
-    api::register_plugin_routes(router_, *services_, *plugins_, metrics_);
+    auto opened = app::open_engine("sqlite:" + dir_ + "/t.db", 2);
+    if (!opened) throw std::runtime_error("cannot open the engine: " + opened.error().message);
+    engine_ = std::move(opened).value();
+    services_ = std::make_unique<api::Services>(engine_->services());
+    plugins_ = std::make_unique<plugins::PluginHost>(*engine_->db, engine_->clock, nullptr);
+    app::register_all_routes(router_, *services_, api::ApiOptions{}, *plugins_, metrics_);
   }
   ~Engine() {
     router_ = http::Router();  // handlers hold references into the services: drop them first
     services_.reset();
     plugins_.reset();
-    orders_.reset();
-    checkout_.reset();
-    carts_.reset();
-    inventory_.reset();
-    catalog_.reset();
-    channels_.reset();
-    access_.reset();
-    db_.reset();
+    engine_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -139,16 +114,7 @@ class Engine {
   }
 
   std::string dir_;
-  SystemClock clock_;
-  ChangeCounter changes_;
-  std::unique_ptr<storage::Database> db_;
-  std::unique_ptr<access::AccessService> access_;
-  std::unique_ptr<channels::ChannelService> channels_;
-  std::unique_ptr<catalog::CatalogService> catalog_;
-  std::unique_ptr<inventory::InventoryService> inventory_;
-  std::unique_ptr<cart::CartService> carts_;
-  std::unique_ptr<checkout::CheckoutService> checkout_;
-  std::unique_ptr<orders::OrderService> orders_;
+  std::unique_ptr<app::Engine> engine_;
   std::unique_ptr<api::Services> services_;
   std::unique_ptr<plugins::PluginHost> plugins_;
   http::Metrics metrics_;
