@@ -56,11 +56,12 @@ http::Handler plugin_handler(Services& services, plugins::PluginHost& host, std:
     if (!utf8) return http::problem(Error::invalid("malformed_request", "the path or query is not valid UTF-8"));
     plugins::PluginRequest in;
     if (auto key = request.header("x-publishable-key"); key && !key->empty()) {
-      auto channel = services.access.channel_for(std::string(*key));
-      if (!channel)
+      auto channel = services.access.resolve_channel(std::string(*key));
+      if (!channel) return http::problem(channel.error());  // the database could not be asked: 5xx
+      if (!*channel)
         return http::problem(
             Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
-      in.channel_id = channel->value;
+      in.channel_id = (*channel)->value;
     }
     in.method = request.method;
     in.path = request.path;

@@ -34,7 +34,9 @@ http::Handler store_route(Services& services, StoreHandler handler) {
     if (!key || key->empty())
       return http::problem(Error::unauthenticated("auth.publishable_key_missing",
                                                   "send the channel's publishable key in X-Publishable-Key"));
-    auto channel_id = services.access.channel_for(std::string(*key));
+    auto resolved = services.access.resolve_channel(std::string(*key));
+    if (!resolved) return finish(services, request, resolved.error());
+    const auto& channel_id = *resolved;
     if (!channel_id)
       return http::problem(Error::unauthenticated("auth.publishable_key_invalid",
                                                   "the publishable key is unknown or revoked"));
@@ -52,7 +54,9 @@ http::Handler admin_route(Services& services, AdminHandler handler) {
     std::string secret;
     if (auth && auth->size() > kBearer.size() && auth->substr(0, kBearer.size()) == kBearer)
       secret = std::string(auth->substr(kBearer.size()));
-    if (secret.empty() || !services.access.is_admin(secret)) {
+    Result<bool> admin = secret.empty() ? Result<bool>(false) : services.access.check_admin(secret);
+    if (!admin) return finish(services, request, admin.error());
+    if (!*admin) {
       auto r = http::problem(Error::unauthenticated(
           secret.empty() ? "auth.admin_key_missing" : "auth.admin_key_invalid",
           secret.empty() ? "send an admin key as Authorization: Bearer <key>" : "the admin key is not valid"));

@@ -99,8 +99,8 @@ Status AccessService::revoke(const ChannelId& channel, const ApiKeyId& key) {
   return done;
 }
 
-std::optional<ApiKey> AccessService::lookup(const std::string& secret) {
-  if (secret.empty() || secret.size() > 200) return std::nullopt;
+Result<std::optional<ApiKey>> AccessService::lookup(const std::string& secret) {
+  if (secret.empty() || secret.size() > 200) return std::optional<ApiKey>();
   std::int64_t now = clock_.now_ms();
   {
     std::lock_guard lock(mutex_);
@@ -122,22 +122,32 @@ std::optional<ApiKey> AccessService::lookup(const std::string& secret) {
     if (revoked_ind == soci::i_ok) k.revoked_at = revoked;
     return std::optional<ApiKey>(k);
   });
-  if (!found) return std::nullopt;  // database trouble: deny, do not cache
+  if (!found) return std::move(found).error();  // database trouble: not cached
   std::lock_guard lock(mutex_);
   if (cache_.size() > 10000) cache_.clear();
   cache_[secret] = Cached{*found, now};
-  return *found;
+  return std::move(found).value();
 }
 
-bool AccessService::is_admin(const std::string& secret) {
-  auto k = lookup(secret);
+Result<bool> AccessService::check_admin(const std::string& secret) {
+  QQ_ASSIGN_OR_RETURN(auto k, lookup(secret));
   return k && k->kind == KeyKind::admin && !k->revoked_at;
 }
 
-std::optional<ChannelId> AccessService::channel_for(const std::string& publishable_key) {
-  auto k = lookup(publishable_key);
-  if (!k || k->kind != KeyKind::publishable || k->revoked_at) return std::nullopt;
+Result<std::optional<ChannelId>> AccessService::resolve_channel(const std::string& publishable_key) {
+  QQ_ASSIGN_OR_RETURN(auto k, lookup(publishable_key));
+  if (!k || k->kind != KeyKind::publishable || k->revoked_at) return std::optional<ChannelId>();
   return k->channel_id;
+}
+
+bool AccessService::is_admin(const std::string& secret) {
+  auto admin = check_admin(secret);
+  return admin.ok() && *admin;
+}
+
+std::optional<ChannelId> AccessService::channel_for(const std::string& publishable_key) {
+  auto channel = resolve_channel(publishable_key);
+  return channel.ok() ? *channel : std::nullopt;
 }
 
 }  // namespace quanqu::access

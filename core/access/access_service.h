@@ -44,15 +44,21 @@ class AccessService {
   // Revoked keys stop working at once on this node (and within the cache lifetime on others).
   Status revoke(const ChannelId& channel, const ApiKeyId& key);
 
-  // True when `secret` is a live admin key.
+  // Whether `secret` is a live admin key; an error only when the database could not be asked
+  // (so that the API answers 503, not 401, while the database is away).
+  Result<bool> check_admin(const std::string& secret);
+  // The channel of a live publishable key, nothing for an unknown or revoked one, or an error
+  // when the database could not be asked.
+  Result<std::optional<ChannelId>> resolve_channel(const std::string& publishable_key);
+
+  // The same, with a database failure read as "no".
   bool is_admin(const std::string& secret);
-  // The channel of a live publishable key, or nothing.
   std::optional<ChannelId> channel_for(const std::string& publishable_key);
 
  private:
   Result<IssuedKey> insert(KeyKind kind, std::optional<ChannelId> channel, const std::string& label,
                            std::string secret);
-  std::optional<ApiKey> lookup(const std::string& secret);
+  Result<std::optional<ApiKey>> lookup(const std::string& secret);
 
   storage::Database& db_;
   const Clock& clock_;

@@ -1,0 +1,53 @@
+// Tests of API keys: issue, resolve, revoke, and a database failure that must not read as "unknown key".
+#include "core_test_support.h"
+#include "common/random.h"
+
+#include <gtest/gtest.h>
+
+namespace quanqu {
+namespace {
+
+using test_support::CoreEnv;
+
+TEST(AccessService, PublishableKeysResolveToTheirChannelUntilRevoked) {
+  CoreEnv env;
+  auto location = env.location("access-depot");
+  auto channel = env.channel("access-web", {location.id});
+  auto issued = CoreEnv::must(env.access.create_publishable_key(channel.id, "Storefront"));
+  EXPECT_EQ(issued.secret.rfind("qq_pk_", 0), 0u);
+
+  auto resolved = env.access.resolve_channel(issued.secret);
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(*resolved, std::optional<ChannelId>(channel.id));
+  EXPECT_FALSE(CoreEnv::must(env.access.check_admin(issued.secret)));
+  EXPECT_EQ(CoreEnv::must(env.access.resolve_channel("qq_pk_unknown")), std::nullopt);
+
+  ASSERT_TRUE(env.access.revoke(channel.id, issued.key.id).ok());
+  EXPECT_EQ(CoreEnv::must(env.access.resolve_channel(issued.secret)), std::nullopt);
+}
+
+TEST(AccessService, AdminKeysAreStoredHashedAndRecognised) {
+  CoreEnv env;
+  auto issued = CoreEnv::must(env.access.create_admin_key("ops"));
+  EXPECT_TRUE(CoreEnv::must(env.access.check_admin(issued.secret)));
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM api_keys WHERE key_hash = '" + sha256_hex(issued.secret) + "'"), 1);
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM api_keys WHERE key_hash = '" + issued.secret + "'"), 0);
+  EXPECT_FALSE(env.access.create_admin_key("short", std::string("too-short")).ok());
+}
+
+TEST(AccessService, ADatabaseFailureIsAnErrorNotAnUnknownKey) {
+  CoreEnv env;
+  auto status = env.db().write<Ok>([](soci::session& sql) -> Status {
+    sql << "DROP TABLE api_keys";
+    return ok_status();
+  });
+  ASSERT_TRUE(status.ok());
+  auto channel = env.access.resolve_channel("qq_pk_whatever");
+  ASSERT_FALSE(channel.ok());  // the API answers 5xx here, not 401
+  EXPECT_EQ(channel.error().kind, ErrorKind::internal);
+  EXPECT_TRUE(channel.error().message.find("DROP") == std::string::npos);  // no SQL in the message
+  EXPECT_FALSE(env.access.check_admin("qq_admin_whatever").ok());
+}
+
+}  // namespace
+}  // namespace quanqu
