@@ -160,64 +160,57 @@ int64_t host_now_ms(void* ctx) {
   }
 }
 
+// Runs the body of a host function that reports a status: an exception becomes
+// QUANQU_ERR_INTERNAL with its message, so nothing ever throws into a plugin.
+template <class Body>
+quanqu_status guarded(char* err, size_t err_cap, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    write_error(err, err_cap, e.what());
+  } catch (...) {
+    write_error(err, err_cap, "unknown error");
+  }
+  return QUANQU_ERR_INTERNAL;
+}
+
+// Writes a core error into the plugin's buffer and returns its status.
+quanqu_status refuse(char* err, size_t err_cap, const Error& e) {
+  write_error(err, err_cap, e.message);
+  return status_of(e);
+}
+
 quanqu_status host_kv_get(void* ctx, quanqu_str key, quanqu_string_sink sink, void* sink_user, char* err,
                           size_t err_cap) {
-  try {
+  return guarded(err, err_cap, [&] {
     auto* p = static_cast<Loaded*>(ctx);
-    auto got = p->kv->get(p->info.name, std::string_view(key.data ? key.data : "", key.size));
-    if (!got) {
-      write_error(err, err_cap, got.error().message);
-      return status_of(got.error());
-    }
+    auto got = p->kv->get(p->info.name, view(key));
+    if (!got) return refuse(err, err_cap, got.error());
     if (!got->has_value()) return QUANQU_ERR_NOT_FOUND;
     if (sink) sink(sink_user, (*got)->data(), (*got)->size());
     return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown error");
-  }
-  return QUANQU_ERR_INTERNAL;
+  });
 }
 
 quanqu_status host_kv_put(void* ctx, quanqu_str key, quanqu_str value, char* err, size_t err_cap) {
-  try {
+  return guarded(err, err_cap, [&] {
     auto* p = static_cast<Loaded*>(ctx);
-    auto put = p->kv->put(p->info.name, std::string_view(key.data ? key.data : "", key.size),
-                          std::string_view(value.data ? value.data : "", value.size));
-    if (!put) {
-      write_error(err, err_cap, put.error().message);
-      return status_of(put.error());
-    }
-    return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown error");
-  }
-  return QUANQU_ERR_INTERNAL;
+    auto put = p->kv->put(p->info.name, view(key), view(value));
+    return put ? QUANQU_OK : refuse(err, err_cap, put.error());
+  });
 }
 
 quanqu_status host_kv_delete(void* ctx, quanqu_str key, char* err, size_t err_cap) {
-  try {
+  return guarded(err, err_cap, [&] {
     auto* p = static_cast<Loaded*>(ctx);
-    auto removed = p->kv->remove(p->info.name, std::string_view(key.data ? key.data : "", key.size));
-    if (!removed) {
-      write_error(err, err_cap, removed.error().message);
-      return status_of(removed.error());
-    }
-    return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown error");
-  }
-  return QUANQU_ERR_INTERNAL;
+    auto removed = p->kv->remove(p->info.name, view(key));
+    return removed ? QUANQU_OK : refuse(err, err_cap, removed.error());
+  });
 }
 
 quanqu_status host_register_route(void* ctx, quanqu_str method, quanqu_str pattern, quanqu_route_fn fn, void* user,
                                   char* err, size_t err_cap) {
-  try {
+  return guarded(err, err_cap, [&]() -> quanqu_status {
     auto* p = static_cast<Loaded*>(ctx);
     if (!p->starting.load()) {
       write_error(err, err_cap, "routes can only be registered during start");
@@ -244,12 +237,7 @@ quanqu_status host_register_route(void* ctx, quanqu_str method, quanqu_str patte
       }
     p->routes.push_back({std::move(m), std::move(pat), fn, user});
     return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown error");
-  }
-  return QUANQU_ERR_INTERNAL;
+  });
 }
 
 void host_response_set(quanqu_response* response, int32_t status, quanqu_str content_type, quanqu_str body) {
