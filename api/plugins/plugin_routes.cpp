@@ -1,7 +1,6 @@
 // Adapts HTTP requests to the plugin host's neutral PluginRequest/PluginResponse and lists the plugins.
 #include "plugins/plugin_routes.h"
 
-#include "common/validation.h"
 #include "http/problem.h"
 #include "routes/handler.h"
 
@@ -51,9 +50,7 @@ http::Response plugin_failure(const Error& error) {
 http::Handler plugin_handler(Services& services, plugins::PluginHost& host, std::size_t route_id) {
   return [&services, &host, route_id](http::Request& request) -> http::Response {
     // The SDK promises UTF-8 text in the path and query; refuse anything else before the plugin.
-    bool utf8 = is_valid_utf8(request.path);
-    for (const auto& [k, v] : request.query) utf8 = utf8 && is_valid_utf8(k) && is_valid_utf8(v);
-    if (!utf8) return http::problem(Error::invalid("malformed_request", "the path or query is not valid UTF-8"));
+    if (auto refused = refuse_malformed(request)) return *refused;
     plugins::PluginRequest in;
     if (auto key = request.header("x-publishable-key"); key && !key->empty()) {
       auto channel = services.access.resolve_channel(std::string(*key));

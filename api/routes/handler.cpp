@@ -7,14 +7,6 @@
 namespace quanqu::api {
 namespace {
 
-// Path parameters are slices of the path, so checking the path and the query covers them.
-std::optional<http::Response> refuse_malformed(const http::Request& request) {
-  bool ok = is_valid_utf8(request.path);
-  for (const auto& [k, v] : request.query) ok = ok && is_valid_utf8(k) && is_valid_utf8(v);
-  if (ok) return std::nullopt;
-  return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8"));
-}
-
 http::Response finish(Services& services, const http::Request& request, Result<http::Response> result) {
   if (result.ok()) return std::move(result).value();
   const Error& e = result.error();
@@ -26,6 +18,13 @@ http::Response finish(Services& services, const http::Request& request, Result<h
 }
 
 }  // namespace
+
+std::optional<http::Response> refuse_malformed(const http::Request& request) {
+  bool ok = is_valid_utf8(request.path);
+  for (const auto& [k, v] : request.query) ok = ok && is_valid_utf8(k) && is_valid_utf8(v);
+  if (ok) return std::nullopt;
+  return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8"));
+}
 
 http::Handler store_route(Services& services, StoreHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {

@@ -7,6 +7,7 @@
 #include "routes/services.h"
 
 #include <functional>
+#include <optional>
 
 namespace quanqu::api {
 
@@ -14,6 +15,11 @@ namespace quanqu::api {
 using StoreHandler = std::function<Result<http::Response>(http::Request&, const channels::Channel&)>;
 // An admin handler runs only for a valid admin key.
 using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
+
+// A 400 `malformed_request` when the path or the query is not valid UTF-8 (path parameters are
+// slices of the path, so they are covered), or nothing. Every route that passes request text to
+// the core or to a plugin calls it first.
+std::optional<http::Response> refuse_malformed(const http::Request& request);
 
 // Both adapters refuse a path or query that is not valid UTF-8 (400 `malformed_request`)
 // before anything reaches the core, and log the internal cause of any 5xx they answer.

@@ -87,6 +87,20 @@ inline void write_error(char* err, std::size_t cap, std::string_view message) no
   throw Error(status, message);
 }
 
+// Runs `body`, a callback the host calls into: an exception becomes QUANQU_ERR_PLUGIN with its
+// message in `err`, so that nothing ever throws across the C boundary.
+template <class Body>
+quanqu_status guarded(char* err, std::size_t err_cap, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    write_error(err, err_cap, e.what());
+  } catch (...) {
+    write_error(err, err_cap, "unknown exception");
+  }
+  return QUANQU_ERR_PLUGIN;
+}
+
 }  // namespace detail
 
 // The server as the plugin sees it. Valid from start() until stop() has returned; every member
@@ -156,7 +170,7 @@ class Host {
 
   static quanqu_status trampoline(void* user, const quanqu_request* in, quanqu_response* out, char* err,
                                   std::size_t err_cap) noexcept {
-    try {
+    return detail::guarded(err, err_cap, [&]() -> quanqu_status {
       auto* route = static_cast<Route*>(user);
       Request request;
       request.method = detail::copy(in->method);
@@ -176,12 +190,7 @@ class Host {
       for (const auto& [name, value] : response.headers)
         h->response_add_header(out, detail::view(name), detail::view(value));
       return QUANQU_OK;
-    } catch (const std::exception& e) {
-      detail::write_error(err, err_cap, e.what());
-    } catch (...) {
-      detail::write_error(err, err_cap, "unknown exception");
-    }
-    return QUANQU_ERR_PLUGIN;
+    });
   }
 
   const quanqu_host* host_;
@@ -210,7 +219,7 @@ struct Instance {
 
 template <class P>
 quanqu_status init(const quanqu_host* host, void** instance, char* err, std::size_t err_cap) noexcept {
-  try {
+  return guarded(err, err_cap, [&]() -> quanqu_status {
     if (!host || host->size < offsetof(quanqu_host, response_add_header) + sizeof(host->response_add_header)) {
       write_error(err, err_cap, "the host table is smaller than SDK ABI 1.0 requires");
       return QUANQU_ERR_INVALID;
@@ -219,25 +228,15 @@ quanqu_status init(const quanqu_host* host, void** instance, char* err, std::siz
     made->plugin = std::make_unique<P>();
     *instance = made.release();
     return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown exception");
-  }
-  return QUANQU_ERR_PLUGIN;
+  });
 }
 
 inline quanqu_status start(void* instance, char* err, std::size_t err_cap) noexcept {
-  try {
+  return guarded(err, err_cap, [&]() -> quanqu_status {
     auto* i = static_cast<Instance*>(instance);
     i->plugin->start(i->host);
     return QUANQU_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_cap, e.what());
-  } catch (...) {
-    write_error(err, err_cap, "unknown exception");
-  }
-  return QUANQU_ERR_PLUGIN;
+  });
 }
 
 inline void stop(void* instance) noexcept {
