@@ -32,8 +32,14 @@
  * direction: the host catches around every call into a plugin, and the C++ layer catches around
  * every call from the host.
  *
- * Threads: route handlers may be called concurrently from several server threads. Every host
- * function is thread-safe. init, start and stop are called once each, from one thread.
+ * Threads: route handlers and providers may be called concurrently from several server threads;
+ * event handlers are called from the host's event thread. Every host function is thread-safe.
+ * init, start and stop are called once each per loaded instance, from one thread.
+ *
+ * Reload: when the merchant reloads a plugin, the host loads the new library beside the old one,
+ * calls its init and start, and sends new calls to it; calls already running finish on the old
+ * instance, whose stop is called once the last of them has returned. The two instances share
+ * the plugin's key-value store, so state kept there survives a reload.
  */
 
 #include <stddef.h>
@@ -107,6 +113,7 @@ typedef struct quanqu_request {
   size_t query_count;
   const quanqu_pair* headers; /* names in lower case, in the order received */
   size_t header_count;
+  quanqu_str customer_id; /* the signed-in customer (X-Customer-Token header); empty when none */
 } quanqu_request;
 
 /* The response being built for a route handler. Opaque, owned by the host, valid during the
@@ -119,6 +126,64 @@ typedef struct quanqu_response quanqu_response;
  * problem+json, code "plugin_error", naming the plugin). Must not throw. */
 typedef quanqu_status (*quanqu_route_fn)(void* user, const quanqu_request* request, quanqu_response* response,
                                          char* err, size_t err_cap);
+
+/* A domain event, as the host delivers it to a subscriber. Owned by the host and valid only during
+ * the handler call. `data` is a JSON object whose fields each event type documents (docs/sdk.md,
+ * "Events"). Grows at the end. */
+typedef struct quanqu_event {
+  size_t size;            /* sizeof(quanqu_event) as the host knows it */
+  quanqu_str id;          /* unique, "evt_..." */
+  quanqu_str type;        /* "order.placed", "inventory.changed", "<plugin>.<something>", ... */
+  int64_t occurred_at_ms; /* when the change committed, ms since the Unix epoch */
+  quanqu_str data;        /* JSON object */
+} quanqu_event;
+
+/* An event handler. Events are delivered after the change has committed, one at a time per
+ * plugin, on a host thread that is not serving a request, in the order they were published.
+ * A handler returns QUANQU_OK, or an error with a message in err: the host logs it and counts it
+ * against the plugin (the event is not redelivered). Must not throw. */
+typedef quanqu_status (*quanqu_event_fn)(void* user, const quanqu_event* event, char* err, size_t err_cap);
+
+/* A provider a plugin registers: a payment provider, a fulfilment provider, a channel adapter or a
+ * size advisor. The host calls `invoke` with an operation name and a JSON object, and the
+ * provider answers a JSON object through `sink`. The operations of each kind and their JSON are
+ * listed in docs/sdk.md ("Providers"); new operations may be added in a minor version, so a
+ * provider answers QUANQU_ERR_NOT_FOUND for an operation it does not know.
+ *
+ * A business refusal (a card declined, an address out of delivery range) is not an error: the
+ * provider answers QUANQU_OK with {"refusal": {"code": "<plugin>.<reason>", "message": "..."}},
+ * which the shopper gets as a 422 with that code. An error status (or a throw, caught by the C++
+ * layer) means the provider is broken: the shopper gets a 502 "plugin_error", and it is counted.
+ *
+ * The struct is copied by register_provider; `name` and `kind` are copied too. `invoke` and
+ * `user` are owned by the plugin and must stay valid until stop returns. May be called
+ * concurrently from several threads. Grows at the end. */
+typedef quanqu_status (*quanqu_provider_fn)(void* user, quanqu_str operation, quanqu_str input_json,
+                                            quanqu_string_sink sink, void* sink_user, char* err, size_t err_cap);
+typedef struct quanqu_provider {
+  size_t size;     /* sizeof(quanqu_provider) as the plugin was compiled */
+  quanqu_str kind; /* "payment", "fulfilment", "channel_adapter" or "size_advisor" */
+  quanqu_str name; /* [a-z0-9-], 1..63; unique per kind across plugins, e.g. "manual-payment" */
+  quanqu_provider_fn invoke;
+  void* user;
+} quanqu_provider;
+
+/* An outgoing HTTP request a plugin asks the host to make (quanqu_host.http_fetch). Borrowed for
+ * the call. Grows at the end. */
+typedef struct quanqu_http_request {
+  size_t size;                /* sizeof(quanqu_http_request) as the plugin was compiled */
+  quanqu_str method;          /* "GET", "POST", ... */
+  quanqu_str url;             /* absolute http:// or https:// URL */
+  const quanqu_pair* headers; /* extra request headers */
+  size_t header_count;
+  quanqu_str body;
+  int32_t timeout_ms; /* the whole exchange; 0 means the default (10 s); at most 60 s */
+} quanqu_http_request;
+
+/* Receives the reply of http_fetch: status, headers (names lower case) and body, owned by the
+ * host and valid only during the call. Called once when a reply was received (any status). */
+typedef void (*quanqu_http_reply_fn)(void* user, int32_t status, const quanqu_pair* headers, size_t header_count,
+                                     quanqu_str body);
 
 /* What the host offers one plugin. Owned by the host; the pointer given to init stays valid, and
  * its functions callable, until the plugin's stop callback has returned. Every function takes
@@ -164,13 +229,53 @@ typedef struct quanqu_host {
   void (*response_set)(quanqu_response* response, int32_t status, quanqu_str content_type, quanqu_str body);
   void (*response_add_header)(quanqu_response* response, quanqu_str name, quanqu_str value);
 
-  /* ---- Reserved for later minors (appended here, in this order, when they arrive) ----
-   *  subscribe_event(ctx, event_type, fn, user, ...)        domain events delivered in process
-   *  register_provider(ctx, kind, name, vtable, user, ...)  payment, fulfilment, channel
-   *                                                          adapter, size advisor providers
-   *  catalog / stock / customer reads, cart and order creation through the core services
-   *  channel_config(ctx, channel_id, sink, ...)             the plugin's per-channel config
-   * Until then a plugin must not read past `size`. */
+  /* Calls a core service the way the HTTP API does: the same validation, the same transactions,
+   * the same events. `operation` names it and `args` is a JSON object; the operations, their
+   * arguments and results are listed in docs/sdk.md ("Core services"), e.g. "catalog.product",
+   * "inventory.availability", "channels.get", "carts.create", "carts.add_item",
+   * "orders.create_from_cart", "orders.mark_paid", "orders.set_fulfilment", "customers.get".
+   * On QUANQU_OK `sink` receives the result as a JSON object. On failure `sink` receives the
+   * problem as JSON, {"status": 422, "code": "...", "detail": "...", "fields": [...]}, `err`
+   * receives "<code>: <detail>", and the status says what kind of failure it is
+   * (QUANQU_ERR_INVALID for a 4xx, QUANQU_ERR_NOT_FOUND for a 404, QUANQU_ERR_UNAVAILABLE for a
+   * transient 5xx). Usable from start on. */
+  quanqu_status (*call)(void* ctx, quanqu_str operation, quanqu_str args, quanqu_string_sink sink, void* sink_user,
+                        char* err, size_t err_cap);
+
+  /* Subscribes to domain events, only during start (QUANQU_ERR_STATE afterwards). `event_type` is
+   * an exact type ("order.placed"), a prefix ending in ".*" ("order.*"), or "*" for all. `fn`
+   * and `user` are owned by the plugin and must stay valid until stop returns. */
+  quanqu_status (*subscribe)(void* ctx, quanqu_str event_type, quanqu_event_fn fn, void* user, char* err,
+                             size_t err_cap);
+
+  /* Publishes an event of the plugin's own. The type must start with "<plugin name>." (core types
+   * are published only by the core); `data` is a JSON object of at most 65536 bytes. */
+  quanqu_status (*publish)(void* ctx, quanqu_str event_type, quanqu_str data, char* err, size_t err_cap);
+
+  /* Registers a provider, only during start. The manifest must list its kind under "provides"
+   * ("payment_provider", "fulfilment_provider", "channel_adapter", "size_advisor"). A name
+   * already registered for that kind by another plugin is QUANQU_ERR_INVALID. */
+  quanqu_status (*register_provider)(void* ctx, const quanqu_provider* provider, char* err, size_t err_cap);
+
+  /* The plugin's config for one channel: the "config" object of a channel whose "plugin" is this
+   * plugin, as the merchant set it and the manifest's config_schema validated it (defaults
+   * filled in). `sink` receives the JSON. A channel of another plugin or an unknown channel is
+   * QUANQU_ERR_NOT_FOUND. Payment and fulfilment providers also receive the config of the
+   * channel in each call's input, under "config". */
+  quanqu_status (*channel_config)(void* ctx, quanqu_str channel_id, quanqu_string_sink sink, void* sink_user,
+                                  char* err, size_t err_cap);
+
+  /* Makes an HTTP request to an external service (a payment gateway, a marketplace) and blocks
+   * until the reply or the timeout. QUANQU_OK means a reply arrived, whatever its status, and
+   * `reply` was called; QUANQU_ERR_UNAVAILABLE means none did (refused, timed out, TLS failure),
+   * with the reason in err. Replies above 8 MiB are cut off as unavailable. The host logs and
+   * times every call. */
+  quanqu_status (*http_fetch)(void* ctx, const quanqu_http_request* request, quanqu_http_reply_fn reply, void* user,
+                              char* err, size_t err_cap);
+
+  /* HMAC-SHA256 of `message` under `key`, written to out (32 bytes): signing and verifying
+   * webhooks without a crypto library in the plugin. */
+  void (*hmac_sha256)(void* ctx, quanqu_str key, quanqu_str message, uint8_t out[32]);
 } quanqu_host;
 
 /* True when `host` (a const quanqu_host*) has the function pointer `field`, i.e. the host was

@@ -21,6 +21,7 @@ struct Request {
   std::string body;
   std::string channel_id;  // channel of the X-Publishable-Key header, empty when none was sent
   std::string request_id;  // the server's request id, for log lines
+  std::string customer_id;  // the signed-in customer (X-Customer-Token header), empty when none
 
   // The first header with this name (give it in lower case), or nothing.
   std::optional<std::string_view> header(std::string_view lower_case_name) const {
@@ -49,6 +50,31 @@ struct Response {
   }
   static Response text(int status, std::string body) {
     return Response{status, "text/plain; charset=utf-8", std::move(body), {}};
+  }
+  // An RFC 9457 problem+json reply, shaped like the server's own: `code` is stable and machine
+  // readable (start it with the plugin's name), `detail` is for people.
+  static Response problem(int status, std::string_view code, std::string_view detail);
+};
+
+// An outgoing request, made through Host::fetch.
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;  // absolute http:// or https:// URL
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  int timeout_ms = 0;  // 0: the server's default (10 s); at most 60 s
+};
+
+// The reply to an HttpRequest.
+struct HttpReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower case
+  std::string body;
+
+  std::optional<std::string_view> header(std::string_view lower_case_name) const {
+    for (const auto& [name, value] : headers)
+      if (name == lower_case_name) return std::string_view(value);
+    return std::nullopt;
   }
 };
 
@@ -84,6 +110,12 @@ inline std::string json_quote(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+inline Response Response::problem(int status, std::string_view code, std::string_view detail) {
+  std::string body = "{\"type\":\"about:blank\",\"status\":" + std::to_string(status) + ",\"title\":" +
+                     json_quote(code) + ",\"code\":" + json_quote(code) + ",\"detail\":" + json_quote(detail) + "}";
+  return Response{status, "application/problem+json", std::move(body), {}};
 }
 
 }  // namespace quanqu::sdk

@@ -28,6 +28,9 @@
 
 #include "quanqu/sdk/abi.h"
 #include "quanqu/sdk/http.hpp"
+#include "quanqu/sdk/providers.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -40,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace quanqu::sdk {
 
@@ -60,8 +64,35 @@ enum class LogLevel : quanqu_log_level {
   error = QUANQU_LOG_ERROR,
 };
 
+// A core service refused a call (Host::call): the HTTP status, stable code and fields the API
+// would have answered. Let it propagate from a route handler and the client gets a 502; catch it
+// to answer your own reply (Response::problem(e) repeats the core's refusal).
+class ServiceError : public Error {
+ public:
+  ServiceError(quanqu_status status, Json problem)
+      : Error(status, problem.value("code", std::string("unknown")) + ": " + problem.value("detail", std::string())),
+        problem_(std::move(problem)) {}
+  int http_status() const { return problem_.value("status", 500); }
+  std::string code() const { return problem_.value("code", std::string()); }
+  std::string detail() const { return problem_.value("detail", std::string()); }
+  const Json& problem() const noexcept { return problem_; }
+
+ private:
+  Json problem_;
+};
+
+// A domain event delivered to a subscriber (see Host::on).
+struct Event {
+  std::string id;
+  std::string type;
+  std::int64_t occurred_at_ms = 0;
+  Json data;  // the event's fields (docs/sdk.md, "Events")
+};
+
 // Handles a request to one of the plugin's routes. May throw (the layer turns it into a 502).
 using RouteHandler = std::function<Response(const Request&)>;
+// Handles a domain event. May throw (the host logs it and counts it against the plugin).
+using EventHandler = std::function<void(const Event&)>;
 
 namespace detail {
 
@@ -78,6 +109,11 @@ inline void write_error(char* err, std::size_t cap, std::string_view message) no
   std::size_t n = message.size() < cap - 1 ? message.size() : cap - 1;
   std::memcpy(err, message.data(), n);
   err[n] = '\0';
+}
+
+// A string sink (abi.h) that assigns into the std::string given as sink_user.
+inline void assign_sink(void* user, const char* data, std::size_t size) {
+  static_cast<std::string*>(user)->assign(data, size);
 }
 
 // Copies a host error buffer into an exception.
@@ -126,10 +162,7 @@ class Host {
   std::optional<std::string> kv_get(std::string_view key) const {
     std::string value;
     char err[512] = {0};
-    auto sink = [](void* user, const char* data, std::size_t size) {
-      static_cast<std::string*>(user)->assign(data, size);
-    };
-    quanqu_status s = host_->kv_get(host_->ctx, detail::view(key), sink, &value, err, sizeof err);
+    quanqu_status s = host_->kv_get(host_->ctx, detail::view(key), &detail::assign_sink, &value, err, sizeof err);
     if (s == QUANQU_ERR_NOT_FOUND) return std::nullopt;
     if (s != QUANQU_OK) detail::throw_error(s, "kv_get failed", err);
     return value;
@@ -159,6 +192,93 @@ class Host {
     }
   }
 
+  // Calls a core service (docs/sdk.md, "Core services"): `operation` such as "carts.create",
+  // `args` a JSON object. Returns the result; throws ServiceError when the service refuses.
+  Json call(std::string_view operation, const Json& args = Json::object()) const {
+    std::string out, text = args.dump();
+    char err[512] = {0};
+    quanqu_status s = host_->call(host_->ctx, detail::view(operation), detail::view(text), &detail::assign_sink, &out,
+                                  err, sizeof err);
+    Json reply = out.empty() ? Json::object() : Json::parse(out, nullptr, false);
+    if (s == QUANQU_OK) return reply;
+    if (!reply.is_object() || !reply.contains("code"))
+      reply = Json{{"status", 500}, {"code", "internal"}, {"detail", std::string(err)}};
+    throw ServiceError(s, std::move(reply));
+  }
+
+  // Subscribes to events (call it from start() only): an exact type ("order.placed"), a prefix
+  // ("order.*") or "*". The handler runs on the host's event thread, one event at a time.
+  void on(std::string event_type, EventHandler handler) {
+    subscriptions_.push_back(std::move(handler));
+    char err[512] = {0};
+    quanqu_status s = host_->subscribe(host_->ctx, detail::view(event_type), &Host::event_trampoline,
+                                       &subscriptions_.back(), err, sizeof err);
+    if (s != QUANQU_OK) {
+      subscriptions_.pop_back();
+      detail::throw_error(s, ("cannot subscribe to " + event_type).c_str(), err);
+    }
+  }
+
+  // Publishes an event of this plugin; `type` starts with "<plugin name>.".
+  void publish(std::string_view type, const Json& data) const {
+    std::string text = data.dump();
+    char err[512] = {0};
+    quanqu_status s = host_->publish(host_->ctx, detail::view(type), detail::view(text), err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "publish failed", err);
+  }
+
+  // This plugin's config for a channel that uses it (defaults filled in), or nothing when the
+  // channel is unknown or uses another plugin.
+  std::optional<Json> channel_config(std::string_view channel_id) const {
+    std::string out;
+    char err[512] = {0};
+    quanqu_status s =
+        host_->channel_config(host_->ctx, detail::view(channel_id), &detail::assign_sink, &out, err, sizeof err);
+    if (s == QUANQU_ERR_NOT_FOUND) return std::nullopt;
+    if (s != QUANQU_OK) detail::throw_error(s, "channel_config failed", err);
+    return Json::parse(out);
+  }
+
+  // Makes an HTTP request through the server (http or https; see quanqu_host.http_fetch). Throws
+  // quanqu::sdk::Error (status QUANQU_ERR_UNAVAILABLE) when no reply arrived; any HTTP status is a reply.
+  HttpReply fetch(const HttpRequest& request) const {
+    std::vector<quanqu_pair> headers;
+    for (const auto& [name, value] : request.headers) headers.push_back({detail::view(name), detail::view(value)});
+    quanqu_http_request in{sizeof(quanqu_http_request), detail::view(request.method), detail::view(request.url),
+                           headers.data(), headers.size(), detail::view(request.body), request.timeout_ms};
+    HttpReply reply;
+    auto on_reply = [](void* user, int32_t status, const quanqu_pair* hs, std::size_t count, quanqu_str body) {
+      auto* r = static_cast<HttpReply*>(user);
+      r->status = status;
+      for (std::size_t i = 0; i < count; ++i) r->headers.emplace_back(detail::copy(hs[i].name), detail::copy(hs[i].value));
+      r->body = detail::copy(body);
+    };
+    char err[512] = {0};
+    quanqu_status s = host_->http_fetch(host_->ctx, &in, on_reply, &reply, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, ("request to " + request.url + " failed").c_str(), err);
+    return reply;
+  }
+
+  // HMAC-SHA256 of `message` under `key`, as 64 lower-case hex digits.
+  std::string hmac_sha256_hex(std::string_view key, std::string_view message) const {
+    std::uint8_t mac[32];
+    host_->hmac_sha256(host_->ctx, detail::view(key), detail::view(message), mac);
+    static const char digits[] = "0123456789abcdef";
+    std::string hex;
+    for (std::uint8_t b : mac) {
+      hex += digits[b >> 4];
+      hex += digits[b & 15];
+    }
+    return hex;
+  }
+
+  // Registers a provider (call it from start() only). The object must outlive the plugin's
+  // stop(): keep it as a member of the plugin, or pass a shared_ptr.
+  void provide(PaymentProvider& p, std::string name) { add_provider("payment", std::move(name), &p); }
+  void provide(FulfilmentProvider& p, std::string name) { add_provider("fulfilment", std::move(name), &p); }
+  void provide(ChannelAdapter& p, std::string name) { add_provider("channel_adapter", std::move(name), &p); }
+  void provide(SizeAdvisor& p, std::string name) { add_provider("size_advisor", std::move(name), &p); }
+
   // The raw C host table, for functions this layer does not wrap yet.
   const quanqu_host* raw() const noexcept { return host_; }
 
@@ -167,6 +287,47 @@ class Host {
     Host* host;
     RouteHandler handler;
   };
+
+  void add_provider(const char* kind, std::string name, ProviderBase* provider) {
+    quanqu_provider p{sizeof(quanqu_provider), detail::view(kind), detail::view(name), &Host::provider_trampoline,
+                      provider};
+    char err[512] = {0};
+    quanqu_status s = host_->register_provider(host_->ctx, &p, err, sizeof err);
+    if (s != QUANQU_OK)
+      detail::throw_error(s, ("cannot register " + std::string(kind) + " provider " + name).c_str(), err);
+  }
+
+  static quanqu_status event_trampoline(void* user, const quanqu_event* in, char* err, std::size_t err_cap) noexcept {
+    return detail::guarded(err, err_cap, [&]() -> quanqu_status {
+      Event event;
+      event.id = detail::copy(in->id);
+      event.type = detail::copy(in->type);
+      event.occurred_at_ms = in->occurred_at_ms;
+      event.data = Json::parse(detail::copy(in->data));
+      (*static_cast<EventHandler*>(user))(event);
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status provider_trampoline(void* user, quanqu_str operation, quanqu_str input, quanqu_string_sink sink,
+                                           void* sink_user, char* err, std::size_t err_cap) noexcept {
+    return detail::guarded(err, err_cap, [&]() -> quanqu_status {
+      Json reply;
+      try {
+        auto answer = static_cast<ProviderBase*>(user)->invoke(detail::copy(operation), Json::parse(detail::copy(input)));
+        if (!answer) {
+          detail::write_error(err, err_cap, "unknown operation " + detail::copy(operation));
+          return QUANQU_ERR_NOT_FOUND;
+        }
+        reply = std::move(*answer);
+      } catch (const Refusal& r) {
+        reply = Json{{"refusal", {{"code", r.code()}, {"message", r.what()}}}};
+      }
+      std::string text = reply.dump();
+      sink(sink_user, text.data(), text.size());
+      return QUANQU_OK;
+    });
+  }
 
   static quanqu_status trampoline(void* user, const quanqu_request* in, quanqu_response* out, char* err,
                                   std::size_t err_cap) noexcept {
@@ -178,6 +339,8 @@ class Host {
       request.body = detail::copy(in->body);
       request.channel_id = detail::copy(in->channel_id);
       request.request_id = detail::copy(in->request_id);
+      if (in->size >= offsetof(quanqu_request, customer_id) + sizeof(in->customer_id))
+        request.customer_id = detail::copy(in->customer_id);
       for (std::size_t i = 0; i < in->param_count; ++i)
         request.params[detail::copy(in->params[i].name)] = detail::copy(in->params[i].value);
       for (std::size_t i = 0; i < in->query_count; ++i)
@@ -194,7 +357,8 @@ class Host {
   }
 
   const quanqu_host* host_;
-  std::list<Route> routes_;  // stable addresses: the host holds pointers to them
+  std::list<Route> routes_;                // stable addresses: the host holds pointers to them
+  std::list<EventHandler> subscriptions_;  // likewise
 };
 
 // The base class of a plugin. One instance per loaded library, constructed by the server at
@@ -220,7 +384,7 @@ struct Instance {
 template <class P>
 quanqu_status init(const quanqu_host* host, void** instance, char* err, std::size_t err_cap) noexcept {
   return guarded(err, err_cap, [&]() -> quanqu_status {
-    if (!host || host->size < offsetof(quanqu_host, response_add_header) + sizeof(host->response_add_header)) {
+    if (!host || host->size < offsetof(quanqu_host, channel_config) + sizeof(host->channel_config)) {
       write_error(err, err_cap, "the host table is smaller than SDK ABI 1.0 requires");
       return QUANQU_ERR_INVALID;
     }

@@ -15,8 +15,12 @@
  */
 
 #include "quanqu/sdk/abi.h"
+#include "quanqu/sdk/http.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -39,6 +43,22 @@ class FakeHost {
   std::int64_t now_ms = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
   std::vector<std::string> logs;            // "info: message", ...
 
+  // Answers Host::call: return the result, or throw FakeHost::Refused to answer a problem.
+  std::function<nlohmann::json(const std::string& operation, const nlohmann::json& args)> services;
+  struct Refused {
+    int status;
+    std::string code;
+    std::string detail;
+  };
+  std::vector<std::pair<std::string, nlohmann::json>> calls;      // every Host::call, in order
+  std::map<std::string, nlohmann::json> channel_configs;         // channel id -> the plugin's config
+  std::vector<std::pair<std::string, nlohmann::json>> published;  // events the plugin published
+  // Answers Host::fetch (a test points it at a fake service); unset, every fetch is unavailable.
+  std::function<HttpReply(const HttpRequest&)> fetch;
+  // Computes Host::hmac_sha256_hex's MAC (32 bytes) for plugins that sign; a test supplies one
+  // (e.g. OpenSSL's HMAC) so that this header needs no crypto library.
+  std::function<std::string(const std::string& key, const std::string& message)> hmac_sha256;
+
   // Loads the plugin: refuses another ABI major or a newer minor, then init and start. Throws
   // std::runtime_error with the plugin's message when any step fails.
   explicit FakeHost(quanqu_plugin_entry_fn entry) {
@@ -60,6 +80,13 @@ class FakeHost {
     table_.register_route = &FakeHost::register_route_fn;
     table_.response_set = &FakeHost::response_set_fn;
     table_.response_add_header = &FakeHost::response_add_header_fn;
+    table_.call = &FakeHost::call_fn;
+    table_.subscribe = &FakeHost::subscribe_fn;
+    table_.publish = &FakeHost::publish_fn;
+    table_.register_provider = &FakeHost::register_provider_fn;
+    table_.channel_config = &FakeHost::channel_config_fn;
+    table_.http_fetch = &FakeHost::http_fetch_fn;
+    table_.hmac_sha256 = &FakeHost::hmac_fn;
     char err[1024] = {0};
     if (descriptor_->init(&table_, &instance_, err, sizeof err) != QUANQU_OK)
       throw std::runtime_error(std::string("init failed: ") + err);
@@ -75,11 +102,44 @@ class FakeHost {
   FakeHost(const FakeHost&) = delete;
   FakeHost& operator=(const FakeHost&) = delete;
 
+  // Delivers an event to the plugin's matching subscribers. Throws std::runtime_error with the
+  // handler's message when one fails.
+  void emit(const std::string& type, const nlohmann::json& data, const std::string& id = "evt_test") {
+    std::string text = data.dump();
+    for (const auto& sub : subscriptions_) {
+      bool match = sub.pattern == "*" || sub.pattern == type ||
+                   (sub.pattern.size() > 2 && sub.pattern.compare(sub.pattern.size() - 2, 2, ".*") == 0 &&
+                    type.compare(0, sub.pattern.size() - 1, sub.pattern, 0, sub.pattern.size() - 1) == 0);
+      if (!match) continue;
+      quanqu_event e{sizeof(quanqu_event), str(id), str(type), now_ms, str(text)};
+      char err[1024] = {0};
+      if (sub.fn(sub.user, &e, err, sizeof err) != QUANQU_OK)
+        throw std::runtime_error(std::string("event handler failed: ") + err);
+    }
+  }
+
+  // Invokes a registered provider's operation, as the server would. Returns its JSON reply
+  // (a refusal is {"refusal": {...}}); throws std::runtime_error when the provider fails.
+  nlohmann::json invoke(const std::string& kind, const std::string& name, const std::string& operation,
+                        const nlohmann::json& input) {
+    for (const auto& p : providers_) {
+      if (p.kind != kind || p.name != name) continue;
+      std::string in = input.dump(), out;
+      char err[1024] = {0};
+      auto sink = [](void* user, const char* data, size_t size) { static_cast<std::string*>(user)->assign(data, size); };
+      quanqu_status s = p.fn(p.user, str(operation), str(in), sink, &out, err, sizeof err);
+      if (s != QUANQU_OK) throw std::runtime_error(std::string("provider failed: ") + err);
+      return nlohmann::json::parse(out);
+    }
+    throw std::runtime_error("no " + kind + " provider named " + name);
+  }
+
   // Calls the route matching `method` and `path` (relative to /v1/plugins/<name>, e.g. "/hello").
   // No match is 404; a handler that fails is 502 with its message as body.
   Reply call(const std::string& method, const std::string& path, const std::string& body = "",
              const std::map<std::string, std::string>& query = {}, const std::string& channel_id = "",
-             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+             const std::vector<std::pair<std::string, std::string>>& headers = {},
+             const std::string& customer_id = "") {
     for (const auto& r : routes_) {
       std::vector<std::pair<std::string, std::string>> params;
       if (r.method != method || !match(r.pattern, path, params)) continue;
@@ -99,7 +159,8 @@ class FakeHost {
                         q.data(),
                         q.size(),
                         h.data(),
-                        h.size()};
+                        h.size(),
+                        str(customer_id)};
       Reply reply{204, "", "", {}};
       Response out{&reply};
       char err[1024] = {0};
@@ -204,6 +265,110 @@ class FakeHost {
     reinterpret_cast<Response*>(r)->reply->headers.emplace_back(copy(name), copy(value));
   }
 
+  static quanqu_status call_fn(void* ctx, quanqu_str operation, quanqu_str args, quanqu_string_sink sink, void* user,
+                               char* err, size_t cap) {
+    FakeHost& h = self(ctx);
+    std::string op = copy(operation);
+    nlohmann::json in = nlohmann::json::parse(copy(args), nullptr, false);
+    h.calls.emplace_back(op, in);
+    std::string out;
+    quanqu_status status = QUANQU_OK;
+    try {
+      if (!h.services) throw Refused{404, "operation.unknown", "no fake answer for " + op};
+      out = h.services(op, in).dump();
+    } catch (const Refused& r) {
+      out = nlohmann::json{{"status", r.status}, {"code", r.code}, {"detail", r.detail}}.dump();
+      fill(err, cap, r.code + ": " + r.detail);
+      status = r.status == 404 ? QUANQU_ERR_NOT_FOUND : r.status >= 500 ? QUANQU_ERR_UNAVAILABLE : QUANQU_ERR_INVALID;
+    }
+    if (sink) sink(user, out.data(), out.size());
+    return status;
+  }
+  static quanqu_status subscribe_fn(void* ctx, quanqu_str type, quanqu_event_fn fn, void* user, char* err, size_t cap) {
+    if (!self(ctx).starting_) {
+      fill(err, cap, "subscriptions can only be made during start");
+      return QUANQU_ERR_STATE;
+    }
+    self(ctx).subscriptions_.push_back({copy(type), fn, user});
+    return QUANQU_OK;
+  }
+  static quanqu_status publish_fn(void* ctx, quanqu_str type, quanqu_str data, char* err, size_t cap) {
+    std::string t = copy(type);
+    std::string prefix = std::string(self(ctx).descriptor_->name) + ".";
+    if (t.compare(0, prefix.size(), prefix) != 0) {
+      fill(err, cap, "event types of a plugin start with '" + prefix + "'");
+      return QUANQU_ERR_INVALID;
+    }
+    self(ctx).published.emplace_back(t, nlohmann::json::parse(copy(data)));
+    return QUANQU_OK;
+  }
+  static quanqu_status register_provider_fn(void* ctx, const quanqu_provider* p, char* err, size_t cap) {
+    if (!self(ctx).starting_) {
+      fill(err, cap, "providers can only be registered during start");
+      return QUANQU_ERR_STATE;
+    }
+    self(ctx).providers_.push_back({copy(p->kind), copy(p->name), p->invoke, p->user});
+    return QUANQU_OK;
+  }
+  static quanqu_status channel_config_fn(void* ctx, quanqu_str channel, quanqu_string_sink sink, void* user, char*,
+                                         size_t) {
+    auto it = self(ctx).channel_configs.find(copy(channel));
+    if (it == self(ctx).channel_configs.end()) return QUANQU_ERR_NOT_FOUND;
+    std::string text = it->second.dump();
+    sink(user, text.data(), text.size());
+    return QUANQU_OK;
+  }
+
+  static quanqu_status http_fetch_fn(void* ctx, const quanqu_http_request* in, quanqu_http_reply_fn reply, void* user,
+                                     char* err, size_t cap) {
+    FakeHost& h = self(ctx);
+    if (!h.fetch) {
+      fill(err, cap, "FakeHost.fetch is not set");
+      return QUANQU_ERR_UNAVAILABLE;
+    }
+    HttpRequest request;
+    request.method = copy(in->method);
+    request.url = copy(in->url);
+    for (size_t i = 0; i < in->header_count; ++i)
+      request.headers.emplace_back(copy(in->headers[i].name), copy(in->headers[i].value));
+    request.body = copy(in->body);
+    request.timeout_ms = in->timeout_ms;
+    HttpReply r;
+    try {
+      r = h.fetch(request);
+    } catch (const std::exception& e) {
+      fill(err, cap, e.what());
+      return QUANQU_ERR_UNAVAILABLE;
+    }
+    std::vector<quanqu_pair> hs;
+    for (const auto& [n, v] : r.headers) hs.push_back({str(n), str(v)});
+    reply(user, r.status, hs.data(), hs.size(), str(r.body));
+    return QUANQU_OK;
+  }
+  static void hmac_fn(void* ctx, quanqu_str key, quanqu_str message, uint8_t out[32]) {
+    FakeHost& h = self(ctx);
+    std::memset(out, 0, 32);
+    if (!h.hmac_sha256) {
+      h.logs.push_back("error: FakeHost.hmac_sha256 is not set; the MAC is all zeros");
+      return;
+    }
+    std::string mac = h.hmac_sha256(copy(key), copy(message));
+    std::memcpy(out, mac.data(), mac.size() < 32 ? mac.size() : 32);
+  }
+
+  struct Subscription {
+    std::string pattern;
+    quanqu_event_fn fn;
+    void* user;
+  };
+  struct Provider {
+    std::string kind;
+    std::string name;
+    quanqu_provider_fn fn;
+    void* user;
+  };
+  std::vector<Subscription> subscriptions_;
+  std::vector<Provider> providers_;
   const quanqu_plugin_descriptor* descriptor_ = nullptr;
   quanqu_host table_{};
   void* instance_ = nullptr;

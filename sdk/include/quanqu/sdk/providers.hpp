@@ -1,0 +1,234 @@
+// The extension points a plugin implements: payment and fulfilment providers, channel adapters, size advisors.
+#pragma once
+
+/*
+ * Header-only C++ over the provider part of quanqu/sdk/abi.h. A plugin derives from one of the
+ * classes below, keeps the object as a member, and registers it in start():
+ *
+ *   class Cash : public quanqu::sdk::PaymentProvider {
+ *     PaymentOutcome initiate(const PaymentSession&, const Json&) override { return PaymentOutcome::authorized(); }
+ *     PaymentOutcome authorize(const PaymentSession&, const Json&) override { return PaymentOutcome::authorized(); }
+ *     PaymentOutcome capture(const PaymentSession&, const Json&) override { return PaymentOutcome::captured(); }
+ *   };
+ *   ...  host.provide(cash_, "cash");
+ *
+ * Every method may throw. sdk::Refusal is a business "no" (a declined card, an address out of
+ * range): the shopper gets a 422 with its code. Any other exception means the provider is broken:
+ * the shopper gets a 502 "plugin_error" and the failure is counted against the plugin.
+ *
+ * The JSON each operation receives and returns is documented in docs/sdk.md ("Providers").
+ */
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace quanqu::sdk {
+
+// The SDK's JSON type (nlohmann/json). Only text crosses the C boundary, so a plugin's JSON
+// library version never has to match the server's.
+using Json = nlohmann::json;
+
+// A business refusal from a provider: `code` is stable and starts with the plugin's name
+// ("local-delivery.out_of_range"); the message is shown to the shopper.
+class Refusal : public std::runtime_error {
+ public:
+  Refusal(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// The channel a provider works for, as the host describes it.
+struct ChannelInfo {
+  std::string id;
+  std::string code;
+  std::string type;
+  std::string currency;
+
+  static ChannelInfo from_json(const Json& j) {
+    return ChannelInfo{j.value("id", ""), j.value("code", ""), j.value("type", ""), j.value("currency", "")};
+  }
+};
+
+// Implementation detail shared by every provider kind: the host calls invoke() with an operation.
+class ProviderBase {
+ public:
+  virtual ~ProviderBase() = default;
+  // The reply to `operation`, or nothing when the operation is unknown to this provider.
+  virtual std::optional<Json> invoke(const std::string& operation, const Json& input) = 0;
+};
+
+// ---- Payments ----
+
+// A payment session: one attempt to pay for a cart, started by the storefront through
+// POST /v1/store/carts/{id}/payment-sessions.
+struct PaymentSession {
+  std::string id;  // "pay_..."
+  std::string provider;
+  std::string channel_id;
+  std::string cart_id;
+  std::string order_id;  // empty until checkout has created the order
+  std::int64_t amount = 0;  // minor units
+  std::string currency;
+  std::string email;
+  std::string status;     // pending, authorized, captured, cancelled
+  std::string reference;  // what the provider returned from initiate (e.g. the gateway's intent id)
+  Json data = Json::object();
+
+  static PaymentSession from_json(const Json& j) {
+    PaymentSession s;
+    s.id = j.value("id", "");
+    s.provider = j.value("provider", "");
+    s.channel_id = j.value("channel_id", "");
+    s.cart_id = j.value("cart_id", "");
+    s.order_id = j.value("order_id", "");
+    if (j.contains("amount") && j["amount"].is_object()) {
+      s.amount = j["amount"].value("amount", std::int64_t{0});
+      s.currency = j["amount"].value("currency", "");
+    }
+    s.email = j.value("email", "");
+    s.status = j.value("status", "");
+    s.reference = j.value("reference", "");
+    if (j.contains("data") && j["data"].is_object()) s.data = j["data"];
+    return s;
+  }
+};
+
+// What a payment operation reports: the session's new status, the provider's reference for it,
+// and data for the storefront (a client secret, a redirect URL; never a secret of the merchant).
+struct PaymentOutcome {
+  std::string status;  // pending, authorized, captured, cancelled
+  std::string reference;
+  Json data = Json::object();
+
+  static PaymentOutcome pending(std::string reference = "", Json data = Json::object()) {
+    return {"pending", std::move(reference), std::move(data)};
+  }
+  static PaymentOutcome authorized(std::string reference = "", Json data = Json::object()) {
+    return {"authorized", std::move(reference), std::move(data)};
+  }
+  static PaymentOutcome captured(std::string reference = "") { return {"captured", std::move(reference), Json::object()}; }
+  static PaymentOutcome cancelled() { return {"cancelled", "", Json::object()}; }
+
+  Json to_json() const {
+    Json j{{"status", status}, {"data", data}};
+    if (!reference.empty()) j["reference"] = reference;
+    return j;
+  }
+};
+
+// A payment method offered on the channels that list it. `config` is the channel's config for
+// the plugin (its manifest's config_schema).
+class PaymentProvider : public ProviderBase {
+ public:
+  // A new session: set up what the payment needs (e.g. an intent at a gateway). Usually pending.
+  virtual PaymentOutcome initiate(const PaymentSession& session, const Json& config) = 0;
+  // At checkout: is the money held? Return authorized to let the order be created, pending to
+  // make the shopper wait, or throw Refusal when it was declined.
+  virtual PaymentOutcome authorize(const PaymentSession& session, const Json& config) = 0;
+  // The merchant marks the order paid: take the money. captured marks the order paid now;
+  // pending means the provider confirms later (a webhook calling "payments.captured").
+  virtual PaymentOutcome capture(const PaymentSession& session, const Json& config) = 0;
+  // The order was cancelled: release the hold. The default has nothing to release.
+  virtual PaymentOutcome cancel(const PaymentSession&, const Json&) { return PaymentOutcome::cancelled(); }
+
+  std::optional<Json> invoke(const std::string& operation, const Json& input) override {
+    PaymentSession session = PaymentSession::from_json(input.value("session", Json::object()));
+    Json config = input.value("config", Json::object());
+    if (operation == "initiate") return initiate(session, config).to_json();
+    if (operation == "authorize") return authorize(session, config).to_json();
+    if (operation == "capture") return capture(session, config).to_json();
+    if (operation == "cancel") return cancel(session, config).to_json();
+    return std::nullopt;
+  }
+};
+
+// ---- Fulfilment ----
+
+// What a delivery would cost, as a fulfilment provider quotes it.
+struct ShippingQuote {
+  std::int64_t amount = 0;  // minor units, in the cart's currency
+  std::string label;        // shown to the shopper: "Local delivery, 4.2 km"
+  Json data = Json::object();
+
+  Json to_json() const { return Json{{"amount", amount}, {"label", label}, {"data", data}}; }
+};
+
+// What a quote is asked for: the cart, the location it would ship from and where to.
+struct QuoteRequest {
+  ChannelInfo channel;
+  std::string cart_id;
+  std::string currency;
+  std::int64_t subtotal = 0;  // the cart's merchandise total, minor units
+  std::int64_t item_count = 0;
+  Json location;          // the fulfilling stock location: id, code, name, address (with latitude/longitude)
+  Json shipping_address;  // the cart's shipping address (latitude/longitude when known)
+
+  static QuoteRequest from_json(const Json& j) {
+    QuoteRequest q;
+    q.channel = ChannelInfo::from_json(j.value("channel", Json::object()));
+    Json cart = j.value("cart", Json::object());
+    q.cart_id = cart.value("id", "");
+    q.currency = cart.value("currency", "");
+    q.subtotal = cart.value("subtotal", std::int64_t{0});
+    q.item_count = cart.value("item_count", std::int64_t{0});
+    q.location = j.value("location", Json::object());
+    q.shipping_address = j.value("shipping_address", Json::object());
+    return q;
+  }
+};
+
+// A way to get the goods to the shopper (delivery, pickup, a carrier). Throw Refusal when the
+// cart cannot be served (e.g. out of range).
+class FulfilmentProvider : public ProviderBase {
+ public:
+  virtual ShippingQuote quote(const QuoteRequest& request, const Json& config) = 0;
+
+  std::optional<Json> invoke(const std::string& operation, const Json& input) override {
+    if (operation == "quote")
+      return quote(QuoteRequest::from_json(input), input.value("config", Json::object())).to_json();
+    return std::nullopt;
+  }
+};
+
+// ---- Channels ----
+
+// The plugin that runs a channel (a mini-program, a marketplace): told whenever a merchant
+// creates or reconfigures a channel that uses it, and once per such channel at start.
+class ChannelAdapter : public ProviderBase {
+ public:
+  // `config` has already been validated against the manifest's config_schema. Throwing refuses
+  // nothing (the config is stored) but is logged and counted against the plugin.
+  virtual void configure(const ChannelInfo& channel, const Json& config) = 0;
+
+  std::optional<Json> invoke(const std::string& operation, const Json& input) override {
+    if (operation == "configure") {
+      configure(ChannelInfo::from_json(input.value("channel", Json::object())), input.value("config", Json::object()));
+      return Json::object();
+    }
+    return std::nullopt;
+  }
+};
+
+// ---- Try-on ----
+
+// Recommends a size from a shopper's measurements (used by the try-on channel).
+class SizeAdvisor : public ProviderBase {
+ public:
+  // `request`: {"product_id", "variants": [...], "measurements": {"foot_length_mm": 265, ...}};
+  // reply: {"variant_id", "size", "confidence", "explanation"}.
+  virtual Json advise(const Json& request) = 0;
+
+  std::optional<Json> invoke(const std::string& operation, const Json& input) override {
+    if (operation == "advise") return advise(input);
+    return std::nullopt;
+  }
+};
+
+}  // namespace quanqu::sdk
