@@ -1,4 +1,4 @@
-// Admin order handlers: list, read, cancel.
+// Admin order handlers: list, read, cancel, mark paid, fulfil.
 #include "admin/admin_routes.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
@@ -39,6 +39,30 @@ void register_admin_order_routes(http::Router& router, Services& s) {
     std::string reason = f.string("reason").value_or("");
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto order, s.orders.cancel(OrderId(r.param("id")), reason));
+    // The order is cancelled whatever the provider says; a failed release is logged for follow-up.
+    if (auto released = s.payments.release_for_cancelled(order); !released && s.log)
+      s.log->log(http::LogLevel::warn, "payment not released after cancel",
+                 {{"order_id", order.id.value}, {"code", released.error().code}, {"detail", released.error().message}});
+    return json_reply(200, order_json(order, true));
+  }));
+
+  // The merchant took the money (or asks the provider to): the payment is captured and the order
+  // paid. 202 when the provider confirms later (the order stays pending until it does).
+  router.add("POST", "/v1/admin/orders/{id}/mark-paid", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    body.fields().only({});
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto order, s.payments.capture(OrderId(r.param("id"))));
+    return json_reply(order.payment_status == "captured" ? 200 : 202, order_json(order, true));
+  }));
+
+  router.add("POST", "/v1/admin/orders/{id}/fulfilment", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"status"});
+    std::string status = f.string("status", true).value_or("");
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.set_fulfilment(OrderId(r.param("id")), status));
     return json_reply(200, order_json(order, true));
   }));
 }

@@ -1,6 +1,7 @@
 // The composition root: a migrated database, the core services on it, and every API route.
 #pragma once
 
+#include "http/http_client.h"
 #include "http/metrics.h"
 #include "http/router.h"
 #include "plugins/plugin_host.h"
@@ -16,6 +17,9 @@ struct Engine {
   SystemClock clock;
   ChangeCounter changes;
   std::unique_ptr<storage::Database> db;
+  std::unique_ptr<events::EventBus> events;
+  // Declared after the bus: destroyed first, so it stops listening before the bus goes.
+  std::unique_ptr<plugins::PluginHost> plugins;
   std::unique_ptr<access::AccessService> access;
   std::unique_ptr<channels::ChannelService> channels;
   std::unique_ptr<catalog::CatalogService> catalog;
@@ -23,17 +27,25 @@ struct Engine {
   std::unique_ptr<cart::CartService> carts;
   std::unique_ptr<checkout::CheckoutService> checkout;
   std::unique_ptr<orders::OrderService> orders;
+  std::unique_ptr<payments::PaymentService> payments;
+  std::unique_ptr<customers::CustomerService> customers;
 
   // The services as the API sees them; they refer into this Engine, which must outlive them.
   api::Services services();
 };
 
 // Opens the database with `pool_size` connections, applies the migrations and builds the services.
+// The plugin host is created empty: load plugins with engine->plugins->load_directory() after
+// connect_plugins().
 Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size);
+
+// Gives the plugin host what it serves plugins with: the core-service operations of Host::call,
+// channel configs, outgoing HTTP through `client`, and channel adapters configured on start.
+void connect_plugins(Engine& engine, api::Services& services, const http::HttpClient& client);
 
 // Registers every route the server answers: operational, store, admin and plugin routes. The
 // server and the OpenAPI test both call this, so the document is checked against the real table.
 void register_all_routes(http::Router& router, api::Services& services, const api::ApiOptions& options,
-                         plugins::PluginHost& plugins, http::Metrics& metrics);
+                         http::Metrics& metrics);
 
 }  // namespace quanqu::app

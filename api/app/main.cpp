@@ -59,17 +59,23 @@ int serve(const app::Config& config, http::Logger& log) {
     }
   }
   if (!keys.empty()) log.log(http::LogLevel::info, "demo keys", keys);
-  // Plugins load before any route exists; one that fails is logged and marked failed, never fatal.
-  plugins::PluginHost plugin_host(*e.db, e.clock, api::plugin_log_sink(log));
-  plugin_host.load_directory(config.plugins_dir);
+  auto services = e.services();
+  services.log = &log;
+  // Plugins load before the server listens; one that fails is logged and marked failed, never fatal.
+  http::HttpClient outgoing;
+  e.plugins->set_log(api::plugin_log_sink(log));
+  app::connect_plugins(e, services, outgoing);
+  e.plugins->load_directory(config.plugins_dir);
 
   http::Metrics metrics;
   metrics.add_counter("quanqu_db_pool_connections", "Database connections in the pool",
                       [&e] { return static_cast<double>(e.db->pool_size()); });
+  metrics.add_counter("quanqu_events_published_total", "Domain events published",
+                      [&e] { return static_cast<double>(e.events->published()); });
+  metrics.add_counter("quanqu_events_dropped_total", "Domain events dropped because the queue was full",
+                      [&e] { return static_cast<double>(e.events->dropped()); });
   http::Router router;
-  auto services = e.services();
-  services.log = &log;
-  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, plugin_host, metrics);
+  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -89,7 +95,8 @@ int serve(const app::Config& config, http::Logger& log) {
   log.log(http::LogLevel::info, "listening",
           {{"host", config.host}, {"port", server.port()}, {"threads", config.threads}, {"startup_ms", ready_ms}});
   server.run();
-  plugin_host.stop_all();
+  e.events->drain();
+  e.plugins->stop_all();
   log.log(http::LogLevel::info, "stopped");
   return 0;
 }

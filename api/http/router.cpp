@@ -76,6 +76,12 @@ Response Router::dispatch(Request& request) const {
     if (!found || e.placeholders < found->placeholders) found = &e;
   }
   if (!found) {
+    for (const auto& [prefix, handler] : prefixes_)
+      if (request.path.compare(0, prefix.size(), prefix) == 0) {
+        request.params.clear();
+        request.route = prefix + "*";
+        return handler(request);
+      }
     if (!allow.empty()) {
       auto r = problem(Error::invalid("method_not_allowed", request.method + " is not allowed on " + request.path),
                        405);
@@ -89,6 +95,10 @@ Response Router::dispatch(Request& request) const {
     if (found->segments[i].placeholder) request.params[found->segments[i].text] = std::string(path[i]);
   request.route = found->pattern;
   return found->handler(request);  // exceptions propagate: the server logs them and answers 500
+}
+
+void Router::add_prefix(std::string prefix, Handler handler) {
+  prefixes_.emplace_back(std::move(prefix), std::move(handler));
 }
 
 std::vector<Router::Route> Router::routes() const {

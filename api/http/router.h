@@ -32,6 +32,10 @@ class Router {
   // Every registered route, in registration order (the OpenAPI test compares against it).
   std::vector<Route> routes() const;
 
+  // Sends every request whose path starts with `prefix` and that no route matches (404 or 405)
+  // to `handler`, which routes it further itself (plugin routes change at run time).
+  void add_prefix(std::string prefix, Handler handler);
+
  private:
   struct Segment {
     std::string text;  // the literal segment, or the placeholder's name
@@ -48,6 +52,7 @@ class Router {
   static bool matches(const Entry& e, PathSegmentsRef path);  // the segments, placeholders non-empty
 
   std::vector<Entry> entries_;
+  std::vector<std::pair<std::string, Handler>> prefixes_;
 };
 
 }  // namespace quanqu::http

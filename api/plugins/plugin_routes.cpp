@@ -11,21 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-json plugin_json(const plugins::PluginInfo& p) {
-  json routes = json::array();
-  for (const auto& r : p.routes)
-    routes.push_back({{"method", r.method}, {"path", "/v1/plugins/" + p.name + (r.pattern == "/" ? "" : r.pattern)}});
-  return {{"name", p.name},
-          {"version", p.version.empty() ? json(nullptr) : json(p.version)},
-          {"sdk_abi", p.abi ? json(p.abi->text()) : json(nullptr)},
-          {"status", std::string(plugins::to_string(p.status))},
-          {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
-          {"description", p.description},
-          {"provides", p.provides},
-          {"routes", routes},
-          {"errors", p.errors}};
-}
-
 // A header a plugin may set: a token name, a value without control characters, and not one the
 // server owns (framing and connection management).
 bool allowed_header(const std::string& name, const std::string& value) {
@@ -43,58 +28,105 @@ bool allowed_header(const std::string& name, const std::string& value) {
 
 http::Response plugin_failure(const Error& error) {
   if (error.code == "plugin_error") return http::problem(error, 502);
+  if (error.code == "method_not_allowed") {
+    auto r = http::problem(error, 405);
+    if (error.details.is_object() && error.details.contains("allow"))
+      r.set_header("Allow", error.details["allow"].get<std::string>());
+    return r;
+  }
   return http::problem(error);
 }
 
-// One mounted plugin route: the HTTP request in, the plugin's reply (or a problem) out.
-http::Handler plugin_handler(Services& services, plugins::PluginHost& host, std::size_t route_id) {
-  return [&services, &host, route_id](http::Request& request) -> http::Response {
-    // The SDK promises UTF-8 text in the path and query; refuse anything else before the plugin.
-    if (auto refused = refuse_malformed(request)) return *refused;
-    plugins::PluginRequest in;
-    if (auto key = request.header("x-publishable-key"); key && !key->empty()) {
-      auto channel = services.access.resolve_channel(std::string(*key));
-      if (!channel) return http::problem(channel.error());  // the database could not be asked: 5xx
-      if (!*channel)
-        return http::problem(
-            Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
-      in.channel_id = (*channel)->value;
-    }
-    in.method = request.method;
-    in.path = request.path;
-    in.body = request.body;
-    in.request_id = request.request_id;
-    in.params.assign(request.params.begin(), request.params.end());
-    in.query.assign(request.query.begin(), request.query.end());
-    in.headers = request.headers;
-    auto out = host.call(route_id, in);
-    if (!out) return plugin_failure(out.error());
-    http::Response response;
-    response.status = static_cast<unsigned>(out->status);
-    response.content_type = allowed_header("x", out->content_type) ? std::move(out->content_type) : "";
-    response.body = std::move(out->body);
-    for (auto& [name, value] : out->headers)
-      if (allowed_header(name, value)) response.set_header(std::move(name), std::move(value));
-    return response;
-  };
+// Everything under /v1/plugins/: the caller's channel and customer resolved, then the plugin host.
+http::Response plugin_request(Services& services, http::Request& request) {
+  // The SDK promises UTF-8 text in the path and query; refuse anything else before the plugin.
+  if (auto refused = refuse_malformed(request)) return *refused;
+  constexpr std::string_view prefix = "/v1/plugins/";
+  std::string_view rest = std::string_view(request.path).substr(prefix.size());
+  std::string name(rest.substr(0, rest.find('/')));
+  plugins::PluginRequest in;
+  if (auto key = request.header("x-publishable-key"); key && !key->empty()) {
+    auto channel = services.access.resolve_channel(std::string(*key));
+    if (!channel) return http::problem(channel.error());  // the database could not be asked: 5xx
+    if (!*channel)
+      return http::problem(
+          Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
+    in.channel_id = (*channel)->value;
+  }
+  if (auto token = request.header("x-customer-token"); token && !token->empty()) {
+    auto customer = services.customers.from_token(std::string(*token));
+    if (!customer) return http::problem(customer.error());
+    in.customer_id = customer->id.value;
+  }
+  in.method = request.method;
+  in.path = request.path;
+  in.body = request.body;
+  in.request_id = request.request_id;
+  in.query.assign(request.query.begin(), request.query.end());
+  in.headers = request.headers;
+  auto out = services.plugins.handle(name, in);
+  if (!out) return plugin_failure(out.error());
+  http::Response response;
+  response.status = static_cast<unsigned>(out->status);
+  response.content_type = allowed_header("x", out->content_type) ? std::move(out->content_type) : "";
+  response.body = std::move(out->body);
+  for (auto& [header, value] : out->headers)
+    if (allowed_header(header, value)) response.set_header(std::move(header), std::move(value));
+  return response;
 }
 
 }  // namespace
 
-void register_plugin_routes(http::Router& router, Services& services, plugins::PluginHost& host,
-                            http::Metrics& metrics) {
-  router.add(
-      "GET", "/v1/admin/plugins", admin_route(services, [&host](http::Request&) -> Result<http::Response> {
-        json items = json::array();
-        for (const auto& p : host.plugins()) items.push_back(plugin_json(p));
-        return json_reply(200, {{"items", items}, {"next_cursor", nullptr}, {"sdk_abi", plugins::host_abi().text()}});
-      }));
+json plugin_json(const plugins::PluginInfo& p) {
+  json routes = json::array();
+  for (const auto& r : p.routes)
+    routes.push_back({{"method", r.method}, {"path", "/v1/plugins/" + p.name + (r.pattern == "/" ? "" : r.pattern)}});
+  json providers = json::array();
+  for (const auto& pr : p.providers) providers.push_back({{"kind", pr.kind}, {"name", pr.name}});
+  return {{"name", p.name},
+          {"version", p.version.empty() ? json(nullptr) : json(p.version)},
+          {"sdk_abi", p.abi ? json(p.abi->text()) : json(nullptr)},
+          {"status", std::string(plugins::to_string(p.status))},
+          {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
+          {"description", p.description},
+          {"provides", p.provides},
+          {"routes", routes},
+          {"subscriptions", p.subscriptions},
+          {"providers", providers},
+          {"config_schema", p.config_schema},
+          {"generation", p.generation},
+          {"loaded_at", p.loaded_at ? json(p.loaded_at) : json(nullptr)},
+          {"errors", p.errors},
+          {"event_errors", p.event_errors}};
+}
 
-  for (const auto& route : host.routes())
-    router.add(route.method, route.path, plugin_handler(services, host, route.id));
+void register_plugin_routes(http::Router& router, Services& services, http::Metrics& metrics) {
+  plugins::PluginHost& host = services.plugins;
+  router.add("GET", "/v1/admin/plugins", admin_route(services, [&host](http::Request&) -> Result<http::Response> {
+               json items = json::array();
+               for (const auto& p : host.plugins()) items.push_back(plugin_json(p));
+               return json_reply(200,
+                                 {{"items", items}, {"next_cursor", nullptr}, {"sdk_abi", plugins::host_abi().text()}});
+             }));
 
-  metrics.add_labeled("quanqu_plugin_errors_total", "Plugin route calls that failed (error or exception), by plugin.",
-                      "plugin", [&host] {
+  router.add("GET", "/v1/admin/plugins/{name}",
+             admin_route(services, [&host](http::Request& r) -> Result<http::Response> {
+               auto p = host.plugin(r.param("name"));
+               if (!p) return Error::not_found("plugin.not_found", "no plugin named '" + r.param("name") + "'");
+               return json_reply(200, plugin_json(*p));
+             }));
+
+  router.add("POST", "/v1/admin/plugins/{name}/reload",
+             admin_route(services, [&host](http::Request& r) -> Result<http::Response> {
+               QQ_ASSIGN_OR_RETURN(plugins::PluginInfo info, host.reload(r.param("name")));
+               return json_reply(200, plugin_json(info));
+             }));
+
+  router.add_prefix("/v1/plugins/", [&services](http::Request& r) { return plugin_request(services, r); });
+
+  metrics.add_labeled("quanqu_plugin_errors_total",
+                      "Plugin route, event and provider calls that failed (error or exception), by plugin.", "plugin",
+                      [&host] {
                         http::Metrics::LabeledSamples out;
                         for (const auto& [name, n] : host.error_counts())
                           out.emplace_back(name, static_cast<double>(n));

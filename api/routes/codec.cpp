@@ -94,6 +94,8 @@ json channel_json(const channels::Channel& c) {
           {"name", c.name},             {"type", c.type},
           {"currency", c.currency},     {"tax_rate_bp", c.tax_rate_bp},
           {"tax_inclusive", c.tax_inclusive}, {"location_ids", locations},
+          {"plugin", c.plugin ? json(*c.plugin) : json(nullptr)},
+          {"payment_providers", c.payment_providers}, {"fulfilment_providers", c.fulfilment_providers},
           {"created_at", time_json(c.created_at)}, {"updated_at", time_json(c.updated_at)}};
 }
 
@@ -185,6 +187,11 @@ json order_json(const orders::Order& o, bool admin) {
            {"lines", lines},
            {"totals", totals_json(o.totals)},
            {"events", events},
+           {"payment",
+            {{"status", o.payment_status},
+             {"provider", o.payment_provider.empty() ? json(nullptr) : json(o.payment_provider)},
+             {"session_id", o.payment_session_id.empty() ? json(nullptr) : json(o.payment_session_id)}}},
+           {"fulfilment", {{"status", o.fulfilment_status}, {"shipping", o.shipping}}},
            {"created_at", time_json(o.created_at)},
            {"updated_at", time_json(o.updated_at)}};
   if (admin) {

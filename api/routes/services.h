@@ -9,7 +9,11 @@
 #include "checkout/checkout_service.h"
 #include "common/change_counter.h"
 #include "inventory/inventory_service.h"
+#include "customers/customer_service.h"
+#include "events/event_bus.h"
 #include "orders/order_service.h"
+#include "payments/payment_service.h"
+#include "plugins/plugin_host.h"
 #include "storage/database.h"
 
 namespace quanqu::api {
@@ -24,6 +28,10 @@ struct Services {
   cart::CartService& carts;
   checkout::CheckoutService& checkout;
   orders::OrderService& orders;
+  payments::PaymentService& payments;
+  customers::CustomerService& customers;
+  plugins::PluginHost& plugins;
+  events::EventBus& events;
   // Where handlers log the internal cause of a 5xx; nothing is logged when null.
   http::Logger* log = nullptr;
 };

@@ -1,6 +1,7 @@
 // Store handlers: each parses its request, calls one core service and maps the result.
 #include "store/store_routes.h"
 #include "common/random.h"
+#include "routes/cart_input.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
 #include "routes/json_body.h"
@@ -32,27 +33,6 @@ Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, cons
 }
 
 catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }
-
-std::optional<cart::AddItem> read_add_item(JsonFields f) {
-  f.only({"sku", "variant_id", "quantity"});
-  cart::AddItem item;
-  if (auto sku = f.string("sku")) item.sku = *sku;
-  if (auto id = f.string("variant_id")) item.variant_id = VariantId(*id);
-  if (!item.sku && !item.variant_id && !f.has("sku") && !f.has("variant_id"))
-    f.fail("sku", "give sku or variant_id");
-  item.quantity = f.integer("quantity", true).value_or(0);
-  if (f.has("quantity") && (item.quantity < 1 || item.quantity > pricing::kMaxQuantity))
-    f.fail("quantity", "must be between 1 and " + std::to_string(pricing::kMaxQuantity));
-  return item;
-}
-
-cart::CartPatch read_cart_details(JsonFields& f) {
-  cart::CartPatch patch;
-  if (f.has("email")) patch.email = f.is_null("email") ? std::nullopt : f.string("email");
-  if (f.has("shipping_address"))
-    patch.shipping_address = f.is_null("shipping_address") ? std::nullopt : f.address("shipping_address");
-  return patch;
-}
 
 }  // namespace
 
@@ -176,6 +156,8 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     if (result.replayed) reply.set_header("Idempotent-Replayed", "true");
     return reply;
   }));
+
+  register_payment_routes(router, s);
 
   router.add("GET", "/v1/store/orders/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     std::string token(r.header("x-order-token").value_or(""));

@@ -11,7 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-Error not_found(const CartId& id) { return Error::not_found("cart.not_found", "no cart '" + id.value + "'"); }
+Error not_found(const CartId& id) {
+  return Error::not_found("cart.not_found", "no cart '" + id.value + "'");
+}
 
 std::int64_t available_on_channel(soci::session& sql, const channels::Channel& channel, const VariantId& variant) {
   if (channel.location_ids.empty()) return 0;
@@ -20,8 +22,10 @@ std::int64_t available_on_channel(soci::session& sql, const channels::Channel& c
   long long available = 0;
   soci::indicator ind;
   storage::DynamicQuery q(sql);
-  q.text("SELECT SUM(on_hand - reserved) FROM inventory_levels WHERE variant_id = ").param(variant.value)
-      .text(" AND location_id IN ").in_list(locations);
+  q.text("SELECT SUM(on_hand - reserved) FROM inventory_levels WHERE variant_id = ")
+      .param(variant.value)
+      .text(" AND location_id IN ")
+      .in_list(locations);
   q.into(available, ind);
   q.execute();
   return ind == soci::i_ok ? std::max<long long>(0, available) : 0;
@@ -42,7 +46,8 @@ void write_details(soci::session& sql, const CartId& id, const CartPatch& patch)
 
 }  // namespace
 
-CartService::CartService(storage::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+CartService::CartService(storage::Database& db, const Clock& clock, events::EventBus& events)
+    : db_(db), clock_(clock), events_(events) {}
 
 Status CartService::validate(const CartPatch& patch) {
   Validator v;
@@ -65,8 +70,8 @@ Result<Cart> CartService::load(soci::session& sql, const channels::Channel& chan
   sql << "SELECT id, channel_id, currency, email, shipping_address, status, order_id, created_at, updated_at "
          "FROM carts WHERE id = :id",
       soci::into(c.id.value), soci::into(c.channel_id.value), soci::into(c.currency), soci::into(email, email_ind),
-      soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind),
-      soci::into(c.created_at), soci::into(c.updated_at), soci::use(id.value);
+      soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind), soci::into(c.created_at),
+      soci::into(c.updated_at), soci::use(id.value);
   if (!sql.got_data() || c.channel_id != channel.id) return not_found(id);
   if (email_ind == soci::i_ok) c.email = email;
   if (address_ind == soci::i_ok) c.shipping_address = Address::from_json(json::parse(address));
@@ -75,9 +80,10 @@ Result<Cart> CartService::load(soci::session& sql, const channels::Channel& chan
   CartItem item;
   std::string options;
   soci::statement st =
-      (sql.prepare << "SELECT ci.id, ci.variant_id, ci.quantity, v.sku, v.title, v.options, p.id, p.title, p.handle "
-                      "FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id "
-                      "WHERE ci.cart_id = :c ORDER BY ci.position, ci.created_at, ci.id",
+      (sql.prepare
+           << "SELECT ci.id, ci.variant_id, ci.quantity, v.sku, v.title, v.options, p.id, p.title, p.handle "
+              "FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id "
+              "WHERE ci.cart_id = :c ORDER BY ci.position, ci.created_at, ci.id",
        soci::into(item.id.value), soci::into(item.variant_id.value), soci::into(item.quantity), soci::into(item.sku),
        soci::into(item.variant_title), soci::into(options), soci::into(item.product_id.value),
        soci::into(item.product_title), soci::into(item.product_handle), soci::use(id.value));
@@ -152,11 +158,13 @@ Status CartService::add_in(soci::session& sql, const channels::Channel& channel,
     long long count = 0;
     sql << "SELECT COUNT(*) FROM cart_items WHERE cart_id = :c", soci::into(count), soci::use(id.value);
     if (count >= static_cast<long long>(pricing::kMaxLines))
-      return Error::unprocessable("cart.too_many_lines", "a cart holds at most " + std::to_string(pricing::kMaxLines) + " lines");
+      return Error::unprocessable("cart.too_many_lines",
+                                  "a cart holds at most " + std::to_string(pricing::kMaxLines) + " lines");
     std::string new_item = new_id("item");
     long long now = clock_.now_ms(), position = 0;
     soci::indicator last_ind;
-    sql << "SELECT MAX(position) FROM cart_items WHERE cart_id = :c", soci::into(position, last_ind), soci::use(id.value);
+    sql << "SELECT MAX(position) FROM cart_items WHERE cart_id = :c", soci::into(position, last_ind),
+        soci::use(id.value);
     position = (last_ind == soci::i_ok ? position : 0) + 1;
     sql << "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at, position) "
            "VALUES (:id, :c, :v, :q, :t, :p)",
@@ -168,7 +176,7 @@ Status CartService::add_in(soci::session& sql, const channels::Channel& channel,
 
 Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId& id,
                                  const std::function<Status(soci::session&, Cart&)>& change) {
-  return db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
+  return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
     QQ_ASSIGN_OR_RETURN(Cart cart, load(sql, channel, id));
     if (cart.status != "open")
       return Error::conflict("cart.completed", "the cart was checked out already; start a new cart");
@@ -176,14 +184,27 @@ Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId&
     long long now = clock_.now_ms();
     sql << "UPDATE carts SET updated_at = :u WHERE id = :id", soci::use(now), soci::use(id.value);
     return load(sql, channel, id);
-  });
+  }));
+}
+
+Result<Cart> CartService::published(Result<Cart> cart) {
+  if (cart) {
+    std::int64_t units = 0;
+    for (const auto& i : cart->items) units += i.quantity;
+    events_.publish("cart.updated", {{"cart_id", cart->id.value},
+                                     {"channel_id", cart->channel_id.value},
+                                     {"lines", cart->items.size()},
+                                     {"units", units},
+                                     {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}}});
+  }
+  return cart;
 }
 
 Result<Cart> CartService::create(const channels::Channel& channel, const CartPatch& details,
                                  const std::vector<AddItem>& items) {
   QQ_TRY(validate(details));
   if (items.size() > pricing::kMaxLines) return Error::invalid("cart.too_many_lines", "too many items");
-  return db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
+  return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
     CartId id(new_id("cart"));
     long long now = clock_.now_ms();
     sql << "INSERT INTO carts (id, channel_id, currency, status, created_at, updated_at) "
@@ -199,7 +220,7 @@ Result<Cart> CartService::create(const channels::Channel& channel, const CartPat
       }
     }
     return load(sql, channel, id);
-  });
+  }));
 }
 
 Result<Cart> CartService::get(const channels::Channel& channel, const CartId& id) {

@@ -5,13 +5,14 @@
 #include "channels/channel.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "events/event_bus.h"
 #include "storage/database.h"
 
 namespace quanqu::cart {
 
 class CartService {
  public:
-  CartService(storage::Database& db, const Clock& clock);
+  CartService(storage::Database& db, const Clock& clock, events::EventBus& events);
 
   // Field checks without the database (see CatalogService::validate).
   static Status validate(const CartPatch& details);
@@ -33,11 +34,14 @@ class CartService {
 
  private:
   Status add_in(soci::session& sql, const channels::Channel& channel, const CartId& id, const AddItem& item);
+  // Publishes cart.updated for a cart that was written.
+  Result<Cart> published(Result<Cart> cart);
   Result<Cart> mutate(const channels::Channel& channel, const CartId& id,
                       const std::function<Status(soci::session&, Cart&)>& change);
 
   storage::Database& db_;
   const Clock& clock_;
+  events::EventBus& events_;
 };
 
 }  // namespace quanqu::cart

@@ -3,6 +3,8 @@
 
 #include "common/ids.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +21,12 @@ struct Channel {
   std::int32_t tax_rate_bp = 0;  // basis points: 1300 = 13 %
   bool tax_inclusive = false;    // prices already contain tax
   std::vector<LocationId> location_ids;  // the stock locations it sells from, in preference order
+  std::optional<std::string> plugin;     // the plugin that runs the channel (a channel adapter), if any
+  // Config per plugin name: the channel plugin's and each provider's, already checked against
+  // the plugins' schemas by the caller (the core does not know plugins).
+  nlohmann::json configs = nlohmann::json::object();
+  std::vector<std::string> payment_providers;     // offered at checkout, in display order
+  std::vector<std::string> fulfilment_providers;  // shipping methods offered, in display order
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -31,6 +39,10 @@ struct NewChannel {
   std::int32_t tax_rate_bp = 0;
   bool tax_inclusive = false;
   std::vector<LocationId> location_ids;
+  std::optional<std::string> plugin;
+  nlohmann::json configs = nlohmann::json::object();
+  std::vector<std::string> payment_providers;
+  std::vector<std::string> fulfilment_providers;
 };
 
 // Fields absent (nullopt) are left as they are.
@@ -39,6 +51,9 @@ struct ChannelPatch {
   std::optional<std::int32_t> tax_rate_bp;
   std::optional<bool> tax_inclusive;
   std::optional<std::vector<LocationId>> location_ids;
+  std::optional<nlohmann::json> configs;  // replaces the whole map
+  std::optional<std::vector<std::string>> payment_providers;
+  std::optional<std::vector<std::string>> fulfilment_providers;
 };
 
 // The channel types the engine knows.

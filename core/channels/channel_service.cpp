@@ -9,8 +9,33 @@
 namespace quanqu::channels {
 
 bool is_known_channel_type(const std::string& type) {
-  static const std::array<std::string, 7> kTypes{"web", "mini_program", "social", "marketplace", "pos", "try_on", "app"};
+  static const std::array<std::string, 7> kTypes{"web", "mini_program", "social", "marketplace",
+                                                 "pos", "try_on",       "app"};
   return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+}
+
+// Shapes only: names are plugin names, configs are objects keyed by plugin, no name twice. Whether
+// the plugins exist and the configs fit their schemas is the caller's check (it knows plugins).
+void ChannelService::validate_plugins(Validator& v, const std::optional<std::string>& plugin,
+                                      const nlohmann::json& configs, const std::vector<std::string>& payment,
+                                      const std::vector<std::string>& fulfilment) {
+  auto plugin_name = [](const std::string& s) {
+    if (s.empty() || s.size() > 63) return false;
+    for (char ch : s)
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return false;
+    return true;
+  };
+  if (plugin && !plugin_name(*plugin)) v.fail("plugin", "must be a plugin name: 1 to 63 of a-z, 0-9 and -");
+  if (!configs.is_object()) v.fail("config", "must be an object");
+  for (const auto& [list, field] : {std::pair{&payment, "payment_providers"}, std::pair{&fulfilment, "fulfilment_providers"}}) {
+    if (list->size() > 20) v.fail(field, "may name at most 20 providers");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      std::string f = std::string(field) + "/" + std::to_string(i);
+      if (!plugin_name((*list)[i])) v.fail(f, "must be a provider name: 1 to 63 of a-z, 0-9 and -");
+      for (std::size_t j = 0; j < i; ++j)
+        if ((*list)[j] == (*list)[i]) v.fail(f, "listed twice");
+    }
+  }
 }
 
 ChannelService::ChannelService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
@@ -19,16 +44,24 @@ ChannelService::ChannelService(storage::Database& db, const Clock& clock, Change
 Result<Channel> ChannelService::load(soci::session& sql, const std::string& id_or_code) {
   Channel c;
   int tax_inclusive = 0;
-  sql << "SELECT id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at "
-         "FROM channels WHERE id = :k OR code = :k2",
+  std::string plugin, configs, payment, fulfilment;
+  soci::indicator plugin_ind = soci::i_null;
+  sql << "SELECT id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at, plugin, config, "
+         "payment_providers, fulfilment_providers FROM channels WHERE id = :k OR code = :k2",
       soci::into(c.id.value), soci::into(c.code), soci::into(c.name), soci::into(c.type), soci::into(c.currency),
       soci::into(c.tax_rate_bp), soci::into(tax_inclusive), soci::into(c.created_at), soci::into(c.updated_at),
+      soci::into(plugin, plugin_ind), soci::into(configs), soci::into(payment), soci::into(fulfilment),
       soci::use(id_or_code), soci::use(id_or_code);
   if (!sql.got_data()) return Error::not_found("channel.not_found", "no channel '" + id_or_code + "'");
   c.tax_inclusive = tax_inclusive != 0;
+  if (plugin_ind == soci::i_ok) c.plugin = plugin;
+  c.configs = nlohmann::json::parse(configs);
+  c.payment_providers = nlohmann::json::parse(payment).get<std::vector<std::string>>();
+  c.fulfilment_providers = nlohmann::json::parse(fulfilment).get<std::vector<std::string>>();
   std::string loc;
-  soci::statement st = (sql.prepare << "SELECT location_id FROM channel_locations WHERE channel_id = :c ORDER BY position",
-                        soci::into(loc), soci::use(c.id.value));
+  soci::statement st =
+      (sql.prepare << "SELECT location_id FROM channel_locations WHERE channel_id = :c ORDER BY position",
+       soci::into(loc), soci::use(c.id.value));
   st.execute();
   while (st.fetch()) c.location_ids.emplace_back(loc);
   return c;
@@ -54,19 +87,38 @@ Result<Channel> ChannelService::create(const NewChannel& in) {
     v.fail("type", "must be one of web, mini_program, social, marketplace, pos, try_on, app");
   v.currency("currency", in.currency);
   v.range("tax_rate_bp", in.tax_rate_bp, 0, 10000);
+  validate_plugins(v, in.plugin, in.configs, in.payment_providers, in.fulfilment_providers);
   QQ_TRY(v.status());
   auto created = db_.write<Channel>([&](soci::session& sql) -> Result<Channel> {
     long long taken = 0;
     sql << "SELECT COUNT(*) FROM channels WHERE code = :c", soci::into(taken), soci::use(in.code);
     if (taken) return Error::conflict("channel.code_taken", "a channel with code '" + in.code + "' exists");
     QQ_TRY(validate_locations(sql, in.location_ids));
-    Channel c{ChannelId(new_id("chan")), in.code, in.name, in.type, in.currency, in.tax_rate_bp, in.tax_inclusive,
-              in.location_ids, clock_.now_ms(), clock_.now_ms()};
+    Channel c;
+    c.id = ChannelId(new_id("chan"));
+    c.code = in.code;
+    c.name = in.name;
+    c.type = in.type;
+    c.currency = in.currency;
+    c.tax_rate_bp = in.tax_rate_bp;
+    c.tax_inclusive = in.tax_inclusive;
+    c.location_ids = in.location_ids;
+    c.plugin = in.plugin;
+    c.configs = in.configs;
+    c.payment_providers = in.payment_providers;
+    c.fulfilment_providers = in.fulfilment_providers;
+    c.created_at = c.updated_at = clock_.now_ms();
     int inclusive = c.tax_inclusive;
-    sql << "INSERT INTO channels (id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at) "
-           "VALUES (:id, :code, :name, :type, :cur, :tax, :incl, :ca, :ua)",
+    std::string plugin = c.plugin.value_or(""), configs = c.configs.dump();
+    std::string payment = nlohmann::json(c.payment_providers).dump();
+    std::string fulfilment = nlohmann::json(c.fulfilment_providers).dump();
+    soci::indicator plugin_ind = c.plugin ? soci::i_ok : soci::i_null;
+    sql << "INSERT INTO channels (id, code, name, type, currency, tax_rate_bp, tax_inclusive, created_at, updated_at, "
+           "plugin, config, payment_providers, fulfilment_providers) "
+           "VALUES (:id, :code, :name, :type, :cur, :tax, :incl, :ca, :ua, :pl, :cfg, :pay, :ful)",
         soci::use(c.id.value), soci::use(c.code), soci::use(c.name), soci::use(c.type), soci::use(c.currency),
-        soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.created_at), soci::use(c.updated_at);
+        soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.created_at), soci::use(c.updated_at),
+        soci::use(plugin, plugin_ind), soci::use(configs), soci::use(payment), soci::use(fulfilment);
     for (std::size_t i = 0; i < c.location_ids.size(); ++i) {
       int pos = static_cast<int>(i);
       sql << "INSERT INTO channel_locations (channel_id, location_id, position) VALUES (:c, :l, :p)",
@@ -82,6 +134,9 @@ Result<Channel> ChannelService::update(const ChannelId& id, const ChannelPatch& 
   Validator v;
   if (patch.name) v.text("name", *patch.name, 200);
   if (patch.tax_rate_bp) v.range("tax_rate_bp", *patch.tax_rate_bp, 0, 10000);
+  validate_plugins(v, std::nullopt, patch.configs.value_or(nlohmann::json::object()),
+                   patch.payment_providers.value_or(std::vector<std::string>{}),
+                   patch.fulfilment_providers.value_or(std::vector<std::string>{}));
   QQ_TRY(v.status());
   auto updated = db_.write<Channel>([&](soci::session& sql) -> Result<Channel> {
     QQ_ASSIGN_OR_RETURN(Channel c, load(sql, id.value));
@@ -89,10 +144,17 @@ Result<Channel> ChannelService::update(const ChannelId& id, const ChannelPatch& 
     if (patch.name) c.name = *patch.name;
     if (patch.tax_rate_bp) c.tax_rate_bp = *patch.tax_rate_bp;
     if (patch.tax_inclusive) c.tax_inclusive = *patch.tax_inclusive;
+    if (patch.configs) c.configs = *patch.configs;
+    if (patch.payment_providers) c.payment_providers = *patch.payment_providers;
+    if (patch.fulfilment_providers) c.fulfilment_providers = *patch.fulfilment_providers;
     c.updated_at = clock_.now_ms();
     int inclusive = c.tax_inclusive;
-    sql << "UPDATE channels SET name = :n, tax_rate_bp = :t, tax_inclusive = :i, updated_at = :u WHERE id = :id",
-        soci::use(c.name), soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.updated_at), soci::use(c.id.value);
+    std::string configs = c.configs.dump(), payment = nlohmann::json(c.payment_providers).dump();
+    std::string fulfilment = nlohmann::json(c.fulfilment_providers).dump();
+    sql << "UPDATE channels SET name = :n, tax_rate_bp = :t, tax_inclusive = :i, updated_at = :u, config = :cfg, "
+           "payment_providers = :pay, fulfilment_providers = :ful WHERE id = :id",
+        soci::use(c.name), soci::use(c.tax_rate_bp), soci::use(inclusive), soci::use(c.updated_at), soci::use(configs),
+        soci::use(payment), soci::use(fulfilment), soci::use(c.id.value);
     if (patch.location_ids) {
       QQ_TRY(validate_locations(sql, *patch.location_ids));
       sql << "DELETE FROM channel_locations WHERE channel_id = :c", soci::use(c.id.value);

@@ -4,6 +4,7 @@
 #include "channels/channel.h"
 #include "common/change_counter.h"
 #include "common/clock.h"
+#include "common/validation.h"
 #include "common/result.h"
 #include "storage/database.h"
 
@@ -37,6 +38,8 @@ class ChannelService {
  private:
   Result<Channel> load(soci::session& sql, const std::string& id_or_code);
   Status validate_locations(soci::session& sql, const std::vector<LocationId>& ids);
+  static void validate_plugins(Validator& v, const std::optional<std::string>& plugin, const nlohmann::json& configs,
+                               const std::vector<std::string>& payment, const std::vector<std::string>& fulfilment);
   void forget_cached();
 
   storage::Database& db_;

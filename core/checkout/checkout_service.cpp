@@ -12,11 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-
 }  // namespace
 
-CheckoutService::CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
-    : db_(db), clock_(clock), changes_(changes) {}
+CheckoutService::CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes,
+                                 events::EventBus& events, payments::PaymentService& payments)
+    : db_(db), clock_(clock), changes_(changes), events_(events), payments_(payments) {}
 
 Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channel, const CheckoutRequest& request) {
   const auto& key = request.idempotency_key;
@@ -28,13 +28,36 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
                           {{"Idempotency-Key", "must be 1 to 255 printable ASCII characters"}});
   std::string scope = "checkout:" + channel.id.value;
 
+  // The payment step, before the transaction (a provider may be a gateway across the network).
+  // A replayed key skips it: the transaction below answers with the first result.
+  std::optional<payments::PaymentSession> payment;
+  if (!channel.payment_providers.empty()) {
+    auto seen = db_.read<bool>([&](soci::session& sql) -> Result<bool> {
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM idempotency_keys WHERE scope = :s AND idem_key = :k", soci::into(n), soci::use(scope),
+          soci::use(key);
+      return n > 0;
+    });
+    if (!seen) return seen.error();
+    if (!*seen) {
+      auto cart = db_.read<cart::Cart>([&](soci::session& sql) { return cart::CartService::load(sql, channel, request.cart_id); });
+      if (!cart) return cart.error();
+      if (cart->status != "open")
+        return Error::conflict("cart.completed", "the cart was checked out already with another Idempotency-Key");
+      auto authorized = payments_.authorize_for_checkout(channel, *cart);
+      if (!authorized) return authorized.error();
+      payment = std::move(*authorized);
+    }
+  }
+  bool paid_at_checkout = false;
+
   auto done = db_.write<CheckoutResult>([&](soci::session& sql) -> Result<CheckoutResult> {
+    paid_at_checkout = false;
     // 1. A key seen before: the same request gets the same order; another request is refused.
     std::string fingerprint, resource, secret;
     soci::indicator secret_ind;
     sql << "SELECT fingerprint, resource_id, secret FROM idempotency_keys WHERE scope = :s AND idem_key = :k",
-        soci::into(fingerprint), soci::into(resource), soci::into(secret, secret_ind), soci::use(scope),
-        soci::use(key);
+        soci::into(fingerprint), soci::into(resource), soci::into(secret, secret_ind), soci::use(scope), soci::use(key);
     if (sql.got_data()) {
       if (fingerprint != request.fingerprint)
         return Error::conflict("idempotency.key_reused",
@@ -50,8 +73,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     std::string no_resource;
     sql << "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, resource_id, created_at) "
            "VALUES (:s, :k, :f, :r, :t)",
-        soci::use(scope), soci::use(key), soci::use(request.fingerprint), soci::use(no_resource),
-        soci::use(claimed_at);
+        soci::use(scope), soci::use(key), soci::use(request.fingerprint), soci::use(no_resource), soci::use(claimed_at);
 
     // 2. The cart, priced now.
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, cart::CartService::load(sql, channel, request.cart_id));
@@ -89,8 +111,10 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       auto taken = inventory::InventoryService::reserve(sql, clock_, item->variant_id, channel.location_ids,
                                                         item->quantity, order_id.value, &available);
       if (!taken) {
-        short_lines.push_back({{"item_id", item->id.value}, {"sku", item->sku},
-                               {"variant_id", item->variant_id.value}, {"requested", item->quantity},
+        short_lines.push_back({{"item_id", item->id.value},
+                               {"sku", item->sku},
+                               {"variant_id", item->variant_id.value},
+                               {"requested", item->quantity},
                                {"available", std::min<std::int64_t>(available, item->quantity)}});
         continue;
       }
@@ -112,11 +136,29 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     order.totals.lines.clear();
     order.allocations = std::move(allocations);
     for (const auto& i : cart.items)
-      order.lines.push_back({i.id.value, i.variant_id, i.product_id, i.sku, i.product_title, i.variant_title,
-                             i.options, i.quantity, i.price->unit_price, i.price->subtotal, i.price->tax,
-                             i.price->total});
+      order.lines.push_back({i.id.value, i.variant_id, i.product_id, i.sku, i.product_title, i.variant_title, i.options,
+                             i.quantity, i.price->unit_price, i.price->subtotal, i.price->tax, i.price->total});
+    if (!channel.payment_providers.empty()) {
+      // A concurrent same-key request may have got here without the payment step (its key was
+      // claimed after our look); it then waits on the key row above and replays instead.
+      if (!payment)
+        return Error::unprocessable("checkout.payment_required", "start a payment session for this cart first");
+      QQ_ASSIGN_OR_RETURN(payments::PaymentSession claimed,
+                          payments::PaymentService::claim_for_order(sql, payment->id, cart, order_id));
+      order.payment_status = "authorized";
+      order.payment_session_id = claimed.id.value;
+      order.payment_provider = claimed.provider;
+      paid_at_checkout = claimed.status == "captured";
+    }
     std::string token = "qq_ot_" + random_hex(24);
     QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token));
+    if (paid_at_checkout) {
+      bool changed = false;
+      QQ_ASSIGN_OR_RETURN(order, orders::OrderService::mark_paid_in(sql, clock_, order.id,
+                                                                    {{"payment_session_id", order.payment_session_id},
+                                                                     {"provider", order.payment_provider}},
+                                                                    changed));
+    }
 
     long long now = clock_.now_ms();
     sql << "UPDATE carts SET status = 'completed', order_id = :o, updated_at = :u WHERE id = :id",
@@ -125,7 +167,13 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
         soci::use(order.id.value), soci::use(token), soci::use(scope), soci::use(key);
     return CheckoutResult{std::move(order), token, false};
   });
-  if (done && !done->replayed) changes_.bump();
+  if (done && !done->replayed) {
+    changes_.bump();
+    const orders::Order& o = done->order;
+    events_.publish("order.placed", orders::OrderService::event_data(o));
+    events_.publish("inventory.changed", inventory::InventoryService::changed_event(o.allocations, "reserve", o.id.value));
+    if (paid_at_checkout) events_.publish("order.paid", orders::OrderService::event_data(o));
+  }
   return done;
 }
 

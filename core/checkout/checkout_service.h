@@ -5,6 +5,8 @@
 #include "common/change_counter.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "events/event_bus.h"
+#include "payments/payment_service.h"
 #include "orders/order.h"
 #include "storage/database.h"
 
@@ -24,20 +26,26 @@ struct CheckoutResult {
 
 class CheckoutService {
  public:
-  CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+  CheckoutService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events,
+                  payments::PaymentService& payments);
 
   // In one transaction: replays a known key (or refuses it when the fingerprint differs with a
   // 409 `idempotency.key_reused`), re-reads the cart and its current prices, requires an e-mail
   // and shipping address (422 `checkout.missing_details`) and purchasable lines (422
   // `checkout.unavailable_items`), reserves stock for every line over the channel's locations
   // (409 `inventory.insufficient_stock` naming every short line; nothing is written), creates
-  // the order and completes the cart.
+  // the order and completes the cart. A channel with payment providers first has the cart's
+  // payment session authorised (PaymentService::authorize_for_checkout, outside the
+  // transaction: it may call a gateway); no authorisation, no order. After commit it publishes
+  // order.placed, inventory.changed and, for a payment captured already, order.paid.
   Result<CheckoutResult> checkout(const channels::Channel& channel, const CheckoutRequest& request);
 
  private:
   storage::Database& db_;
   const Clock& clock_;
   ChangeCounter& changes_;
+  events::EventBus& events_;
+  payments::PaymentService& payments_;
 };
 
 }  // namespace quanqu::checkout

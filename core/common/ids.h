@@ -29,6 +29,7 @@ using CartId = Id<struct CartTag>;
 using CartItemId = Id<struct CartItemTag>;
 using OrderId = Id<struct OrderTag>;
 using ApiKeyId = Id<struct ApiKeyTag>;
+using CustomerId = Id<struct CustomerTag>;
 
 // Creates a fresh identifier "<prefix>_<time hex><random hex>" from a CSPRNG.
 std::string new_id(std::string_view prefix);

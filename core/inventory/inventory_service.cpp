@@ -28,8 +28,9 @@ void validate_location_fields(Validator& v, const std::string& kind, const Addre
 
 }  // namespace
 
-InventoryService::InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
-    : db_(db), clock_(clock), changes_(changes) {}
+InventoryService::InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes,
+                                   events::EventBus& events)
+    : db_(db), clock_(clock), changes_(changes), events_(events) {}
 
 Result<StockLocation> InventoryService::load_location(soci::session& sql, const LocationId& id) {
   StockLocation l;
@@ -55,8 +56,8 @@ Result<StockLocation> InventoryService::create_location(const NewStockLocation& 
     long long taken = 0;
     sql << "SELECT COUNT(*) FROM stock_locations WHERE code = :c", soci::into(taken), soci::use(in.code);
     if (taken) return Error::conflict("location.code_taken", "a stock location with code '" + in.code + "' exists");
-    StockLocation l{LocationId(new_id("loc")), in.code, in.name, in.kind, in.address, in.pickup_enabled,
-                    clock_.now_ms(), clock_.now_ms()};
+    StockLocation l{LocationId(new_id("loc")), in.code,         in.name,        in.kind, in.address,
+                    in.pickup_enabled,         clock_.now_ms(), clock_.now_ms()};
     std::string address = l.address.to_json().dump();
     int pickup = l.pickup_enabled;
     double lat = l.address.latitude.value_or(0), lon = l.address.longitude.value_or(0);
@@ -138,8 +139,9 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
         soci::use(l.variant_id.value), soci::use(l.location_id.value), soci::into(old_on_hand), soci::into(reserved);
     bool exists = sql.got_data();
     if (on_hand < reserved)
-      return Error::unprocessable("inventory.below_reserved", "on hand cannot go below the " + std::to_string(reserved) +
-                                                                  " units reserved for orders");
+      return Error::unprocessable(
+          "inventory.below_reserved",
+          "on hand cannot go below the " + std::to_string(reserved) + " units reserved for orders");
     long long now = clock_.now_ms(), value = on_hand;
     if (exists)
       sql << "UPDATE inventory_levels SET on_hand = :h, updated_at = :u WHERE variant_id = :v AND location_id = :l",
@@ -155,7 +157,18 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     l.updated_at = now;
     return l;
   });
-  if (level) changes_.bump();
+  if (level) {
+    changes_.bump();
+    events_.publish("inventory.changed", {{"reason", "adjustment"},
+                                          {"reference", nullptr},
+                                          {"levels",
+                                           {{{"variant_id", level->variant_id.value},
+                                             {"sku", level->sku},
+                                             {"location_id", level->location_id.value},
+                                             {"on_hand", level->on_hand},
+                                             {"reserved", level->reserved},
+                                             {"available", level->available()}}}}});
+  }
   return level;
 }
 
@@ -171,18 +184,29 @@ Result<LevelPage> InventoryService::list_levels(const LevelQuery& query) {
     LevelPage page;
     InventoryLevel l;
     storage::DynamicQuery q(sql);
-    q.text("SELECT il.variant_id, v.sku, il.location_id, il.on_hand, il.reserved, il.updated_at "
-           "FROM inventory_levels il JOIN variants v ON v.id = il.variant_id WHERE 1 = 1");
+    q.text(
+        "SELECT il.variant_id, v.sku, il.location_id, il.on_hand, il.reserved, il.updated_at "
+        "FROM inventory_levels il JOIN variants v ON v.id = il.variant_id WHERE 1 = 1");
     if (query.variant_id) q.text(" AND il.variant_id = ").param(query.variant_id->value);
     if (query.sku) q.text(" AND v.sku = ").param(*query.sku);
     if (query.location_id) q.text(" AND il.location_id = ").param(query.location_id->value);
     if (!query.cursor.empty()) {
       std::string variant = query.cursor.substr(0, sep), location = query.cursor.substr(sep + 1);
-      q.text(" AND (il.variant_id > ").param(variant).text(" OR (il.variant_id = ").param(variant)
-          .text(" AND il.location_id > ").param(location).text("))");
+      q.text(" AND (il.variant_id > ")
+          .param(variant)
+          .text(" OR (il.variant_id = ")
+          .param(variant)
+          .text(" AND il.location_id > ")
+          .param(location)
+          .text("))");
     }
     q.text(" ORDER BY il.variant_id, il.location_id LIMIT ").param(static_cast<long long>(query.limit) + 1);
-    q.into(l.variant_id.value).into(l.sku).into(l.location_id.value).into(l.on_hand).into(l.reserved).into(l.updated_at);
+    q.into(l.variant_id.value)
+        .into(l.sku)
+        .into(l.location_id.value)
+        .into(l.on_hand)
+        .into(l.reserved)
+        .into(l.updated_at);
     for (bool row = q.execute(); row; row = q.fetch()) page.items.push_back(l);
     if (page.items.size() > static_cast<std::size_t>(query.limit)) {
       page.items.pop_back();
@@ -260,6 +284,32 @@ Status InventoryService::release(soci::session& sql, const Clock& clock, const s
     write_ledger(sql, clock, a.variant_id, a.location_id, "release", 0, -q, on_hand_after, reserved_after, reference);
   }
   return ok_status();
+}
+
+Status InventoryService::ship(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
+                              const std::string& reference) {
+  long long now = clock.now_ms();
+  for (const auto& a : allocations) {
+    long long q = a.quantity, on_hand_after = 0, reserved_after = 0;
+    sql << "UPDATE inventory_levels SET reserved = reserved - :q, on_hand = on_hand - :q2, updated_at = :u "
+           "WHERE variant_id = :v AND location_id = :l AND reserved >= :q3 AND on_hand >= :q4 RETURNING on_hand, reserved",
+        soci::use(q), soci::use(q), soci::use(now), soci::use(a.variant_id.value), soci::use(a.location_id.value),
+        soci::use(q), soci::use(q), soci::into(on_hand_after), soci::into(reserved_after);
+    if (!sql.got_data())
+      return Error::internal("reserved stock of " + a.variant_id.value + " at " + a.location_id.value +
+                             " is lower than the order holds");
+    write_ledger(sql, clock, a.variant_id, a.location_id, "fulfilment", -q, -q, on_hand_after, reserved_after,
+                 reference);
+  }
+  return ok_status();
+}
+
+nlohmann::json InventoryService::changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
+                                               const std::string& reference) {
+  nlohmann::json levels = nlohmann::json::array();
+  for (const auto& a : allocations)
+    levels.push_back({{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
+  return {{"reason", reason}, {"reference", reference}, {"levels", levels}};
 }
 
 }  // namespace quanqu::inventory

@@ -4,6 +4,7 @@
 #include "common/change_counter.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "events/event_bus.h"
 #include "inventory/inventory.h"
 #include "storage/database.h"
 
@@ -26,7 +27,7 @@ struct LevelPage {
 
 class InventoryService {
  public:
-  InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
+  InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events);
 
   Result<StockLocation> create_location(const NewStockLocation& input);
   Result<StockLocation> update_location(const LocationId& id, const StockLocationPatch& patch);
@@ -48,12 +49,19 @@ class InventoryService {
   // `available_out` receives the units that were available.
   static std::optional<std::vector<Allocation>> reserve(soci::session& sql, const Clock& clock,
                                                         const VariantId& variant,
-                                                        const std::vector<LocationId>& locations,
-                                                        std::int64_t quantity, const std::string& reference,
-                                                        std::int64_t* available_out);
+                                                        const std::vector<LocationId>& locations, std::int64_t quantity,
+                                                        const std::string& reference, std::int64_t* available_out);
   // Gives reserved units back (an order cancelled); writes ledger rows with reason "release".
   static Status release(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
                         const std::string& reference);
+  // The reserved units left the shelf (an order fulfilled): on hand and reserved both drop;
+  // ledger rows with reason "fulfilment".
+  static Status ship(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
+                     const std::string& reference);
+
+  // The facts of an inventory.changed event for allocations moved by `reason` (reserve, release, fulfilment).
+  static nlohmann::json changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
+                                      const std::string& reference);
 
  private:
   Result<StockLocation> load_location(soci::session& sql, const LocationId& id);
@@ -61,6 +69,7 @@ class InventoryService {
   storage::Database& db_;
   const Clock& clock_;
   ChangeCounter& changes_;
+  events::EventBus& events_;
 };
 
 }  // namespace quanqu::inventory

@@ -48,6 +48,14 @@ struct Order {
   std::vector<OrderLine> lines;
   pricing::Totals totals;  // lines inside are not repeated: see `lines`
   std::vector<inventory::Allocation> allocations;
+  // not_required (the channel takes no payment step), authorized, captured, cancelled.
+  std::string payment_status = "not_required";
+  std::string payment_session_id;  // empty when not_required
+  std::string payment_provider;
+  // unfulfilled, fulfilled (handed to delivery; stock left the shelf), delivered.
+  std::string fulfilment_status = "unfulfilled";
+  // The shipping chosen in the cart: {"provider", "amount", "label", "location_id", "data"}; null when none.
+  nlohmann::json shipping;
   std::vector<OrderEvent> events;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;

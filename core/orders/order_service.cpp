@@ -13,10 +13,18 @@ using nlohmann::json;
 json snapshot_of(const Order& o) {
   json lines = json::array();
   for (const auto& l : o.lines)
-    lines.push_back({{"id", l.id}, {"variant_id", l.variant_id.value}, {"product_id", l.product_id.value},
-                     {"sku", l.sku}, {"product_title", l.product_title}, {"variant_title", l.variant_title},
-                     {"options", l.options}, {"quantity", l.quantity}, {"unit_price", l.unit_price},
-                     {"subtotal", l.subtotal}, {"tax", l.tax}, {"total", l.total}});
+    lines.push_back({{"id", l.id},
+                     {"variant_id", l.variant_id.value},
+                     {"product_id", l.product_id.value},
+                     {"sku", l.sku},
+                     {"product_title", l.product_title},
+                     {"variant_title", l.variant_title},
+                     {"options", l.options},
+                     {"quantity", l.quantity},
+                     {"unit_price", l.unit_price},
+                     {"subtotal", l.subtotal},
+                     {"tax", l.tax},
+                     {"total", l.total}});
   json explanation = json::array();
   for (const auto& e : o.totals.explanation)
     explanation.push_back({{"kind", e.kind}, {"label", e.label}, {"amount", e.amount}, {"included", e.included}});
@@ -30,8 +38,8 @@ void read_snapshot(const json& s, Order& o) {
   for (const auto& l : s.at("lines"))
     o.lines.push_back({l.at("id"), VariantId(l.at("variant_id")), ProductId(l.at("product_id")), l.at("sku"),
                        l.at("product_title"), l.at("variant_title"),
-                       l.at("options").get<std::map<std::string, std::string>>(), l.at("quantity"),
-                       l.at("unit_price"), l.at("subtotal"), l.at("tax"), l.at("total")});
+                       l.at("options").get<std::map<std::string, std::string>>(), l.at("quantity"), l.at("unit_price"),
+                       l.at("subtotal"), l.at("tax"), l.at("total")});
   o.totals.tax.rate_bp = s.at("tax_rate_bp");
   o.totals.tax.inclusive = s.at("tax_inclusive");
   for (const auto& e : s.at("explanation"))
@@ -48,8 +56,8 @@ void add_event(soci::session& sql, const Clock& clock, Order& o, const std::stri
 
 }  // namespace
 
-OrderService::OrderService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
-    : db_(db), clock_(clock), changes_(changes) {}
+OrderService::OrderService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events)
+    : db_(db), clock_(clock), changes_(changes), events_(events) {}
 
 Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order o, const std::string& access_token) {
   long long number = 0;
@@ -61,13 +69,19 @@ Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order
   std::string token_hash = sha256_hex(access_token);
   long long subtotal = o.totals.subtotal, tax = o.totals.tax_total, shipping = o.totals.shipping_total,
             discount = o.totals.discount_total, total = o.totals.total, created = o.created_at;
+  std::string shipping_doc = o.shipping.is_null() ? std::string() : o.shipping.dump();
+  soci::indicator shipping_ind = o.shipping.is_null() ? soci::i_null : soci::i_ok;
+  soci::indicator session_ind = o.payment_session_id.empty() ? soci::i_null : soci::i_ok;
   sql << "INSERT INTO orders (id, number, channel_id, cart_id, status, currency, email, shipping_address, subtotal, "
-         "tax_total, shipping_total, discount_total, total, snapshot, access_token_hash, created_at, updated_at) "
-         "VALUES (:id, :n, :ch, :cart, :s, :cur, :e, :a, :st, :tt, :sh, :d, :t, :snap, :tok, :ca, :ua)",
+         "tax_total, shipping_total, discount_total, total, snapshot, access_token_hash, created_at, updated_at, "
+         "payment_status, payment_session_id, fulfilment_status, shipping) "
+         "VALUES (:id, :n, :ch, :cart, :s, :cur, :e, :a, :st, :tt, :sh, :d, :t, :snap, :tok, :ca, :ua, :ps, :psid, :fs, "
+         ":ship)",
       soci::use(o.id.value), soci::use(number), soci::use(o.channel_id.value), soci::use(o.cart_id.value),
       soci::use(o.status), soci::use(o.currency), soci::use(o.email), soci::use(address), soci::use(subtotal),
       soci::use(tax), soci::use(shipping), soci::use(discount), soci::use(total), soci::use(snapshot),
-      soci::use(token_hash), soci::use(created), soci::use(created);
+      soci::use(token_hash), soci::use(created), soci::use(created), soci::use(o.payment_status),
+      soci::use(o.payment_session_id, session_ind), soci::use(o.fulfilment_status), soci::use(shipping_doc, shipping_ind);
   for (const auto& a : o.allocations) {
     long long q = a.quantity;
     sql << "INSERT INTO order_allocations (order_id, variant_id, location_id, quantity) VALUES (:o, :v, :l, :q)",
@@ -79,15 +93,25 @@ Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order
 
 Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   Order o;
+  soci::indicator provider_ind = soci::i_null;
   std::string address, snapshot;
   long long subtotal = 0, tax = 0, shipping = 0, discount = 0, total = 0;
-  sql << "SELECT id, number, channel_id, cart_id, status, currency, email, shipping_address, subtotal, tax_total, "
-         "shipping_total, discount_total, total, snapshot, created_at, updated_at FROM orders WHERE id = :id",
+  std::string session_id, shipping_doc;
+  soci::indicator session_ind = soci::i_null, shipping_ind = soci::i_null;
+  sql << "SELECT o.id, o.number, o.channel_id, o.cart_id, o.status, o.currency, o.email, o.shipping_address, "
+         "o.subtotal, o.tax_total, o.shipping_total, o.discount_total, o.total, o.snapshot, o.created_at, o.updated_at, "
+         "o.payment_status, o.payment_session_id, o.fulfilment_status, o.shipping, p.provider "
+         "FROM orders o LEFT JOIN payment_sessions p ON p.id = o.payment_session_id WHERE o.id = :id",
       soci::into(o.id.value), soci::into(o.number), soci::into(o.channel_id.value), soci::into(o.cart_id.value),
       soci::into(o.status), soci::into(o.currency), soci::into(o.email), soci::into(address), soci::into(subtotal),
       soci::into(tax), soci::into(shipping), soci::into(discount), soci::into(total), soci::into(snapshot),
-      soci::into(o.created_at), soci::into(o.updated_at), soci::use(id.value);
+      soci::into(o.created_at), soci::into(o.updated_at), soci::into(o.payment_status),
+      soci::into(session_id, session_ind), soci::into(o.fulfilment_status), soci::into(shipping_doc, shipping_ind),
+      soci::into(o.payment_provider, provider_ind), soci::use(id.value);
   if (!sql.got_data()) return Error::not_found("order.not_found", "no order '" + id.value + "'");
+  if (session_ind == soci::i_ok) o.payment_session_id = session_id;
+  if (provider_ind != soci::i_ok) o.payment_provider.clear();
+  if (shipping_ind == soci::i_ok) o.shipping = json::parse(shipping_doc);
   o.shipping_address = Address::from_json(json::parse(address));
   o.totals.currency = o.currency;
   o.totals.subtotal = subtotal;
@@ -98,19 +122,19 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   read_snapshot(json::parse(snapshot), o);
 
   inventory::Allocation a;
-  soci::statement allocations = (sql.prepare << "SELECT variant_id, location_id, quantity FROM order_allocations "
-                                                "WHERE order_id = :o ORDER BY variant_id, location_id",
-                                 soci::into(a.variant_id.value), soci::into(a.location_id.value),
-                                 soci::into(a.quantity), soci::use(o.id.value));
+  soci::statement allocations =
+      (sql.prepare << "SELECT variant_id, location_id, quantity FROM order_allocations "
+                      "WHERE order_id = :o ORDER BY variant_id, location_id",
+       soci::into(a.variant_id.value), soci::into(a.location_id.value), soci::into(a.quantity), soci::use(o.id.value));
   allocations.execute();
   while (allocations.fetch()) o.allocations.push_back(a);
 
   OrderEvent e;
   std::string data;
-  soci::statement events = (sql.prepare << "SELECT id, type, data, created_at FROM order_events WHERE order_id = :o "
-                                           "ORDER BY created_at, id",
-                            soci::into(e.id), soci::into(e.type), soci::into(data), soci::into(e.created_at),
-                            soci::use(o.id.value));
+  soci::statement events =
+      (sql.prepare << "SELECT id, type, data, created_at FROM order_events WHERE order_id = :o "
+                      "ORDER BY created_at, id",
+       soci::into(e.id), soci::into(e.type), soci::into(data), soci::into(e.created_at), soci::use(o.id.value));
   events.execute();
   while (events.fetch()) {
     OrderEvent copy = e;
@@ -140,7 +164,8 @@ Result<Order> OrderService::get_with_token(const ChannelId& channel, const Order
 Result<OrderPage> OrderService::list(const OrderQuery& query) {
   Validator v;
   v.range("limit", query.limit, 1, 100);
-  if (!query.cursor.empty() && !looks_like_id(query.cursor, "order")) v.fail("cursor", "is not a cursor from this list");
+  if (!query.cursor.empty() && !looks_like_id(query.cursor, "order"))
+    v.fail("cursor", "is not a cursor from this list");
   static const std::vector<std::string> kStatuses{"pending", "paid", "fulfilled", "completed", "cancelled"};
   if (!query.status.empty() && std::find(kStatuses.begin(), kStatuses.end(), query.status) == kStatuses.end())
     v.fail("status", "must be one of pending, paid, fulfilled, completed, cancelled");
@@ -187,13 +212,98 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
       return Error::conflict("order.not_cancellable", "an order that is " + current.status + " cannot be cancelled");
     }
     QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
+    // An authorised payment is let go with the order (the API asks the provider to release it).
+    if (o.payment_status == "authorized") {
+      sql << "UPDATE orders SET payment_status = 'cancelled' WHERE id = :id", soci::use(o.id.value);
+      o.payment_status = "cancelled";
+    }
     o.status = "cancelled";
     o.updated_at = now;
     add_event(sql, clock_, o, "order.cancelled", {{"reason", reason}});
     return o;
   });
-  if (cancelled) changes_.bump();
+  if (cancelled) {
+    changes_.bump();
+    events_.publish("order.cancelled", event_data(*cancelled));
+    events_.publish("inventory.changed",
+                    inventory::InventoryService::changed_event(cancelled->allocations, "release", cancelled->id.value));
+  }
   return cancelled;
+}
+
+json OrderService::event_data(const Order& o) {
+  return {{"order_id", o.id.value},
+          {"number", o.number},
+          {"channel_id", o.channel_id.value},
+          {"cart_id", o.cart_id.value},
+          {"status", o.status},
+          {"payment_status", o.payment_status},
+          {"fulfilment_status", o.fulfilment_status},
+          {"email", o.email},
+          {"total", {{"amount", o.totals.total}, {"currency", o.currency}}}};
+}
+
+Result<Order> OrderService::mark_paid_in(soci::session& sql, const Clock& clock, const OrderId& id,
+                                         const json& details, bool& changed) {
+  changed = false;
+  long long now = clock.now_ms();
+  std::string moved;
+  sql << "UPDATE orders SET status = 'paid', payment_status = 'captured', updated_at = :u "
+         "WHERE id = :id AND status = 'pending' RETURNING id",
+      soci::use(now), soci::use(id.value), soci::into(moved);
+  bool moved_now = sql.got_data();
+  QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+  if (!moved_now) {
+    if (o.payment_status == "captured") return o;  // paid before: nothing to do
+    return Error::conflict("order.not_payable", "an order that is " + o.status + " cannot be marked paid");
+  }
+  add_event(sql, clock, o, "order.paid", details);
+  changed = true;
+  return o;
+}
+
+Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
+  bool changed = false;
+  auto paid = db_.write<Order>([&](soci::session& sql) { return mark_paid_in(sql, clock_, id, details, changed); });
+  if (paid && changed) {
+    changes_.bump();
+    events_.publish("order.paid", event_data(*paid));
+  }
+  return paid;
+}
+
+Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string& status) {
+  if (status != "fulfilled" && status != "delivered")
+    return Error::invalid("validation.failed", "the request has invalid fields",
+                          {{"status", "must be fulfilled or delivered"}});
+  auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    std::string from = status == "fulfilled" ? "unfulfilled" : "fulfilled";
+    long long now = clock_.now_ms();
+    std::string changed;
+    // The order status follows: a paid order becomes fulfilled, a fulfilled one completed.
+    sql << "UPDATE orders SET fulfilment_status = :to, updated_at = :u, status = CASE "
+           "WHEN status = 'paid' AND :to2 = 'fulfilled' THEN 'fulfilled' "
+           "WHEN status = 'fulfilled' AND :to3 = 'delivered' THEN 'completed' ELSE status END "
+           "WHERE id = :id AND fulfilment_status = :from AND status <> 'cancelled' RETURNING id",
+        soci::use(status), soci::use(now), soci::use(status), soci::use(status), soci::use(o.id.value),
+        soci::use(from), soci::into(changed);
+    if (!sql.got_data())
+      return Error::conflict("order.fulfilment_conflict", "an order that is " + o.status + " and " +
+                                                              o.fulfilment_status + " cannot become " + status);
+    if (status == "fulfilled") QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+    add_event(sql, clock_, current, "order." + status, json::object());
+    return current;
+  });
+  if (moved) {
+    changes_.bump();
+    events_.publish("order." + status, event_data(*moved));
+    if (status == "fulfilled")
+      events_.publish("inventory.changed",
+                      inventory::InventoryService::changed_event(moved->allocations, "fulfilment", moved->id.value));
+  }
+  return moved;
 }
 
 }  // namespace quanqu::orders

@@ -1,6 +1,8 @@
 // Manifest parsing and validation, and the ABI compatibility rule.
 #include "plugins/manifest.h"
 
+#include "plugins/config_schema.h"
+
 #include <quanqu/sdk/abi.h>
 
 #include <algorithm>
@@ -112,6 +114,9 @@ Result<Manifest> parse_manifest(const nlohmann::json& json) {
   if (auto it = json.find("config_schema"); it != json.end()) {
     if (!it->is_object())
       errors.push_back({"config_schema", "must be a JSON Schema object"});
+    else if (auto checked = check_schema(*it); !checked)
+      for (const auto& f : checked.error().fields)
+        errors.push_back({"config_schema" + f.field, f.message});
     else
       m.config_schema = *it;
   }

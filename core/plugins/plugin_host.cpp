@@ -1,13 +1,17 @@
-// Loads plugin libraries with Boost.DLL and implements the C host table of quanqu/sdk/abi.h for each.
+// Loads plugin libraries with Boost.DLL, implements the C host table of quanqu/sdk/abi.h for each, and swaps generations on reload.
 #include "plugins/plugin_host.h"
+
+#include "common/random.h"
 
 #include <quanqu/sdk/abi.h>
 
 #include <dlfcn.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <unistd.h>
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -31,34 +35,10 @@ std::string_view to_string(PluginStatus status) {
   return "failed";
 }
 
-struct PluginHost::Loaded {
-  PluginInfo info;
-  KvStore* kv = nullptr;
-  const Clock* clock = nullptr;
-  const LogSink* log = nullptr;
-
-  boost::dll::shared_library library;
-  const quanqu_plugin_descriptor* descriptor = nullptr;
-  quanqu_host table{};
-  void* instance = nullptr;
-  bool initialised = false;  // init succeeded and stop has not run yet
-  std::atomic<bool> starting{false};
-
-  struct Route {
-    std::string method;
-    std::string pattern;
-    quanqu_route_fn fn = nullptr;
-    void* user = nullptr;
-  };
-  std::vector<Route> routes;
-  std::atomic<std::uint64_t> errors{0};
-};
-
 namespace {
 
-using Loaded = PluginHost::Loaded;
-
 constexpr std::size_t kErrCap = 1024;
+constexpr std::size_t kMaxEventBytes = 65536;
 // The descriptor as ABI 1.0 defines it: anything smaller is not a valid plugin.
 constexpr std::size_t kDescriptorV1Size =
     offsetof(quanqu_plugin_descriptor, stop) + sizeof(quanqu_plugin_descriptor::stop);
@@ -70,12 +50,90 @@ quanqu_str str(const std::string& s) {
   return quanqu_str{s.data(), s.size()};
 }
 
-void write_error(char* err, std::size_t cap, std::string_view message) noexcept {
-  if (!err || cap == 0) return;
-  std::size_t n = std::min(message.size(), cap - 1);
-  std::memcpy(err, message.data(), n);
-  err[n] = '\0';
+std::vector<std::string> split(std::string_view path) {
+  std::vector<std::string> out;
+  if (path.empty() || path == "/") return out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    out.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
 }
+
+}  // namespace
+
+// One loaded copy of a plugin's library, with what it registered during its start.
+struct PluginHost::Generation {
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    int placeholders = 0;
+    quanqu_route_fn fn = nullptr;
+    void* user = nullptr;
+  };
+  struct Subscription {
+    std::string pattern;
+    quanqu_event_fn fn = nullptr;
+    void* user = nullptr;
+  };
+  struct Provider {
+    std::string kind;
+    std::string name;
+    quanqu_provider_fn fn = nullptr;
+    void* user = nullptr;
+  };
+
+  PluginHost* host = nullptr;
+  Slot* slot = nullptr;
+  std::string plugin;
+  std::vector<std::string> provides;  // from the manifest it was loaded with
+  boost::dll::shared_library library;
+  const quanqu_plugin_descriptor* descriptor = nullptr;
+  quanqu_host table{};
+  void* instance = nullptr;
+  bool initialised = false;  // init succeeded and stop has not run yet
+  std::atomic<bool> starting{false};
+  AbiVersion abi;
+  std::string version;
+  std::int64_t loaded_at = 0;
+  std::vector<Route> routes;
+  std::vector<Subscription> subscriptions;
+  std::vector<Provider> providers;
+
+  Generation() = default;
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  // The last reference is gone: no call runs on this generation and none will again.
+  ~Generation() {
+    if (initialised && descriptor) {
+      try {
+        descriptor->stop(instance);
+      } catch (...) {
+        host->log(LogLevel::error, "plugin threw while stopping", {{"plugin", plugin}});
+      }
+    }
+    descriptor = nullptr;
+    if (library.is_loaded()) library.unload();
+  }
+};
+
+struct PluginHost::Slot {
+  PluginInfo info;                      // guarded by the host's mutex_
+  std::shared_ptr<Generation> current;  // likewise; null when failed or stopped
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> event_errors{0};
+  std::uint64_t generations = 0;  // under reload_mutex
+  std::mutex reload_mutex;        // one load or reload of this plugin at a time
+};
+
+namespace {
+
+using Generation = PluginHost::Generation;
 
 // The plugin's message from its error buffer, or a stand-in when it wrote none.
 std::string message_from(const char* buffer, quanqu_status status) {
@@ -84,9 +142,20 @@ std::string message_from(const char* buffer, quanqu_status status) {
   return "status " + std::to_string(status) + " without a message";
 }
 
+void write_error(char* err, std::size_t cap, std::string_view message) noexcept {
+  if (!err || cap == 0) return;
+  std::size_t n = std::min(message.size(), cap - 1);
+  std::memcpy(err, message.data(), n);
+  err[n] = '\0';
+}
+
 quanqu_status status_of(const Error& e) {
   switch (e.kind) {
     case ErrorKind::invalid_argument:
+    case ErrorKind::conflict:
+    case ErrorKind::failed_precondition:
+    case ErrorKind::unauthenticated:
+    case ErrorKind::permission_denied:
       return QUANQU_ERR_INVALID;
     case ErrorKind::not_found:
       return QUANQU_ERR_NOT_FOUND;
@@ -94,6 +163,27 @@ quanqu_status status_of(const Error& e) {
       return QUANQU_ERR_UNAVAILABLE;
     default:
       return QUANQU_ERR_INTERNAL;
+  }
+}
+
+int http_status_of(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::invalid_argument:
+      return 400;
+    case ErrorKind::unauthenticated:
+      return 401;
+    case ErrorKind::permission_denied:
+      return 403;
+    case ErrorKind::not_found:
+      return 404;
+    case ErrorKind::conflict:
+      return 409;
+    case ErrorKind::failed_precondition:
+      return 422;
+    case ErrorKind::unavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -115,11 +205,7 @@ bool valid_method(const std::string& m) {
 bool valid_pattern(const std::string& p) {
   if (p.empty() || p[0] != '/' || p.size() > 512) return false;
   if (p == "/") return true;
-  std::size_t start = 1;
-  while (start <= p.size()) {
-    std::size_t end = p.find('/', start);
-    if (end == std::string::npos) end = p.size();
-    std::string_view seg(p.data() + start, end - start);
+  for (const auto& seg : split(p)) {
     if (seg.empty()) return false;
     if (seg.front() == '{') {
       if (seg.size() < 3 || seg.back() != '}') return false;
@@ -133,35 +219,46 @@ bool valid_pattern(const std::string& p) {
               c == '_' || c == '~'))
           return false;
     }
-    start = end + 1;
   }
   return true;
 }
 
-// ---- The host table (abi.h). Each function catches everything: nothing throws into a plugin. ----
-
-void host_log(void* ctx, quanqu_log_level level, quanqu_str message) {
-  try {
-    auto* p = static_cast<Loaded*>(ctx);
-    LogLevel l = level <= QUANQU_LOG_DEBUG  ? LogLevel::debug
-                 : level == QUANQU_LOG_INFO ? LogLevel::info
-                 : level == QUANQU_LOG_WARN ? LogLevel::warn
-                                            : LogLevel::error;
-    (*p->log)(l, view(message), nlohmann::json{{"plugin", p->info.name}});
-  } catch (...) {
-  }
+// "*", "order.placed" or "order.*": lower-case dotted words.
+bool valid_event_pattern(const std::string& p) {
+  if (p == "*") return true;
+  if (p.empty() || p.size() > 128) return false;
+  std::string_view body = p;
+  if (body.size() > 2 && body.substr(body.size() - 2) == ".*") body.remove_suffix(2);
+  if (body.front() == '.' || body.back() == '.') return false;
+  for (char c : body)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+  return true;
 }
 
-int64_t host_now_ms(void* ctx) {
-  try {
-    return static_cast<Loaded*>(ctx)->clock->now_ms();
-  } catch (...) {
-    return 0;
-  }
+// The manifest's "provides" entry that allows registering a provider of `kind`.
+std::string extension_point_of(const std::string& kind) {
+  if (kind == "payment") return "payment_provider";
+  if (kind == "fulfilment") return "fulfilment_provider";
+  if (kind == "channel_adapter" || kind == "size_advisor") return kind;
+  return "";
+}
+
+bool valid_provider_name(const std::string& n) {
+  return is_valid_plugin_name(n);
+}
+
+Error plugin_error(const std::string& plugin, std::string message) {
+  return Error{ErrorKind::internal, "plugin_error", std::move(message), {}, nlohmann::json{{"plugin", plugin}}, {}};
+}
+
+// ---- The host table (abi.h). Each function catches everything: nothing throws into a plugin. ----
+
+Generation& gen(void* ctx) {
+  return *static_cast<Generation*>(ctx);
 }
 
 // Runs the body of a host function that reports a status: an exception becomes
-// QUANQU_ERR_INTERNAL with its message, so nothing ever throws into a plugin.
+// QUANQU_ERR_INTERNAL with its message.
 template <class Body>
 quanqu_status guarded(char* err, size_t err_cap, Body&& body) noexcept {
   try {
@@ -174,99 +271,278 @@ quanqu_status guarded(char* err, size_t err_cap, Body&& body) noexcept {
   return QUANQU_ERR_INTERNAL;
 }
 
-// Writes a core error into the plugin's buffer and returns its status.
 quanqu_status refuse(char* err, size_t err_cap, const Error& e) {
   write_error(err, err_cap, e.message);
   return status_of(e);
 }
 
-quanqu_status host_kv_get(void* ctx, quanqu_str key, quanqu_string_sink sink, void* sink_user, char* err,
-                          size_t err_cap) {
-  return guarded(err, err_cap, [&] {
-    auto* p = static_cast<Loaded*>(ctx);
-    auto got = p->kv->get(p->info.name, view(key));
-    if (!got) return refuse(err, err_cap, got.error());
-    if (!got->has_value()) return QUANQU_ERR_NOT_FOUND;
-    if (sink) sink(sink_user, (*got)->data(), (*got)->size());
-    return QUANQU_OK;
-  });
-}
-
-quanqu_status host_kv_put(void* ctx, quanqu_str key, quanqu_str value, char* err, size_t err_cap) {
-  return guarded(err, err_cap, [&] {
-    auto* p = static_cast<Loaded*>(ctx);
-    auto put = p->kv->put(p->info.name, view(key), view(value));
-    return put ? QUANQU_OK : refuse(err, err_cap, put.error());
-  });
-}
-
-quanqu_status host_kv_delete(void* ctx, quanqu_str key, char* err, size_t err_cap) {
-  return guarded(err, err_cap, [&] {
-    auto* p = static_cast<Loaded*>(ctx);
-    auto removed = p->kv->remove(p->info.name, view(key));
-    return removed ? QUANQU_OK : refuse(err, err_cap, removed.error());
-  });
-}
-
-quanqu_status host_register_route(void* ctx, quanqu_str method, quanqu_str pattern, quanqu_route_fn fn, void* user,
-                                  char* err, size_t err_cap) {
-  return guarded(err, err_cap, [&]() -> quanqu_status {
-    auto* p = static_cast<Loaded*>(ctx);
-    if (!p->starting.load()) {
-      write_error(err, err_cap, "routes can only be registered during start");
-      return QUANQU_ERR_STATE;
-    }
-    std::string m = view(method), pat = view(pattern);
-    if (!valid_method(m)) {
-      write_error(err, err_cap, "method must be one of GET, POST, PUT, PATCH, DELETE; got '" + m + "'");
-      return QUANQU_ERR_INVALID;
-    }
-    if (!valid_pattern(pat)) {
-      write_error(err, err_cap,
-                  "pattern must start with '/' and consist of URL-safe segments or {placeholders}; got '" + pat + "'");
-      return QUANQU_ERR_INVALID;
-    }
-    if (!fn) {
-      write_error(err, err_cap, "no handler function");
-      return QUANQU_ERR_INVALID;
-    }
-    for (const auto& r : p->routes)
-      if (r.method == m && r.pattern == pat) {
-        write_error(err, err_cap, m + " " + pat + " is registered twice");
-        return QUANQU_ERR_INVALID;
-      }
-    p->routes.push_back({std::move(m), std::move(pat), fn, user});
-    return QUANQU_OK;
-  });
-}
-
-void host_response_set(quanqu_response* response, int32_t status, quanqu_str content_type, quanqu_str body) {
-  try {
-    if (!response || !response->out) return;
-    response->out->status = status;
-    response->out->content_type = view(content_type);
-    response->out->body = view(body);
-  } catch (...) {
-  }
-}
-
-void host_response_add_header(quanqu_response* response, quanqu_str name, quanqu_str value) {
-  try {
-    if (!response || !response->out) return;
-    response->out->headers.emplace_back(view(name), view(value));
-  } catch (...) {
-  }
+quanqu_status refuse(char* err, size_t err_cap, quanqu_status status, std::string_view message) {
+  write_error(err, err_cap, message);
+  return status;
 }
 
 }  // namespace
 
-PluginHost::PluginHost(storage::Database& db, const Clock& clock, LogSink log)
-    : db_(db), clock_(clock), log_(std::move(log)), kv_(db, clock) {
+// The host functions need the host's private members; they are static members of this struct.
+struct HostTable {
+  static void log(void* ctx, quanqu_log_level level, quanqu_str message) {
+    try {
+      LogLevel l = level <= QUANQU_LOG_DEBUG  ? LogLevel::debug
+                   : level == QUANQU_LOG_INFO ? LogLevel::info
+                   : level == QUANQU_LOG_WARN ? LogLevel::warn
+                                              : LogLevel::error;
+      gen(ctx).host->log(l, view(message), nlohmann::json{{"plugin", gen(ctx).plugin}});
+    } catch (...) {
+    }
+  }
+
+  static int64_t now_ms(void* ctx) {
+    try {
+      return gen(ctx).host->clock_.now_ms();
+    } catch (...) {
+      return 0;
+    }
+  }
+
+  static quanqu_status kv_get(void* ctx, quanqu_str key, quanqu_string_sink sink, void* sink_user, char* err,
+                              size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      auto got = gen(ctx).host->kv_.get(gen(ctx).plugin, view(key));
+      if (!got) return refuse(err, err_cap, got.error());
+      if (!got->has_value()) return QUANQU_ERR_NOT_FOUND;
+      if (sink) sink(sink_user, (*got)->data(), (*got)->size());
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status kv_put(void* ctx, quanqu_str key, quanqu_str value, char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      auto put = gen(ctx).host->kv_.put(gen(ctx).plugin, view(key), view(value));
+      return put ? QUANQU_OK : refuse(err, err_cap, put.error());
+    });
+  }
+
+  static quanqu_status kv_delete(void* ctx, quanqu_str key, char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      auto removed = gen(ctx).host->kv_.remove(gen(ctx).plugin, view(key));
+      return removed ? QUANQU_OK : refuse(err, err_cap, removed.error());
+    });
+  }
+
+  static quanqu_status register_route(void* ctx, quanqu_str method, quanqu_str pattern, quanqu_route_fn fn, void* user,
+                                      char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "routes can only be registered during start");
+      std::string m = view(method), pat = view(pattern);
+      if (!valid_method(m))
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "method must be one of GET, POST, PUT, PATCH, DELETE; got '" + m + "'");
+      if (!valid_pattern(pat))
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "pattern must start with '/' and consist of URL-safe segments or {placeholders}; got '" + pat +
+                          "'");
+      if (!fn) return refuse(err, err_cap, QUANQU_ERR_INVALID, "no handler function");
+      for (const auto& r : g.routes)
+        if (r.method == m && r.pattern == pat)
+          return refuse(err, err_cap, QUANQU_ERR_INVALID, m + " " + pat + " is registered twice");
+      Generation::Route r{m, pat, split(pat), 0, fn, user};
+      for (const auto& s : r.segments) r.placeholders += !s.empty() && s.front() == '{';
+      g.routes.push_back(std::move(r));
+      return QUANQU_OK;
+    });
+  }
+
+  static void response_set(quanqu_response* response, int32_t status, quanqu_str content_type, quanqu_str body) {
+    try {
+      if (!response || !response->out) return;
+      response->out->status = status;
+      response->out->content_type = view(content_type);
+      response->out->body = view(body);
+    } catch (...) {
+    }
+  }
+
+  static void response_add_header(quanqu_response* response, quanqu_str name, quanqu_str value) {
+    try {
+      if (!response || !response->out) return;
+      response->out->headers.emplace_back(view(name), view(value));
+    } catch (...) {
+    }
+  }
+
+  static quanqu_status call(void* ctx, quanqu_str operation, quanqu_str args, quanqu_string_sink sink, void* sink_user,
+                            char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      auto answer = [&](const nlohmann::json& j) {
+        std::string text = j.dump();
+        if (sink) sink(sink_user, text.data(), text.size());
+      };
+      auto parsed = nlohmann::json::parse(view(args), nullptr, false);
+      Result<nlohmann::json> result = Error::invalid("plugin.call_invalid", "the arguments must be a JSON object");
+      if (!parsed.is_object() && !(parsed.is_discarded() && args.size == 0)) {
+        // keep the error above
+      } else if (!g.host->services_.call) {
+        result = Error{ErrorKind::unavailable, "plugin.call_unavailable", "core services are not available", {}, {}, {}};
+      } else {
+        result = g.host->services_.call(g.plugin, view(operation), parsed.is_object() ? parsed : nlohmann::json::object());
+      }
+      if (result) {
+        answer(*result);
+        return QUANQU_OK;
+      }
+      const Error& e = result.error();
+      nlohmann::json fields = nlohmann::json::array();
+      for (const auto& f : e.fields) fields.push_back({{"field", f.field}, {"message", f.message}});
+      nlohmann::json problem{{"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"fields", fields}};
+      if (!e.details.is_null()) problem["details"] = e.details;
+      answer(problem);
+      write_error(err, err_cap, e.code + ": " + e.message);
+      return status_of(e);
+    });
+  }
+
+  static quanqu_status subscribe(void* ctx, quanqu_str event_type, quanqu_event_fn fn, void* user, char* err,
+                                 size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "subscriptions can only be made during start");
+      std::string pattern = view(event_type);
+      if (!valid_event_pattern(pattern))
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "event type must be a type such as 'order.placed', a prefix such as 'order.*', or '*'; got '" +
+                          pattern + "'");
+      if (!fn) return refuse(err, err_cap, QUANQU_ERR_INVALID, "no handler function");
+      g.subscriptions.push_back({pattern, fn, user});
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status publish(void* ctx, quanqu_str event_type, quanqu_str data, char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      std::string type = view(event_type), prefix = g.plugin + ".";
+      if (type.size() <= prefix.size() || type.compare(0, prefix.size(), prefix) != 0 || !valid_event_pattern(type) ||
+          type.back() == '*')
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "a plugin's event types start with '" + prefix + "' followed by lower-case words; got '" + type +
+                          "'");
+      if (data.size > kMaxEventBytes)
+        return refuse(err, err_cap, QUANQU_ERR_INVALID, "event data is larger than 65536 bytes");
+      auto parsed = nlohmann::json::parse(view(data), nullptr, false);
+      if (!parsed.is_object()) return refuse(err, err_cap, QUANQU_ERR_INVALID, "event data must be a JSON object");
+      g.host->events_.publish(std::move(type), std::move(parsed));
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status register_provider(void* ctx, const quanqu_provider* provider, char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "providers can only be registered during start");
+      if (!provider || provider->size < offsetof(quanqu_provider, user) + sizeof(provider->user) || !provider->invoke)
+        return refuse(err, err_cap, QUANQU_ERR_INVALID, "incomplete provider (size, kind, name and invoke are required)");
+      std::string kind = view(provider->kind), name = view(provider->name);
+      std::string point = extension_point_of(kind);
+      if (point.empty())
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "provider kind must be payment, fulfilment, channel_adapter or size_advisor; got '" + kind + "'");
+      if (std::find(g.provides.begin(), g.provides.end(), point) == g.provides.end())
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "the manifest must list '" + point + "' under \"provides\" to register a " + kind + " provider");
+      if (!valid_provider_name(name))
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "provider name must be 1 to 63 of a-z, 0-9 and '-'; got '" + name + "'");
+      for (const auto& p : g.providers)
+        if (p.kind == kind && p.name == name)
+          return refuse(err, err_cap, QUANQU_ERR_INVALID, kind + " provider '" + name + "' is registered twice");
+      {
+        std::shared_lock lock(g.host->mutex_);
+        for (const auto& slot : g.host->slots_) {
+          if (!slot->current || slot->info.name == g.plugin) continue;
+          for (const auto& p : slot->current->providers)
+            if (p.kind == kind && p.name == name)
+              return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                            kind + " provider '" + name + "' is already registered by plugin '" + slot->info.name + "'");
+        }
+      }
+      g.providers.push_back({kind, name, provider->invoke, provider->user});
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status channel_config(void* ctx, quanqu_str channel_id, quanqu_string_sink sink, void* sink_user,
+                                      char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!g.host->services_.channel_configs)
+        return refuse(err, err_cap, QUANQU_ERR_UNAVAILABLE, "channel configs are not available");
+      std::string id = view(channel_id);
+      if (id.empty() || id.size() > 128) return refuse(err, err_cap, QUANQU_ERR_NOT_FOUND, "no such channel");
+      auto configs = g.host->services_.channel_configs(id);
+      if (!configs) return refuse(err, err_cap, configs.error());
+      if (!configs->is_object() || !configs->contains(g.plugin))
+        return refuse(err, err_cap, QUANQU_ERR_NOT_FOUND, "the channel has no config for plugin '" + g.plugin + "'");
+      std::string text = (*configs)[g.plugin].dump();
+      if (sink) sink(sink_user, text.data(), text.size());
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status http_fetch(void* ctx, const quanqu_http_request* request, quanqu_http_reply_fn reply, void* user,
+                                  char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!request || request->size < offsetof(quanqu_http_request, timeout_ms) + sizeof(request->timeout_ms) || !reply)
+        return refuse(err, err_cap, QUANQU_ERR_INVALID, "incomplete request");
+      if (!g.host->services_.fetch)
+        return refuse(err, err_cap, QUANQU_ERR_UNAVAILABLE, "outgoing HTTP is not available");
+      FetchRequest in{g.plugin, view(request->method), view(request->url), {}, view(request->body), request->timeout_ms};
+      for (std::size_t i = 0; i < request->header_count; ++i)
+        in.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
+      auto got = g.host->services_.fetch(in);
+      if (!got) {
+        write_error(err, err_cap, got.error().code + ": " + got.error().message);
+        return got.error().kind == ErrorKind::invalid_argument ? QUANQU_ERR_INVALID : QUANQU_ERR_UNAVAILABLE;
+      }
+      std::vector<quanqu_pair> headers;
+      headers.reserve(got->headers.size());
+      for (const auto& [n, v] : got->headers) headers.push_back({str(n), str(v)});
+      reply(user, got->status, headers.data(), headers.size(), str(got->body));
+      return QUANQU_OK;
+    });
+  }
+
+  static void hmac_sha256(void*, quanqu_str key, quanqu_str message, uint8_t out[32]) {
+    unsigned int length = 32;
+    static const unsigned char empty = 0;
+    const void* key_bytes = key.size ? static_cast<const void*>(key.data) : &empty;
+    if (!HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size),
+              message.size ? reinterpret_cast<const unsigned char*>(message.data) : &empty, message.size, out, &length))
+      std::memset(out, 0, 32);
+  }
+};
+
+PluginHost::PluginHost(storage::Database& db, const Clock& clock, events::EventBus& events, LogSink log)
+    : db_(db), clock_(clock), events_(events), log_(std::move(log)), kv_(db, clock) {
   if (!log_) log_ = [](LogLevel, std::string_view, const nlohmann::json&) {};
+  shadow_dir_ = std::filesystem::temp_directory_path() /
+                ("quanqu-plugins-" + std::to_string(::getpid()) + "-" + random_hex(4));
 }
 
 PluginHost::~PluginHost() {
   stop_all();
+  std::error_code ec;
+  std::filesystem::remove_all(shadow_dir_, ec);
+}
+
+void PluginHost::set_log(LogSink log) {
+  if (log) log_ = std::move(log);
+}
+
+void PluginHost::set_services(HostServices services) {
+  services_ = std::move(services);
 }
 
 void PluginHost::log(LogLevel level, std::string_view message, const nlohmann::json& fields) const {
@@ -276,16 +552,37 @@ void PluginHost::log(LogLevel level, std::string_view message, const nlohmann::j
   }
 }
 
-void PluginHost::fail(Loaded& p, std::string reason) {
-  p.info.status = PluginStatus::failed;
-  p.info.reason = std::move(reason);
-  p.info.routes.clear();
-  p.routes.clear();
+void PluginHost::fail(Slot& slot, std::string reason) {
+  {
+    std::unique_lock lock(mutex_);
+    slot.info.status = PluginStatus::failed;
+    slot.info.reason = std::move(reason);
+    slot.info.routes.clear();
+    slot.info.subscriptions.clear();
+    slot.info.providers.clear();
+  }
   log(LogLevel::error, "plugin failed to load",
-      {{"plugin", p.info.name}, {"reason", p.info.reason}, {"manifest", p.info.manifest.string()}});
+      {{"plugin", slot.info.name}, {"reason", slot.info.reason}, {"manifest", slot.info.manifest.string()}});
+}
+
+void PluginHost::publish_info(Slot& slot, const Generation& g) {
+  PluginInfo& i = slot.info;
+  i.version = g.version;
+  i.abi = g.abi;
+  i.status = PluginStatus::loaded;
+  i.reason.clear();
+  i.routes.clear();
+  for (const auto& r : g.routes) i.routes.push_back({r.method, r.pattern});
+  i.subscriptions.clear();
+  for (const auto& s : g.subscriptions) i.subscriptions.push_back(s.pattern);
+  i.providers.clear();
+  for (const auto& p : g.providers) i.providers.push_back({p.kind, p.name, g.plugin});
+  i.generation = slot.generations;
+  i.loaded_at = g.loaded_at;
 }
 
 void PluginHost::load_directory(const std::filesystem::path& dir) {
+  if (!listening_.exchange(true)) listener_ = events_.listen([this](const events::Event& e) { deliver(e); });
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     log(LogLevel::info, "no plugins directory; no plugins loaded", {{"plugins_dir", dir.string()}});
@@ -305,227 +602,382 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
     }
   }
   if (ec)
-    log(LogLevel::error, "cannot list the plugins directory",
-        {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
+    log(LogLevel::error, "cannot list the plugins directory", {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
   std::sort(found.begin(), found.end());
-  for (const auto& [manifest, name] : found) {
+  std::vector<std::string> started;
+  for (const auto& [manifest_path, fallback] : found) {
+    auto slot = std::make_unique<Slot>();
+    Slot& s = *slot;
+    s.info.name = fallback;
+    s.info.manifest = manifest_path;
+    {
+      std::unique_lock lock(mutex_);
+      slots_.push_back(std::move(slot));
+    }
     try {
-      load_one(manifest, name);
+      auto manifest = read_manifest(manifest_path);
+      if (!manifest) {
+        fail(s, manifest.error().message);
+        continue;
+      }
+      bool duplicate = false;
+      {
+        std::unique_lock lock(mutex_);
+        for (const auto& other : slots_)
+          if (other.get() != &s && other->info.name == manifest->name && !other->info.version.empty()) duplicate = true;
+        s.info.name = manifest->name;
+        s.info.version = manifest->version;
+        s.info.description = manifest->description;
+        s.info.provides = manifest->provides;
+        s.info.abi = manifest->sdk_abi;
+        s.info.library = manifest_path.parent_path() / manifest->library;
+        s.info.config_schema = manifest->config_schema;
+      }
+      if (duplicate) {
+        fail(s, "another plugin named '" + manifest->name + "' was found first");
+        continue;
+      }
+      std::lock_guard reload(s.reload_mutex);
+      std::string reason;
+      auto g = start_generation(s, *manifest, reason);
+      if (!g) {
+        fail(s, reason);
+        continue;
+      }
+      {
+        std::unique_lock lock(mutex_);
+        s.current = g;
+        publish_info(s, *g);
+      }
+      started.push_back(s.info.name);
+      nlohmann::json routes = nlohmann::json::array();
+      for (const auto& r : g->routes) routes.push_back(r.method + " /v1/plugins/" + g->plugin + r.pattern);
+      log(LogLevel::info, "plugin loaded",
+          {{"plugin", s.info.name}, {"version", g->version}, {"sdk_abi", g->abi.text()}, {"routes", routes}});
     } catch (const std::exception& e) {  // a bug in the runtime itself; still never fatal
-      if (!plugins_.empty() && plugins_.back()->info.status != PluginStatus::loaded &&
-          plugins_.back()->info.reason.empty())
-        fail(*plugins_.back(), std::string("internal error while loading: ") + e.what());
+      fail(s, std::string("internal error while loading: ") + e.what());
     }
   }
-  std::size_t loaded = 0;
-  for (const auto& p : plugins_) loaded += p->info.status == PluginStatus::loaded;
+  std::size_t loaded = started.size();
   log(LogLevel::info, "plugins loaded",
       {{"plugins_dir", dir.string()},
        {"loaded", loaded},
-       {"failed", plugins_.size() - loaded},
+       {"failed", found.size() - loaded},
        {"sdk_abi", host_abi().text()}});
+  for (const auto& name : started)
+    if (services_.started) services_.started(name);
 }
 
-void PluginHost::load_one(const std::filesystem::path& manifest_path, const std::string& fallback_name) {
-  plugins_.push_back(std::make_unique<Loaded>());
-  Loaded& p = *plugins_.back();
-  p.info.name = fallback_name;
-  p.info.manifest = manifest_path;
-  p.kv = &kv_;
-  p.clock = &clock_;
-  p.log = &log_;
-
-  auto manifest = read_manifest(manifest_path);
-  if (!manifest) return fail(p, manifest.error().message);
-  const Manifest& m = *manifest;
-  p.info.name = m.name;
-  p.info.version = m.version;
-  p.info.description = m.description;
-  p.info.provides = m.provides;
-  p.info.abi = m.sdk_abi;
-  p.info.library = manifest_path.parent_path() / m.library;
-
-  for (const auto& other : plugins_)
-    if (other.get() != &p && other->info.name == m.name && !other->info.version.empty())
-      return fail(p, "another plugin named '" + m.name + "' was found first, in " + other->info.manifest.string());
-
-  if (!abi_compatible(m.sdk_abi, host_abi())) return fail(p, abi_refusal(m.name, m.sdk_abi, true));
-
+std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manifest& m, std::string& reason) {
+  if (!abi_compatible(m.sdk_abi, host_abi())) {
+    reason = abi_refusal(m.name, m.sdk_abi, true);
+    return nullptr;
+  }
+  std::filesystem::path library = slot.info.manifest.parent_path() / m.library;
   std::error_code fs_ec;
-  if (!std::filesystem::is_regular_file(p.info.library, fs_ec))
-    return fail(p, "library file not found: " + p.info.library.string());
+  if (!std::filesystem::is_regular_file(library, fs_ec)) {
+    reason = "library file not found: " + library.string();
+    return nullptr;
+  }
+  // Load a private copy: the file in the plugins directory can then be replaced by a new build
+  // at any time (even while this copy runs), and a reload of the same path gets a new library
+  // instead of the one the dynamic loader already has.
+  std::filesystem::create_directories(shadow_dir_, fs_ec);
+  std::filesystem::path shadow =
+      shadow_dir_ / (m.name + "-" + std::to_string(++shadow_counter_) + library.extension().string());
+  std::filesystem::copy_file(library, shadow, std::filesystem::copy_options::overwrite_existing, fs_ec);
+  if (fs_ec) {
+    reason = "cannot copy " + library.string() + " for loading: " + fs_ec.message();
+    return nullptr;
+  }
+
+  auto g = std::make_shared<Generation>();
+  g->host = this;
+  g->slot = &slot;
+  g->plugin = m.name;
+  g->provides = m.provides;
 
   // Loading runs the library's static initialisers: the one thing we cannot check beforehand.
   boost::dll::fs::error_code ec;
   dlerror();
-  p.library.load(boost::dll::fs::path(p.info.library.string()), ec,
-                 boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  if (ec || !p.library.is_loaded()) {
+  g->library.load(boost::dll::fs::path(shadow.string()), ec,
+                  boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  std::filesystem::remove(shadow, fs_ec);  // the mapping stays; nothing is left behind
+  if (ec || !g->library.is_loaded()) {
     const char* detail = dlerror();
-    return fail(p, "cannot load " + p.info.library.string() + ": " + (detail ? detail : ec.message()));
+    reason = "cannot load " + library.string() + ": " + (detail ? detail : ec.message());
+    return nullptr;
   }
-  if (!p.library.has(QUANQU_PLUGIN_ENTRY_SYMBOL))
-    return fail(p, "the library " + p.info.library.string() + " exports no " + QUANQU_PLUGIN_ENTRY_SYMBOL +
-                       " symbol (export it with QUANQU_PLUGIN, see docs/sdk.md)");
-
-  auto& entry = p.library.get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
+  if (!g->library.has(QUANQU_PLUGIN_ENTRY_SYMBOL)) {
+    reason = "the library " + library.string() + " exports no " + QUANQU_PLUGIN_ENTRY_SYMBOL +
+             " symbol (export it with QUANQU_PLUGIN, see docs/sdk.md)";
+    return nullptr;
+  }
+  auto& entry = g->library.get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
   try {
-    p.descriptor = entry();
+    g->descriptor = entry();
   } catch (const std::exception& e) {
-    return fail(p, std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw: " + e.what());
+    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw: " + e.what();
+    return nullptr;
   } catch (...) {
-    return fail(p, std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw");
+    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw";
+    return nullptr;
   }
-  if (!p.descriptor) return fail(p, std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " returned no descriptor");
+  if (!g->descriptor) {
+    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " returned no descriptor";
+    return nullptr;
+  }
 
   // The ABI check comes before anything else of the plugin is touched.
-  AbiVersion built{p.descriptor->abi_major, p.descriptor->abi_minor};
-  p.info.abi = built;
-  if (!abi_compatible(built, host_abi())) return fail(p, abi_refusal(m.name, built, false));
+  AbiVersion built{g->descriptor->abi_major, g->descriptor->abi_minor};
+  {
+    std::unique_lock lock(mutex_);
+    slot.info.abi = built;
+  }
+  if (!abi_compatible(built, host_abi())) {
+    reason = abi_refusal(m.name, built, false);
+    g->descriptor = nullptr;
+    return nullptr;
+  }
+  const quanqu_plugin_descriptor& d = *g->descriptor;
+  if (d.size < kDescriptorV1Size || !d.name || !d.version || !d.init || !d.start || !d.stop) {
+    reason = "the plugin descriptor is incomplete (size, name, version, init, start and stop are required)";
+    return nullptr;
+  }
+  if (m.name != d.name) {
+    reason = "the library calls itself '" + std::string(d.name) + "' but its manifest says '" + m.name + "'";
+    return nullptr;
+  }
+  if (m.version != d.version) {
+    reason = "the library has version " + std::string(d.version) + " but its manifest says " + m.version;
+    return nullptr;
+  }
+  if (!(built == m.sdk_abi)) {
+    reason = "the manifest declares SDK ABI " + m.sdk_abi.text() + " but the library was built for SDK ABI " +
+             built.text();
+    return nullptr;
+  }
+  g->abi = built;
+  g->version = d.version;
 
-  const quanqu_plugin_descriptor& d = *p.descriptor;
-  if (d.size < kDescriptorV1Size || !d.name || !d.version || !d.init || !d.start || !d.stop)
-    return fail(p, "the plugin descriptor is incomplete (size, name, version, init, start and stop are required)");
-  if (m.name != d.name)
-    return fail(p, "the library calls itself '" + std::string(d.name) + "' but its manifest says '" + m.name + "'");
-  if (m.version != d.version)
-    return fail(p, "the library has version " + std::string(d.version) + " but its manifest says " + m.version);
-  if (!(built == m.sdk_abi))
-    return fail(p, "the manifest declares SDK ABI " + m.sdk_abi.text() + " but the library was built for SDK ABI " +
-                       built.text());
-
-  quanqu_host& t = p.table;
+  quanqu_host& t = g->table;
   t.size = sizeof(quanqu_host);
   t.abi_major = QUANQU_SDK_ABI_MAJOR;
   t.abi_minor = QUANQU_SDK_ABI_MINOR;
-  t.ctx = &p;
-  t.log = &host_log;
-  t.now_ms = &host_now_ms;
-  t.kv_get = &host_kv_get;
-  t.kv_put = &host_kv_put;
-  t.kv_delete = &host_kv_delete;
-  t.register_route = &host_register_route;
-  t.response_set = &host_response_set;
-  t.response_add_header = &host_response_add_header;
+  t.ctx = g.get();
+  t.log = &HostTable::log;
+  t.now_ms = &HostTable::now_ms;
+  t.kv_get = &HostTable::kv_get;
+  t.kv_put = &HostTable::kv_put;
+  t.kv_delete = &HostTable::kv_delete;
+  t.register_route = &HostTable::register_route;
+  t.response_set = &HostTable::response_set;
+  t.response_add_header = &HostTable::response_add_header;
+  t.call = &HostTable::call;
+  t.subscribe = &HostTable::subscribe;
+  t.publish = &HostTable::publish;
+  t.register_provider = &HostTable::register_provider;
+  t.channel_config = &HostTable::channel_config;
+  t.http_fetch = &HostTable::http_fetch;
+  t.hmac_sha256 = &HostTable::hmac_sha256;
 
   char err[kErrCap] = {0};
   quanqu_status status = QUANQU_ERR_INTERNAL;
   try {
-    status = d.init(&p.table, &p.instance, err, sizeof err);
-  } catch (const std::exception& e) {
-    return fail(p, std::string("init threw: ") + e.what());
+    status = d.init(&g->table, &g->instance, err, sizeof err);
+  } catch (const std::exception& e) {  // a plugin that breaks the ABI's rule; still contained
+    reason = std::string("init threw: ") + e.what();
+    return nullptr;
   } catch (...) {
-    return fail(p, "init threw an unknown exception");
+    reason = "init threw an unknown exception";
+    return nullptr;
   }
-  if (status != QUANQU_OK) return fail(p, "init failed: " + message_from(err, status));
-  p.initialised = true;
+  if (status != QUANQU_OK) {
+    reason = "init failed: " + message_from(err, status);
+    return nullptr;
+  }
+  g->initialised = true;
 
   std::memset(err, 0, sizeof err);
-  std::string start_error;
-  p.starting = true;
+  g->starting = true;
   try {
-    status = d.start(p.instance, err, sizeof err);
-    if (status != QUANQU_OK) start_error = "start failed: " + message_from(err, status);
+    status = d.start(g->instance, err, sizeof err);
+    if (status != QUANQU_OK) reason = "start failed: " + message_from(err, status);
   } catch (const std::exception& e) {
-    start_error = std::string("start threw: ") + e.what();
+    reason = std::string("start threw: ") + e.what();
   } catch (...) {
-    start_error = "start threw an unknown exception";
+    reason = "start threw an unknown exception";
   }
-  p.starting = false;
-  if (!start_error.empty()) {
-    p.routes.clear();
-    try {
-      d.stop(p.instance);
-    } catch (...) {
-    }
-    p.initialised = false;
-    p.instance = nullptr;
-    return fail(p, start_error);
+  g->starting = false;
+  if (!reason.empty()) {
+    g->routes.clear();
+    g->subscriptions.clear();
+    g->providers.clear();
+    return nullptr;  // the destructor calls stop and unloads
   }
+  g->loaded_at = clock_.now_ms();
+  ++slot.generations;
+  return g;
+}
 
-  p.info.status = PluginStatus::loaded;
-  nlohmann::json route_list = nlohmann::json::array();
-  for (std::size_t i = 0; i < p.routes.size(); ++i) {
-    const auto& r = p.routes[i];
-    p.info.routes.push_back({r.method, r.pattern});
-    MountedRoute mounted{routes_.size(), p.info.name, r.method, r.pattern,
-                         "/v1/plugins/" + p.info.name + (r.pattern == "/" ? "" : r.pattern)};
-    route_list.push_back(r.method + " " + mounted.path);
-    routes_.push_back(std::move(mounted));
-    targets_.emplace_back(&p, i);
+Result<PluginInfo> PluginHost::reload(const std::string& name) {
+  Slot* slot = nullptr;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->info.name == name) slot = s.get();
   }
-  log(LogLevel::info, "plugin loaded",
-      {{"plugin", p.info.name}, {"version", p.info.version}, {"sdk_abi", built.text()}, {"routes", route_list}});
+  if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
+  if (stopped_) return Error::unprocessable("plugin.reload_failed", "the server is stopping");
+  std::lock_guard reload_lock(slot->reload_mutex);
+  auto refused = [&](std::string reason) -> Error {
+    log(LogLevel::error, "plugin reload failed; the running version keeps serving",
+        {{"plugin", name}, {"reason", reason}});
+    Error e = Error::unprocessable("plugin.reload_failed", "plugin '" + name + "' was not reloaded: " + reason);
+    e.details = {{"plugin", name}, {"reason", reason}};
+    return e;
+  };
+  auto manifest = read_manifest(slot->info.manifest);
+  if (!manifest) return refused(manifest.error().message);
+  if (manifest->name != name) return refused("its manifest now names it '" + manifest->name + "'");
+  std::string reason;
+  auto fresh = start_generation(*slot, *manifest, reason);
+  if (!fresh) return refused(reason);
+
+  std::shared_ptr<Generation> old;
+  PluginInfo info;
+  {
+    std::unique_lock lock(mutex_);
+    old = std::move(slot->current);
+    slot->current = fresh;
+    slot->info.version = manifest->version;
+    slot->info.description = manifest->description;
+    slot->info.provides = manifest->provides;
+    slot->info.library = slot->info.manifest.parent_path() / manifest->library;
+    slot->info.config_schema = manifest->config_schema;
+    publish_info(*slot, *fresh);
+    info = slot->info;
+  }
+  info.errors = slot->errors.load();
+  info.event_errors = slot->event_errors.load();
+  log(LogLevel::info, "plugin reloaded",
+      {{"plugin", name},
+       {"version", fresh->version},
+       {"previous_version", old ? nlohmann::json(old->version) : nlohmann::json(nullptr)},
+       {"generation", info.generation}});
+  old.reset();  // stops and unloads now, or when the last call still running on it returns
+  if (services_.started) services_.started(name);
+  return info;
 }
 
 void PluginHost::stop_all() {
-  std::unique_lock lock(mutex_);
-  if (stopped_) return;
-  stopped_ = true;
-  for (auto it = plugins_.rbegin(); it != plugins_.rend(); ++it) {
-    Loaded& p = **it;
-    if (!p.initialised) continue;
-    try {
-      p.descriptor->stop(p.instance);
-    } catch (...) {
-      log(LogLevel::error, "plugin threw while stopping", {{"plugin", p.info.name}});
+  if (stopped_.exchange(true)) return;
+  if (listening_) events_.unlisten(listener_);
+  std::vector<std::shared_ptr<Generation>> running;
+  {
+    std::unique_lock lock(mutex_);
+    for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
+      Slot& s = **it;
+      if (!s.current) continue;
+      running.push_back(std::move(s.current));
+      s.info.status = PluginStatus::stopped;
     }
-    p.initialised = false;
-    p.instance = nullptr;
-    p.routes.clear();
-    if (p.info.status == PluginStatus::loaded) p.info.status = PluginStatus::stopped;
   }
-  for (auto it = plugins_.rbegin(); it != plugins_.rend(); ++it) {
-    (*it)->descriptor = nullptr;
-    (*it)->library.unload();
-  }
+  for (auto& g : running) g.reset();  // reverse load order
 }
 
 std::vector<PluginInfo> PluginHost::plugins() const {
   std::shared_lock lock(mutex_);
   std::vector<PluginInfo> out;
-  out.reserve(plugins_.size());
-  for (const auto& p : plugins_) {
-    out.push_back(p->info);
-    out.back().errors = p->errors.load(std::memory_order_relaxed);
+  out.reserve(slots_.size());
+  for (const auto& s : slots_) {
+    out.push_back(s->info);
+    out.back().errors = s->errors.load(std::memory_order_relaxed);
+    out.back().event_errors = s->event_errors.load(std::memory_order_relaxed);
   }
   return out;
 }
 
-std::vector<MountedRoute> PluginHost::routes() const {
-  std::shared_lock lock(mutex_);
-  return routes_;
+std::optional<PluginInfo> PluginHost::plugin(const std::string& name) const {
+  for (auto& p : plugins())
+    if (p.name == name) return p;
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> PluginHost::error_counts() const {
   std::shared_lock lock(mutex_);
   std::vector<std::pair<std::string, std::uint64_t>> out;
-  for (const auto& p : plugins_)
-    if (p->info.status != PluginStatus::failed)
-      out.emplace_back(p->info.name, p->errors.load(std::memory_order_relaxed));
+  for (const auto& s : slots_)
+    if (s->info.status != PluginStatus::failed || s->errors.load() > 0)
+      out.emplace_back(s->info.name, s->errors.load(std::memory_order_relaxed));
   return out;
 }
 
-Result<PluginResponse> PluginHost::call(std::size_t route_id, const PluginRequest& request) {
-  auto plugin_error = [](const std::string& plugin, std::string message) {
-    Error e{ErrorKind::internal, "plugin_error", std::move(message), {}, nlohmann::json{{"plugin", plugin}}, {}};
-    return e;
-  };
+std::vector<ProviderInfo> PluginHost::providers() const {
   std::shared_lock lock(mutex_);
-  if (route_id >= targets_.size()) return Error::not_found("plugin.route_not_found", "no such plugin route");
-  auto [p, index] = targets_[route_id];
-  const MountedRoute& mounted = routes_[route_id];
-  if (stopped_ || !p->initialised || index >= p->routes.size())
-    return plugin_error(mounted.plugin, "plugin '" + mounted.plugin + "' is stopped");
-  const Loaded::Route& route = p->routes[index];
+  std::vector<ProviderInfo> out;
+  for (const auto& s : slots_)
+    if (s->current)
+      for (const auto& p : s->current->providers) out.push_back({p.kind, p.name, s->info.name});
+  return out;
+}
 
+std::shared_ptr<Generation> PluginHost::current(const std::string& name, Slot** slot) const {
+  std::shared_lock lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->info.name == name) {
+      if (slot) *slot = s.get();
+      return s->current;
+    }
+  return nullptr;
+}
+
+Result<PluginResponse> PluginHost::handle(const std::string& plugin, const PluginRequest& request) {
+  Slot* slot = nullptr;
+  auto g = current(plugin, &slot);
+  std::string prefix = "/v1/plugins/" + plugin;
+  auto no_route = [&] {
+    return Error::not_found("route_not_found", "no route for " + request.method + " " + request.path);
+  };
+  if (!g || request.path.compare(0, prefix.size(), prefix) != 0) return no_route();
+  std::string_view rest = std::string_view(request.path).substr(prefix.size());
+  if (!rest.empty() && rest.front() != '/') return no_route();
+  auto segments = split(rest.empty() ? "/" : rest);
+
+  const Generation::Route* found = nullptr;
+  std::string allow;
+  for (const auto& r : g->routes) {
+    if (r.segments.size() != segments.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+      const auto& p = r.segments[i];
+      match = (!p.empty() && p.front() == '{') ? !segments[i].empty() : p == segments[i];
+    }
+    if (!match) continue;
+    if (r.method != request.method) {
+      if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+      continue;
+    }
+    if (!found || r.placeholders < found->placeholders) found = &r;
+  }
+  if (!found) {
+    if (allow.empty()) return no_route();
+    Error e = Error::invalid("method_not_allowed", request.method + " is not allowed on " + request.path);
+    e.details = {{"allow", allow}};
+    return e;
+  }
+
+  std::vector<std::pair<std::string, std::string>> param_values;
+  for (std::size_t i = 0; i < segments.size(); ++i)
+    if (!found->segments[i].empty() && found->segments[i].front() == '{')
+      param_values.emplace_back(found->segments[i].substr(1, found->segments[i].size() - 2), segments[i]);
   auto pairs = [](const std::vector<std::pair<std::string, std::string>>& in) {
     std::vector<quanqu_pair> out;
     out.reserve(in.size());
     for (const auto& [n, v] : in) out.push_back({str(n), str(v)});
     return out;
   };
-  auto params = pairs(request.params), query = pairs(request.query), headers = pairs(request.headers);
+  auto params = pairs(param_values), query = pairs(request.query), headers = pairs(request.headers);
   quanqu_request in{};
   in.size = sizeof(quanqu_request);
   in.method = str(request.method);
@@ -539,13 +991,14 @@ Result<PluginResponse> PluginHost::call(std::size_t route_id, const PluginReques
   in.query_count = query.size();
   in.headers = headers.data();
   in.header_count = headers.size();
+  in.customer_id = str(request.customer_id);
 
   PluginResponse response;
   quanqu_response out{&response};
   char err[kErrCap] = {0};
   std::string failure;
   try {
-    quanqu_status status = route.fn(route.user, &in, &out, err, sizeof err);
+    quanqu_status status = found->fn(found->user, &in, &out, err, sizeof err);
     if (status != QUANQU_OK) failure = message_from(err, status);
   } catch (const std::exception& e) {
     failure = std::string("threw: ") + e.what();
@@ -555,19 +1008,126 @@ Result<PluginResponse> PluginHost::call(std::size_t route_id, const PluginReques
   if (failure.empty() && (response.status < 100 || response.status > 599))
     failure = "replied with an invalid status " + std::to_string(response.status);
   if (!failure.empty()) {
-    p->errors.fetch_add(1, std::memory_order_relaxed);
-    std::string message =
-        "plugin '" + mounted.plugin + "' failed on " + mounted.method + " " + mounted.pattern + ": " + failure;
+    slot->errors.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::error, "plugin route failed",
-        {{"plugin", mounted.plugin},
-         {"route", mounted.method + " " + mounted.path},
+        {{"plugin", plugin},
+         {"route", found->method + " " + prefix + found->pattern},
          {"detail", failure},
          {"request_id", request.request_id}});
-    return plugin_error(mounted.plugin, std::move(message));
+    return plugin_error(plugin, "plugin '" + plugin + "' failed on " + found->method + " " + found->pattern + ": " +
+                                    failure);
   }
   if (response.status == 204 && response.content_type.empty() && response.body.empty()) return response;
   if (response.content_type.empty()) response.content_type = "application/octet-stream";
   return response;
+}
+
+bool PluginHost::has(const std::string& kind, const std::string& name) const {
+  std::shared_lock lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->current)
+      for (const auto& p : s->current->providers)
+        if (p.kind == kind && p.name == name) return true;
+  return false;
+}
+
+Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::string& name,
+                                          const std::string& operation, nlohmann::json input,
+                                          const nlohmann::json& channel_configs) {
+  std::shared_ptr<Generation> g;
+  Slot* slot = nullptr;
+  Generation::Provider provider;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_) {
+      if (!s->current) continue;
+      for (const auto& p : s->current->providers)
+        if (p.kind == kind && p.name == name) {
+          g = s->current;
+          slot = s.get();
+          provider = p;
+        }
+    }
+  }
+  if (!g)
+    return Error{ErrorKind::unavailable, "provider.unavailable", "no " + kind + " provider '" + name + "' is running",
+                 {}, nlohmann::json{{"provider", name}}, {}};
+  input["config"] = channel_configs.is_object() && channel_configs.contains(g->plugin) ? channel_configs[g->plugin]
+                                                                                       : nlohmann::json::object();
+  std::string text = input.dump(), reply;
+  char err[kErrCap] = {0};
+  std::string failure;
+  auto sink = [](void* user, const char* data, std::size_t size) { static_cast<std::string*>(user)->assign(data, size); };
+  try {
+    quanqu_status status = provider.fn(provider.user, str(operation), str(text), sink, &reply, err, sizeof err);
+    if (status != QUANQU_OK) failure = message_from(err, status);
+  } catch (const std::exception& e) {
+    failure = std::string("threw: ") + e.what();
+  } catch (...) {
+    failure = "threw an unknown exception";
+  }
+  nlohmann::json answer;
+  if (failure.empty()) {
+    answer = nlohmann::json::parse(reply, nullptr, false);
+    if (!answer.is_object()) failure = "answered something other than a JSON object";
+  }
+  if (failure.empty() && answer.contains("refusal")) {
+    const auto& r = answer["refusal"];
+    std::string code = r.is_object() ? r.value("code", "") : "";
+    std::string message = r.is_object() ? r.value("message", "") : "";
+    if (code.empty() || code.size() > 128 || message.size() > 1000)
+      failure = "answered a refusal without a code (or too long)";
+    else {
+      Error e = Error::unprocessable(code, message.empty() ? "refused by " + name : message);
+      e.details = {{"provider", name}, {"plugin", g->plugin}};
+      return e;
+    }
+  }
+  if (!failure.empty()) {
+    slot->errors.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::error, "plugin provider failed",
+        {{"plugin", g->plugin}, {"provider", kind + "/" + name}, {"operation", operation}, {"detail", failure}});
+    return plugin_error(g->plugin, "plugin '" + g->plugin + "' failed in " + kind + " provider '" + name + "' (" +
+                                       operation + "): " + failure);
+  }
+  return answer;
+}
+
+void PluginHost::deliver(const events::Event& event) {
+  if (stopped_) return;
+  struct Target {
+    std::shared_ptr<Generation> g;
+    Slot* slot;
+    Generation::Subscription sub;
+  };
+  std::vector<Target> targets;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->current)
+        for (const auto& sub : s->current->subscriptions)
+          if (events::matches(sub.pattern, event.type)) targets.push_back({s->current, s.get(), sub});
+  }
+  if (targets.empty()) return;
+  std::string data = event.data.dump();
+  quanqu_event e{sizeof(quanqu_event), str(event.id), str(event.type), event.occurred_at, str(data)};
+  for (const auto& t : targets) {
+    char err[kErrCap] = {0};
+    std::string failure;
+    try {
+      quanqu_status status = t.sub.fn(t.sub.user, &e, err, sizeof err);
+      if (status != QUANQU_OK) failure = message_from(err, status);
+    } catch (const std::exception& ex) {
+      failure = std::string("threw: ") + ex.what();
+    } catch (...) {
+      failure = "threw an unknown exception";
+    }
+    if (failure.empty()) continue;
+    t.slot->errors.fetch_add(1, std::memory_order_relaxed);
+    t.slot->event_errors.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::error, "plugin event handler failed",
+        {{"plugin", t.g->plugin}, {"event", event.type}, {"event_id", event.id}, {"detail", failure}});
+  }
 }
 
 }  // namespace quanqu::plugins

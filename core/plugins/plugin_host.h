@@ -1,14 +1,17 @@
-// The plugin runtime: finds manifests in a directory, loads each library (Boost.DLL), checks its SDK ABI, runs it.
+// The plugin runtime: finds manifests in a directory, loads each library (Boost.DLL), checks its SDK ABI, runs and reloads it.
 #pragma once
 
 #include "common/clock.h"
+#include "common/providers.h"
 #include "common/result.h"
+#include "events/event_bus.h"
 #include "plugins/kv_store.h"
 #include "plugins/manifest.h"
 #include "storage/database.h"
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +26,8 @@
 
 namespace quanqu::plugins {
 
+struct HostTable;
+
 enum class LogLevel { debug, info, warn, error };
 
 // Receives the runtime's log lines and the plugins' own (fields carry "plugin"). Must be
@@ -30,7 +35,7 @@ enum class LogLevel { debug, info, warn, error };
 using LogSink = std::function<void(LogLevel level, std::string_view message, const nlohmann::json& fields)>;
 
 enum class PluginStatus {
-  loaded,   // init and start succeeded; its routes are served
+  loaded,   // init and start succeeded; its routes, subscriptions and providers are live
   failed,   // refused or broken; `reason` says why; nothing of it runs
   stopped,  // was loaded, stop() has run (server shutting down)
 };
@@ -40,6 +45,13 @@ std::string_view to_string(PluginStatus status);
 struct PluginRouteInfo {
   std::string method;
   std::string pattern;
+};
+
+// A provider a plugin registered.
+struct ProviderInfo {
+  std::string kind;  // payment, fulfilment, channel_adapter, size_advisor
+  std::string name;
+  std::string plugin;
 };
 
 // What the runtime knows about one discovered plugin.
@@ -53,27 +65,24 @@ struct PluginInfo {
   std::string reason;  // empty unless failed
   std::filesystem::path manifest;
   std::filesystem::path library;
+  nlohmann::json config_schema = nlohmann::json::object();
   std::vector<PluginRouteInfo> routes;
-  std::uint64_t errors = 0;  // route calls that failed (error returned or exception)
-};
-
-// A plugin route to mount in the HTTP router: `path` is the full pattern "/v1/plugins/<name><pattern>".
-struct MountedRoute {
-  std::size_t id = 0;  // give it to PluginHost::call
-  std::string plugin;
-  std::string method;
-  std::string pattern;  // relative, as registered
-  std::string path;     // absolute, for the router
+  std::vector<std::string> subscriptions;  // event type patterns
+  std::vector<ProviderInfo> providers;
+  std::uint64_t errors = 0;        // failed route, event and provider calls, over every generation
+  std::uint64_t event_errors = 0;  // of which event deliveries
+  std::uint64_t generation = 0;    // 1 at start-up, +1 per successful reload
+  std::int64_t loaded_at = 0;      // ms since the epoch, of the running generation
 };
 
 // A request to a plugin route, free of any HTTP library type (the API adapts its own).
 struct PluginRequest {
   std::string method;
-  std::string path;
+  std::string path;  // the full path: "/v1/plugins/<name>/..."
   std::string body;
-  std::string channel_id;  // empty when the request named no channel
+  std::string channel_id;   // empty when the request named no channel
+  std::string customer_id;  // empty when no customer signed in
   std::string request_id;
-  std::vector<std::pair<std::string, std::string>> params;
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
 };
@@ -85,59 +94,117 @@ struct PluginResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Owns the loaded plugins. Load once at start-up with load_directory(), before serving; then
-// plugins(), routes(), call() and error_counts() are thread-safe. stop_all() (also run by the
-// destructor) waits for calls in flight, stops the plugins in reverse load order, and only then
-// unloads their libraries. Never throws after construction; a broken plugin is marked failed
-// with a reason and logged, and the others carry on.
-class PluginHost {
+// An outgoing HTTP request a plugin asks for (Host::fetch), and its reply.
+struct FetchRequest {
+  std::string plugin;
+  std::string method;
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  int timeout_ms = 0;
+};
+struct FetchReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// What the host needs from the rest of the engine to serve plugins; set by the composition root
+// before load_directory(). Each member may be empty (the matching host function then fails).
+struct HostServices {
+  // A core-service operation on behalf of `plugin` (quanqu_host.call).
+  std::function<Result<nlohmann::json>(const std::string& plugin, const std::string& operation,
+                                       const nlohmann::json& args)>
+      call;
+  // The config map (plugin name -> config) of a channel; not_found for an unknown channel.
+  std::function<Result<nlohmann::json>(const std::string& channel_id)> channel_configs;
+  // An outgoing HTTP request (quanqu_host.http_fetch).
+  std::function<Result<FetchReply>(const FetchRequest&)> fetch;
+  // Called after a plugin (re)started successfully, outside any lock: e.g. to configure the
+  // channels that use it.
+  std::function<void(const std::string& plugin)> started;
+};
+
+// Owns the plugins. load_directory() once at start-up; then everything is thread-safe, reload()
+// included. Each plugin runs as a "generation" (one loaded copy of its library); a call takes a
+// reference to the current generation, so a reload swaps in the new one for new calls while calls
+// in flight finish on the old, whose stop() runs and library unloads when the last of them ends.
+// Never throws after construction: a broken plugin is marked failed with a reason and logged.
+class PluginHost final : public Providers {
  public:
-  PluginHost(storage::Database& db, const Clock& clock, LogSink log);
-  ~PluginHost();
+  PluginHost(storage::Database& db, const Clock& clock, events::EventBus& events, LogSink log);
+  ~PluginHost() override;
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
 
+  void set_log(LogSink log);
+  void set_services(HostServices services);
+
   // Discovers manifests in `dir`: each subdirectory holding a plugin.json, and each *.json file
   // directly in `dir` (its library beside it), in name order. A missing directory means no
-  // plugins (logged at info). For each: validate the manifest; refuse an SDK ABI of another major
-  // or a newer minor (declared in the manifest, then the one compiled into the library, before
-  // calling anything but the entry symbol); resolve quanqu_plugin_entry_v1; init; start.
+  // plugins. For each: validate the manifest; refuse an SDK ABI of another major or a newer minor
+  // (declared in the manifest, then the one compiled into the library, before calling anything
+  // but the entry symbol); resolve quanqu_plugin_entry_v1; init; start.
   void load_directory(const std::filesystem::path& dir);
 
-  // Stops every loaded plugin and unloads the libraries. Idempotent.
+  // Loads the plugin's library again from its directory (a new build) beside the running one,
+  // starts it, and switches new calls to it. On failure the running generation keeps serving and
+  // the error (not_found `plugin.not_found`, unprocessable `plugin.reload_failed` with the reason)
+  // says why. A plugin that had failed to load may be reloaded once fixed.
+  Result<PluginInfo> reload(const std::string& name);
+
+  // Stops every plugin and unloads the libraries once their last calls return. Idempotent.
   void stop_all();
 
-  // Every discovered plugin, in load order.
   std::vector<PluginInfo> plugins() const;
-  // The routes of loaded plugins, in registration order.
-  std::vector<MountedRoute> routes() const;
+  std::optional<PluginInfo> plugin(const std::string& name) const;
 
-  // Calls the route's handler. Any failure — an error returned, an exception, an invalid status,
-  // a stopped plugin — is an `internal` error with code "plugin_error", a message naming the
-  // plugin and details {"plugin": name}; it is counted in error_counts() (except after stop).
-  Result<PluginResponse> call(std::size_t route_id, const PluginRequest& request);
+  // Calls the plugin's route matching request.method and request.path. No such plugin or route
+  // is not_found `route_not_found`; a path known for other methods is invalid_argument
+  // `method_not_allowed` with details {"allow": "GET, POST"}. A failing handler (error, throw,
+  // invalid status) is an `internal` error with code "plugin_error", details {"plugin": name},
+  // counted against the plugin.
+  Result<PluginResponse> handle(const std::string& plugin, const PluginRequest& request);
 
-  // (plugin name, failed route calls) for every loaded or stopped plugin, in load order.
+  // (plugin name, failed calls) for every plugin that has run, in load order.
   std::vector<std::pair<std::string, std::uint64_t>> error_counts() const;
+
+  // Every live provider, in load order.
+  std::vector<ProviderInfo> providers() const;
+
+  // Providers: calls a provider's operation (see quanqu_provider in abi.h).
+  bool has(const std::string& kind, const std::string& name) const override;
+  Result<nlohmann::json> invoke(const std::string& kind, const std::string& name, const std::string& operation,
+                                nlohmann::json input, const nlohmann::json& channel_configs) override;
 
   KvStore& kv() { return kv_; }
 
-  struct Loaded;  // one discovered plugin (defined in plugin_host.cpp)
+  struct Generation;  // one loaded copy of a plugin's library (plugin_host.cpp)
+  struct Slot;        // one plugin by name, across its generations
 
  private:
-  void load_one(const std::filesystem::path& manifest, const std::string& fallback_name);
-  void fail(Loaded& p, std::string reason);
+  friend struct Generation;
+  friend struct HostTable;  // the C host functions (plugin_host.cpp)
+  std::shared_ptr<Generation> start_generation(Slot& slot, const Manifest& manifest, std::string& reason);
+  void fail(Slot& slot, std::string reason);
   void log(LogLevel level, std::string_view message, const nlohmann::json& fields) const;
+  void deliver(const events::Event& event);
+  std::shared_ptr<Generation> current(const std::string& name, Slot** slot = nullptr) const;
+  void publish_info(Slot& slot, const Generation& g);
 
   storage::Database& db_;
   const Clock& clock_;
+  events::EventBus& events_;
   LogSink log_;
+  HostServices services_;
   KvStore kv_;
-  mutable std::shared_mutex mutex_;  // shared by call(); exclusive by stop_all()
-  std::vector<std::unique_ptr<Loaded>> plugins_;
-  std::vector<MountedRoute> routes_;
-  std::vector<std::pair<Loaded*, std::size_t>> targets_;  // per route id: the plugin and its route index
-  bool stopped_ = false;
+  std::filesystem::path shadow_dir_;  // private copies of the libraries, so a file can be replaced safely
+  std::atomic<std::uint64_t> shadow_counter_{0};
+  mutable std::shared_mutex mutex_;  // guards slots_ and each slot's current generation
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> listening_{false};
+  std::uint64_t listener_ = 0;  // our id on the event bus
 };
 
 }  // namespace quanqu::plugins

@@ -8,6 +8,9 @@
 #include "checkout/checkout_service.h"
 #include "common/change_counter.h"
 #include "common/clock.h"
+#include "common/providers.h"
+#include "events/event_bus.h"
+#include "payments/payment_service.h"
 #include "inventory/inventory_service.h"
 #include "orders/order_service.h"
 #include "storage/database.h"
@@ -49,13 +52,15 @@ class CoreEnv {
   CoreEnv()
       : dir_(make_dir()),
         db_(open_db(dir_)),
+        events(clock),
         catalog(*db_, clock, changes),
         channels(*db_, clock, changes),
-        inventory(*db_, clock, changes),
+        inventory(*db_, clock, changes, events),
         access(*db_, clock),
-        carts(*db_, clock),
-        orders(*db_, clock, changes),
-        checkout(*db_, clock, changes) {}
+        carts(*db_, clock, events),
+        orders(*db_, clock, changes, events),
+        payments(*db_, clock, changes, events, providers),
+        checkout(*db_, clock, changes, events, payments) {}
 
   ~CoreEnv() {
     std::error_code ec;
@@ -171,12 +176,15 @@ class CoreEnv {
   std::unique_ptr<storage::Database> db_;
 
  public:
+  events::EventBus events;
+  NoProviders providers;
   catalog::CatalogService catalog;
   channels::ChannelService channels;
   inventory::InventoryService inventory;
   access::AccessService access;
   cart::CartService carts;
   orders::OrderService orders;
+  payments::PaymentService payments;
   checkout::CheckoutService checkout;
 };
 

@@ -90,13 +90,11 @@ class Engine {
     if (!opened) throw std::runtime_error("cannot open the engine: " + opened.error().message);
     engine_ = std::move(opened).value();
     services_ = std::make_unique<api::Services>(engine_->services());
-    plugins_ = std::make_unique<plugins::PluginHost>(*engine_->db, engine_->clock, nullptr);
-    app::register_all_routes(router_, *services_, api::ApiOptions{}, *plugins_, metrics_);
+    app::register_all_routes(router_, *services_, api::ApiOptions{}, metrics_);
   }
   ~Engine() {
     router_ = http::Router();  // handlers hold references into the services: drop them first
     services_.reset();
-    plugins_.reset();
     engine_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -116,7 +114,6 @@ class Engine {
   std::string dir_;
   std::unique_ptr<app::Engine> engine_;
   std::unique_ptr<api::Services> services_;
-  std::unique_ptr<plugins::PluginHost> plugins_;
   http::Metrics metrics_;
   http::Router router_;
 };

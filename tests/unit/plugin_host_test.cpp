@@ -77,7 +77,7 @@ class PluginHostTest : public ::testing::Test {
   void write(const fs::path& file, const json& content) { std::ofstream(file) << content.dump(2); }
 
   std::unique_ptr<PluginHost> make_host(storage::Database& db) {
-    return std::make_unique<PluginHost>(db, clock_,
+    return std::make_unique<PluginHost>(db, clock_, events_,
                                         [this](plugins::LogLevel level, std::string_view msg, const json& f) {
                                           std::lock_guard lock(log_mutex_);
                                           log_.push_back(std::string(msg) + " " + f.dump());
@@ -90,19 +90,13 @@ class PluginHostTest : public ::testing::Test {
     return nullptr;
   }
 
-  static std::size_t route_id(const PluginHost& host, const std::string& method, const std::string& path) {
-    for (const auto& r : host.routes())
-      if (r.method == method && r.path == path) return r.id;
-    throw std::runtime_error("no route " + method + " " + path);
-  }
-
   static plugins::PluginRequest request(std::string method, std::string path,
                                         std::vector<std::pair<std::string, std::string>> params = {},
                                         std::string body = "") {
     plugins::PluginRequest r;
     r.method = std::move(method);
     r.path = std::move(path);
-    r.params = std::move(params);
+    (void)params;  // the host finds them in the path
     r.body = std::move(body);
     r.request_id = "test";
     return r;
@@ -111,6 +105,7 @@ class PluginHostTest : public ::testing::Test {
   fs::path dir_;
   fs::path plugins_dir_;
   FixedClock clock_;
+  events::EventBus events_{clock_};
   std::mutex log_mutex_;
   std::vector<std::string> log_;
 };
@@ -186,7 +181,8 @@ TEST_F(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
 
   // Only loaded plugins have routes, mounted under /v1/plugins/<name>.
   std::set<std::string> mounted;
-  for (const auto& r : host->routes()) mounted.insert(r.method + " " + r.path);
+  for (const auto& p : host->plugins())
+    for (const auto& r : p.routes) mounted.insert(r.method + " /v1/plugins/" + p.name + r.pattern);
   EXPECT_EQ(mounted, (std::set<std::string>{"GET /v1/plugins/good/hello", "GET /v1/plugins/good/kv/{key}",
                                             "PUT /v1/plugins/good/kv/{key}", "DELETE /v1/plugins/good/kv/{key}",
                                             "POST /v1/plugins/good/echo", "GET /v1/plugins/thrower/boom",
@@ -263,7 +259,7 @@ TEST_F(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
 
   auto hello = request("GET", "/v1/plugins/good/hello");
   hello.channel_id = "ch_123";
-  auto first = host->call(route_id(*host, "GET", "/v1/plugins/good/hello"), hello);
+  auto first = host->handle("good", hello);
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_EQ(first->status, 200);
   EXPECT_EQ(first->content_type, "application/json");
@@ -272,16 +268,14 @@ TEST_F(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
   EXPECT_EQ(body["hits"], 1);
   EXPECT_EQ(body["channel_id"], "ch_123");
   EXPECT_EQ(body["now_ms"], clock_.now_ms());
-  auto second = host->call(route_id(*host, "GET", "/v1/plugins/good/hello"), hello);
+  auto second = host->handle("good", hello);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(json::parse(second->body)["hits"], 2);
 
-  auto put = host->call(route_id(*host, "PUT", "/v1/plugins/good/kv/{key}"),
-                        request("PUT", "/v1/plugins/good/kv/color", {{"key", "color"}}, "blue"));
+  auto put = host->handle("good", request("PUT", "/v1/plugins/good/kv/color", {{"key", "color"}}, "blue"));
   ASSERT_TRUE(put.ok());
   EXPECT_EQ(put->status, 204);
-  auto got = host->call(route_id(*host, "GET", "/v1/plugins/good/kv/{key}"),
-                        request("GET", "/v1/plugins/good/kv/color", {{"key", "color"}}));
+  auto got = host->handle("good", request("GET", "/v1/plugins/good/kv/color", {{"key", "color"}}));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->body, "blue");
 
@@ -293,17 +287,15 @@ TEST_F(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
   ASSERT_TRUE(mine.ok() && mine->has_value());
   EXPECT_EQ(**mine, "blue");
 
-  auto del = host->call(route_id(*host, "DELETE", "/v1/plugins/good/kv/{key}"),
-                        request("DELETE", "/v1/plugins/good/kv/color", {{"key", "color"}}));
+  auto del = host->handle("good", request("DELETE", "/v1/plugins/good/kv/color", {{"key", "color"}}));
   ASSERT_TRUE(del.ok());
-  auto gone = host->call(route_id(*host, "GET", "/v1/plugins/good/kv/{key}"),
-                         request("GET", "/v1/plugins/good/kv/color", {{"key", "color"}}));
+  auto gone = host->handle("good", request("GET", "/v1/plugins/good/kv/color", {{"key", "color"}}));
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->status, 404);
 
   auto echo_request = request("POST", "/v1/plugins/good/echo", {}, "ping");
   echo_request.query = {{"tag", "t1"}};
-  auto echo = host->call(route_id(*host, "POST", "/v1/plugins/good/echo"), echo_request);
+  auto echo = host->handle("good", echo_request);
   ASSERT_TRUE(echo.ok());
   EXPECT_EQ(echo->body, "ping");
   ASSERT_EQ(echo->headers.size(), 1u);
@@ -316,21 +308,19 @@ TEST_F(PluginHostTest, KeyValueStatePersistsAcrossHostRestartsOnTheSameDatabaseF
     auto db = open_db();
     auto host = make_host(*db);
     host->load_directory(plugins_dir_);
-    auto put = host->call(route_id(*host, "PUT", "/v1/plugins/good/kv/{key}"),
-                          request("PUT", "/v1/plugins/good/kv/greeting", {{"key", "greeting"}}, "你好"));
+    auto put = host->handle("good", request("PUT", "/v1/plugins/good/kv/greeting", {{"key", "greeting"}}, "你好"));
     ASSERT_TRUE(put.ok()) << put.error().message;
-    ASSERT_TRUE(host->call(route_id(*host, "GET", "/v1/plugins/good/hello"), request("GET", "/hello")).ok());
+    ASSERT_TRUE(host->handle("good", request("GET", "/v1/plugins/good/hello")).ok());
     host->stop_all();
   }
   auto db = open_db();  // a new pool on the same file, as after a server restart
   auto host = make_host(*db);
   host->load_directory(plugins_dir_);
-  auto got = host->call(route_id(*host, "GET", "/v1/plugins/good/kv/{key}"),
-                        request("GET", "/v1/plugins/good/kv/greeting", {{"key", "greeting"}}));
+  auto got = host->handle("good", request("GET", "/v1/plugins/good/kv/greeting", {{"key", "greeting"}}));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->status, 200);
   EXPECT_EQ(got->body, "你好");
-  auto hello = host->call(route_id(*host, "GET", "/v1/plugins/good/hello"), request("GET", "/hello"));
+  auto hello = host->handle("good", request("GET", "/v1/plugins/good/hello"));
   ASSERT_TRUE(hello.ok());
   EXPECT_EQ(json::parse(hello->body)["hits"], 2);
 }
@@ -342,15 +332,15 @@ TEST_F(PluginHostTest, AThrowingRouteIsAPluginErrorNamingThePluginAndIsCounted) 
   auto host = make_host(*db);
   host->load_directory(plugins_dir_);
   auto boom =
-      host->call(route_id(*host, "GET", "/v1/plugins/thrower/boom"), request("GET", "/v1/plugins/thrower/boom"));
+      host->handle("thrower", request("GET", "/v1/plugins/thrower/boom"));
   ASSERT_FALSE(boom.ok());
   EXPECT_EQ(boom.error().code, "plugin_error");
   EXPECT_NE(boom.error().message.find("plugin 'thrower'"), std::string::npos) << boom.error().message;
   EXPECT_NE(boom.error().message.find("boom"), std::string::npos) << boom.error().message;
   EXPECT_EQ(boom.error().details["plugin"], "thrower");
-  ASSERT_FALSE(host->call(route_id(*host, "GET", "/v1/plugins/thrower/boom"), request("GET", "/boom")).ok());
+  ASSERT_FALSE(host->handle("thrower", request("GET", "/v1/plugins/thrower/boom")).ok());
 
-  auto ok = host->call(route_id(*host, "GET", "/v1/plugins/thrower/ok"), request("GET", "/ok"));
+  auto ok = host->handle("thrower", request("GET", "/v1/plugins/thrower/ok"));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200);
 
@@ -365,12 +355,11 @@ TEST_F(PluginHostTest, StoppedPluginsAreNotCalled) {
   auto db = open_db();
   auto host = make_host(*db);
   host->load_directory(plugins_dir_);
-  std::size_t id = route_id(*host, "GET", "/v1/plugins/good/hello");
   host->stop_all();
   EXPECT_EQ(host->plugins()[0].status, PluginStatus::stopped);
-  auto r = host->call(id, request("GET", "/hello"));
+  auto r = host->handle("good", request("GET", "/v1/plugins/good/hello"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "plugin_error");
+  EXPECT_EQ(r.error().code, "route_not_found");
   host->stop_all();  // idempotent
 }
 

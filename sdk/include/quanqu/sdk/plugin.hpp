@@ -66,7 +66,7 @@ enum class LogLevel : quanqu_log_level {
 
 // A core service refused a call (Host::call): the HTTP status, stable code and fields the API
 // would have answered. Let it propagate from a route handler and the client gets a 502; catch it
-// to answer your own reply (Response::problem(e) repeats the core's refusal).
+// to answer your own reply (problem_reply(e) repeats the core's refusal, fields included).
 class ServiceError : public Error {
  public:
   ServiceError(quanqu_status status, Json problem)
@@ -80,6 +80,14 @@ class ServiceError : public Error {
  private:
   Json problem_;
 };
+
+// The core's refusal as this route's reply: the same status, code, detail and fields.
+inline Response problem_reply(const ServiceError& e) {
+  Json body = e.problem();
+  body["type"] = "about:blank";
+  body["title"] = e.code();
+  return Response{e.http_status(), "application/problem+json", body.dump(), {}};
+}
 
 // A domain event delivered to a subscriber (see Host::on).
 struct Event {

@@ -44,6 +44,27 @@ class Refusal : public std::runtime_error {
   std::string code_;
 };
 
+namespace detail {
+// A string field, or "" when it is absent, null or not a string (the host sends null for "none").
+inline std::string text_of(const Json& j, const char* key) {
+  if (!j.is_object()) return std::string();
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+// An integer field, or 0.
+inline std::int64_t integer_of(const Json& j, const char* key) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+// An object field, or {}.
+inline Json object_of(const Json& j, const char* key) {
+  if (!j.is_object()) return Json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : Json::object();
+}
+}  // namespace detail
+
 // The channel a provider works for, as the host describes it.
 struct ChannelInfo {
   std::string id;
@@ -52,7 +73,7 @@ struct ChannelInfo {
   std::string currency;
 
   static ChannelInfo from_json(const Json& j) {
-    return ChannelInfo{j.value("id", ""), j.value("code", ""), j.value("type", ""), j.value("currency", "")};
+    return ChannelInfo{detail::text_of(j, "id"), detail::text_of(j, "code"), detail::text_of(j, "type"), detail::text_of(j, "currency")};
   }
 };
 
@@ -83,19 +104,18 @@ struct PaymentSession {
 
   static PaymentSession from_json(const Json& j) {
     PaymentSession s;
-    s.id = j.value("id", "");
-    s.provider = j.value("provider", "");
-    s.channel_id = j.value("channel_id", "");
-    s.cart_id = j.value("cart_id", "");
-    s.order_id = j.value("order_id", "");
-    if (j.contains("amount") && j["amount"].is_object()) {
-      s.amount = j["amount"].value("amount", std::int64_t{0});
-      s.currency = j["amount"].value("currency", "");
-    }
-    s.email = j.value("email", "");
-    s.status = j.value("status", "");
-    s.reference = j.value("reference", "");
-    if (j.contains("data") && j["data"].is_object()) s.data = j["data"];
+    s.id = detail::text_of(j, "id");
+    s.provider = detail::text_of(j, "provider");
+    s.channel_id = detail::text_of(j, "channel_id");
+    s.cart_id = detail::text_of(j, "cart_id");
+    s.order_id = detail::text_of(j, "order_id");
+    Json amount = detail::object_of(j, "amount");
+    s.amount = detail::integer_of(amount, "amount");
+    s.currency = detail::text_of(amount, "currency");
+    s.email = detail::text_of(j, "email");
+    s.status = detail::text_of(j, "status");
+    s.reference = detail::text_of(j, "reference");
+    s.data = detail::object_of(j, "data");
     return s;
   }
 };
@@ -139,8 +159,8 @@ class PaymentProvider : public ProviderBase {
   virtual PaymentOutcome cancel(const PaymentSession&, const Json&) { return PaymentOutcome::cancelled(); }
 
   std::optional<Json> invoke(const std::string& operation, const Json& input) override {
-    PaymentSession session = PaymentSession::from_json(input.value("session", Json::object()));
-    Json config = input.value("config", Json::object());
+    PaymentSession session = PaymentSession::from_json(detail::object_of(input, "session"));
+    Json config = detail::object_of(input, "config");
     if (operation == "initiate") return initiate(session, config).to_json();
     if (operation == "authorize") return authorize(session, config).to_json();
     if (operation == "capture") return capture(session, config).to_json();
@@ -172,14 +192,14 @@ struct QuoteRequest {
 
   static QuoteRequest from_json(const Json& j) {
     QuoteRequest q;
-    q.channel = ChannelInfo::from_json(j.value("channel", Json::object()));
-    Json cart = j.value("cart", Json::object());
-    q.cart_id = cart.value("id", "");
-    q.currency = cart.value("currency", "");
-    q.subtotal = cart.value("subtotal", std::int64_t{0});
-    q.item_count = cart.value("item_count", std::int64_t{0});
-    q.location = j.value("location", Json::object());
-    q.shipping_address = j.value("shipping_address", Json::object());
+    q.channel = ChannelInfo::from_json(detail::object_of(j, "channel"));
+    Json cart = detail::object_of(j, "cart");
+    q.cart_id = detail::text_of(cart, "id");
+    q.currency = detail::text_of(cart, "currency");
+    q.subtotal = detail::integer_of(cart, "subtotal");
+    q.item_count = detail::integer_of(cart, "item_count");
+    q.location = detail::object_of(j, "location");
+    q.shipping_address = detail::object_of(j, "shipping_address");
     return q;
   }
 };
@@ -192,7 +212,7 @@ class FulfilmentProvider : public ProviderBase {
 
   std::optional<Json> invoke(const std::string& operation, const Json& input) override {
     if (operation == "quote")
-      return quote(QuoteRequest::from_json(input), input.value("config", Json::object())).to_json();
+      return quote(QuoteRequest::from_json(input), detail::object_of(input, "config")).to_json();
     return std::nullopt;
   }
 };
@@ -209,7 +229,7 @@ class ChannelAdapter : public ProviderBase {
 
   std::optional<Json> invoke(const std::string& operation, const Json& input) override {
     if (operation == "configure") {
-      configure(ChannelInfo::from_json(input.value("channel", Json::object())), input.value("config", Json::object()));
+      configure(ChannelInfo::from_json(detail::object_of(input, "channel")), detail::object_of(input, "config"));
       return Json::object();
     }
     return std::nullopt;

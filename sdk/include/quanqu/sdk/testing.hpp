@@ -45,7 +45,9 @@ class FakeHost {
 
   // Answers Host::call: return the result, or throw FakeHost::Refused to answer a problem.
   std::function<nlohmann::json(const std::string& operation, const nlohmann::json& args)> services;
-  struct Refused {
+  struct Refused : std::runtime_error {
+    Refused(int s, std::string c, std::string d)
+        : std::runtime_error(c + ": " + d), status(s), code(std::move(c)), detail(std::move(d)) {}
     int status;
     std::string code;
     std::string detail;
@@ -280,6 +282,10 @@ class FakeHost {
       out = nlohmann::json{{"status", r.status}, {"code", r.code}, {"detail", r.detail}}.dump();
       fill(err, cap, r.code + ": " + r.detail);
       status = r.status == 404 ? QUANQU_ERR_NOT_FOUND : r.status >= 500 ? QUANQU_ERR_UNAVAILABLE : QUANQU_ERR_INVALID;
+    } catch (const std::exception& e) {  // a broken fake: reported like the real host's internal error
+      out = nlohmann::json{{"status", 500}, {"code", "internal"}, {"detail", e.what()}}.dump();
+      fill(err, cap, e.what());
+      status = QUANQU_ERR_INTERNAL;
     }
     if (sink) sink(user, out.data(), out.size());
     return status;
@@ -348,10 +354,9 @@ class FakeHost {
   static void hmac_fn(void* ctx, quanqu_str key, quanqu_str message, uint8_t out[32]) {
     FakeHost& h = self(ctx);
     std::memset(out, 0, 32);
-    if (!h.hmac_sha256) {
-      h.logs.push_back("error: FakeHost.hmac_sha256 is not set; the MAC is all zeros");
-      return;
-    }
+    // Loud on purpose: a silent all-zero MAC would let a signature test pass by accident. (A
+    // test double only: the real host never throws into a plugin.)
+    if (!h.hmac_sha256) throw std::logic_error("FakeHost.hmac_sha256 is not set, but the plugin signs or verifies");
     std::string mac = h.hmac_sha256(copy(key), copy(message));
     std::memcpy(out, mac.data(), mac.size() < 32 ? mac.size() : 32);
   }

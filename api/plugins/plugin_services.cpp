@@ -1,0 +1,425 @@
+// The core-service operations plugins call through the host, parsed and answered like the HTTP API's own routes.
+#include "plugins/plugin_services.h"
+
+#include "common/random.h"
+#include "routes/cart_input.h"
+#include "routes/codec.h"
+#include "routes/json_body.h"
+
+#include <chrono>
+#include <functional>
+#include <map>
+
+namespace quanqu::api {
+namespace {
+
+using nlohmann::json;
+using Args = const json&;
+using Operation = std::function<Result<json>(Services&, const std::string& plugin, Args)>;
+
+// Field errors from reading the arguments, as one 400 like the API's.
+Status checked(const std::vector<FieldError>& errors) {
+  if (errors.empty()) return ok_status();
+  return Error::invalid("validation_failed", "the arguments have invalid fields", errors);
+}
+
+Result<channels::Channel> channel_arg(Services& s, JsonFields& f, std::vector<FieldError>& errors) {
+  auto id = f.string("channel_id", true);
+  QQ_TRY(checked(errors));
+  if (!looks_like_id(*id, "chan")) return Error::not_found("channel.not_found", "no channel '" + *id + "'");
+  return s.channels.get_cached(ChannelId(*id));
+}
+
+Result<CartId> cart_arg(JsonFields& f, std::vector<FieldError>& errors) {
+  auto id = f.string("cart_id", true);
+  QQ_TRY(checked(errors));
+  if (!looks_like_id(*id, "cart")) return Error::not_found("cart.not_found", "no cart '" + *id + "'");
+  return CartId(*id);
+}
+
+std::string required_string(JsonFields& f, const char* field, std::vector<FieldError>&) {
+  auto v = f.string(field, true);
+  return v.value_or("");
+}
+
+catalog::StoreView view_of(const channels::Channel& c) {
+  return {c.id, c.currency, c.location_ids};
+}
+
+json customer_json(const customers::Customer& c) {
+  return {{"id", c.id.value},   {"email", c.email},           {"name", c.name},
+          {"phone", c.phone},   {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+}
+
+const std::map<std::string, Operation>& operations() {
+  static const std::map<std::string, Operation> ops{
+      // ---- Catalog ----
+      {"catalog.product",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "channel_id"});
+         std::string id = required_string(f, "id", errors);
+         QQ_TRY(checked(errors));
+         if (a.contains("channel_id")) {
+           QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+           QQ_ASSIGN_OR_RETURN(catalog::Product p, s.catalog.get_store_product(view_of(c), id));
+           return product_store_json(p, c.currency);
+         }
+         QQ_ASSIGN_OR_RETURN(catalog::Product p, s.catalog.get_product(id));
+         return product_admin_json(p);
+       }},
+      {"catalog.products",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "limit", "cursor", "q", "category"});
+         catalog::ProductQuery q;
+         q.limit = static_cast<int>(f.integer("limit").value_or(20));
+         q.cursor = f.string("cursor").value_or("");
+         q.q = f.string("q").value_or("");
+         q.category = f.string("category").value_or("");
+         if (q.limit < 1 || q.limit > 100) f.fail("limit", "must be between 1 and 100");
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_ASSIGN_OR_RETURN(auto page, s.catalog.list_store_products(view_of(c), q));
+         json items = json::array();
+         for (const auto& p : page.items) items.push_back(product_store_json(p, c.currency));
+         return page_json(std::move(items), page.next_cursor);
+       }},
+      {"inventory.availability",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"sku", "variant_id", "channel_id"});
+         inventory::LevelQuery q;
+         if (auto sku = f.string("sku")) q.sku = *sku;
+         if (auto v = f.string("variant_id")) q.variant_id = VariantId(*v);
+         if (q.sku.has_value() == q.variant_id.has_value()) f.fail("sku", "give exactly one of sku and variant_id");
+         QQ_TRY(checked(errors));
+         std::optional<channels::Channel> channel;
+         if (a.contains("channel_id")) {
+           QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+           channel = std::move(c);
+         }
+         q.limit = 1000;
+         QQ_ASSIGN_OR_RETURN(inventory::LevelPage page, s.inventory.list_levels(q));
+         json levels = json::array();
+         std::int64_t available = 0;
+         for (const auto& l : page.items) {
+           bool counted = !channel || std::find(channel->location_ids.begin(), channel->location_ids.end(),
+                                                l.location_id) != channel->location_ids.end();
+           if (!counted) continue;
+           levels.push_back(level_json(l));
+           available += std::max<std::int64_t>(0, l.available());
+         }
+         return json{{"sku", q.sku ? json(*q.sku) : json(nullptr)},
+                     {"variant_id", q.variant_id ? json(q.variant_id->value) : json(nullptr)},
+                     {"available", available},
+                     {"levels", levels}};
+       }},
+      // ---- Channels ----
+      {"channels.get",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id"});
+         std::string id = required_string(f, "id", errors);
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, s.channels.get(id));
+         return channel_json(c);
+       }},
+      // ---- Customers ----
+      {"customers.get",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "email"});
+         auto id = f.string("id");
+         auto email = f.string("email");
+         if (id.has_value() == email.has_value() && errors.empty()) f.fail("id", "give exactly one of id and email");
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(customers::Customer c,
+                             id ? s.customers.get(CustomerId(*id)) : s.customers.find_by_email(*email));
+         return customer_json(c);
+       }},
+      {"customers.upsert",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"email", "name", "phone"});
+         customers::CustomerDetails d{required_string(f, "email", errors), f.string("name").value_or(""),
+                                      f.string("phone").value_or("")};
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(customers::Customer c, s.customers.upsert(d));
+         return customer_json(c);
+       }},
+      {"customers.create_session",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"customer_id", "ttl_seconds"});
+         std::string id = required_string(f, "customer_id", errors);
+         std::int64_t ttl = f.integer("ttl_seconds").value_or(7 * 24 * 3600);
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(customers::CustomerSession session,
+                             s.customers.create_session(CustomerId(id), ttl * 1000, "plugin:" + plugin));
+         return json{{"token", session.token},
+                     {"customer_id", session.customer_id.value},
+                     {"expires_at", session.expires_at}};
+       }},
+      // ---- Carts ----
+      {"carts.create",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "email", "shipping_address", "items"});
+         cart::CartPatch details = read_cart_details(f);
+         std::vector<cart::AddItem> items;
+         if (const json* list = f.array("items"))
+           for (std::size_t i = 0; i < list->size(); ++i) {
+             if (!(*list)[i].is_object()) {
+               f.fail("items/" + std::to_string(i), "must be an object");
+               continue;
+             }
+             if (auto item = read_add_item(JsonFields((*list)[i], f.path("items/" + std::to_string(i)), errors)))
+               items.push_back(*item);
+           }
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_TRY(checked(errors));
+         QQ_TRY(cart::CartService::validate(details));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
+         return cart_json(cart);
+       }},
+      {"carts.get",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "cart_id"});
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.get(c, id));
+         return cart_json(cart);
+       }},
+      {"carts.add_item",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         json item_args = a;
+         if (item_args.is_object()) {
+           item_args.erase("channel_id");
+           item_args.erase("cart_id");
+         }
+         JsonFields f(a, "", errors);
+         auto item = read_add_item(JsonFields(item_args, "", errors));
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_TRY(checked(errors));
+         QQ_TRY(cart::CartService::validate(*item));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.add_item(c, id, *item));
+         return cart_json(cart);
+       }},
+      {"carts.update",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "cart_id", "email", "shipping_address"});
+         cart::CartPatch patch = read_cart_details(f);
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_TRY(checked(errors));
+         QQ_TRY(cart::CartService::validate(patch));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.update(c, id, patch));
+         return cart_json(cart);
+       }},
+      {"carts.set_quantity",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "cart_id", "item_id", "quantity"});
+         std::string item = required_string(f, "item_id", errors);
+         std::int64_t quantity = f.integer("quantity", true).value_or(0);
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.set_quantity(c, id, CartItemId(item), quantity));
+         return cart_json(cart);
+       }},
+      {"carts.remove_item",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "cart_id", "item_id"});
+         std::string item = required_string(f, "item_id", errors);
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.remove_item(c, id, CartItemId(item)));
+         return cart_json(cart);
+       }},
+      // ---- Orders ----
+      {"orders.create_from_cart",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"channel_id", "cart_id", "idempotency_key"});
+         std::string key = required_string(f, "idempotency_key", errors);
+         QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
+         // Keys of a plugin never collide with a storefront's: the plugin's name prefixes them.
+         checkout::CheckoutRequest request{id, "plugin:" + plugin + ":" + key, sha256_hex(id.value)};
+         QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
+         return json{{"order", order_json(result.order, true)},
+                     {"access_token", result.access_token},
+                     {"replayed", result.replayed}};
+       }},
+      {"orders.get",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id"});
+         std::string id = required_string(f, "id", errors);
+         QQ_TRY(checked(errors));
+         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.get(OrderId(id)));
+         return order_json(o, true);
+       }},
+      {"orders.mark_paid",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id"});
+         std::string id = required_string(f, "id", errors);
+         QQ_TRY(checked(errors));
+         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.payments.capture(OrderId(id)));
+         return order_json(o, true);
+       }},
+      {"orders.set_fulfilment",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "status"});
+         std::string id = required_string(f, "id", errors);
+         std::string status = required_string(f, "status", errors);
+         QQ_TRY(checked(errors));
+         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(OrderId(id), status));
+         return order_json(o, true);
+       }},
+      {"orders.cancel",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "reason"});
+         std::string id = required_string(f, "id", errors);
+         std::string reason = f.string("reason").value_or("");
+         QQ_TRY(checked(errors));
+         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(OrderId(id), reason));
+         (void)s.payments.release_for_cancelled(o);
+         return order_json(o, true);
+       }},
+      // ---- Payments ----
+      {"payments.captured",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"provider", "reference", "event_id"});
+         std::string reference = required_string(f, "reference", errors);
+         auto provider = f.string("provider");
+         std::optional<std::string> event_id = f.string("event_id");
+         QQ_TRY(checked(errors));
+         // A plugin reports captures for its own payment providers only.
+         std::vector<std::string> own;
+         for (const auto& p : s.plugins.providers())
+           if (p.kind == "payment" && p.plugin == plugin) own.push_back(p.name);
+         if (!provider && own.size() == 1) provider = own.front();
+         if (!provider || std::find(own.begin(), own.end(), *provider) == own.end())
+           return Error::invalid("validation_failed", "the arguments have invalid fields",
+                                 {{"provider", "must name one of this plugin's payment providers"}});
+         json details{{"source", "provider"}};
+         if (event_id) details["event_id"] = *event_id;
+         QQ_ASSIGN_OR_RETURN(payments::PaymentService::Captured done,
+                             s.payments.record_capture(*provider, reference, details));
+         return json{{"session", done.session.to_json()},
+                     {"order", done.order ? order_json(*done.order, true) : json(nullptr)}};
+       }},
+  };
+  return ops;
+}
+
+}  // namespace
+
+const std::vector<std::string>& plugin_operations() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, op] : operations()) out.push_back(name);
+    return out;
+  }();
+  return names;
+}
+
+plugins::HostServices plugin_host_services(Services& services, const http::HttpClient& client) {
+  plugins::HostServices h;
+  h.call = [&services](const std::string& plugin, const std::string& operation, const json& args) -> Result<json> {
+    auto it = operations().find(operation);
+    if (it == operations().end())
+      return Error::not_found("plugin.unknown_operation",
+                              "no core operation '" + operation + "' (docs/sdk.md lists them)");
+    try {
+      return it->second(services, plugin, args);
+    } catch (const std::exception& e) {  // a JSON type surprise in an argument: the plugin's input
+      return Error::invalid("validation_failed", std::string("the arguments are malformed: ") + e.what());
+    }
+  };
+  h.channel_configs = [&services](const std::string& channel_id) -> Result<json> {
+    if (!looks_like_id(channel_id, "chan")) return Error::not_found("channel.not_found", "no such channel");
+    QQ_ASSIGN_OR_RETURN(channels::Channel c, services.channels.get_cached(ChannelId(channel_id)));
+    return c.configs;
+  };
+  h.fetch = [&services, &client](const plugins::FetchRequest& in) -> Result<plugins::FetchReply> {
+    http::OutgoingRequest out;
+    out.method = in.method;
+    out.url = in.url;
+    out.headers = in.headers;
+    out.body = in.body;
+    out.timeout_ms = in.timeout_ms;
+    auto started = std::chrono::steady_clock::now();
+    auto reply = client.send(out);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (services.log) {
+      // The URL's path and query may hold secrets: only the scheme and authority are logged.
+      std::string origin = in.url.substr(0, in.url.find('/', in.url.find("//") == std::string::npos
+                                                                  ? 0
+                                                                  : in.url.find("//") + 2));
+      services.log->log(reply ? http::LogLevel::info : http::LogLevel::warn, "plugin outgoing request",
+                        {{"plugin", in.plugin},
+                         {"method", in.method},
+                         {"origin", origin},
+                         {"status", reply ? json(reply->status) : json(nullptr)},
+                         {"error", reply ? json(nullptr) : json(reply.error().code)},
+                         {"ms", ms}});
+    }
+    if (!reply) return reply.error();
+    return plugins::FetchReply{reply->status, std::move(reply->headers), std::move(reply->body)};
+  };
+  h.started = [&services](const std::string& plugin) {
+    auto list = services.channels.list();
+    if (!list) return;
+    for (const auto& c : *list)
+      if (c.plugin && *c.plugin == plugin) configure_channel(services, c);
+  };
+  return h;
+}
+
+void configure_channel(Services& services, const channels::Channel& channel) {
+  if (!channel.plugin) return;
+  for (const auto& p : services.plugins.providers()) {
+    if (p.kind != "channel_adapter" || p.plugin != *channel.plugin) continue;
+    json input{{"channel",
+                {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}}};
+    auto done = services.plugins.invoke("channel_adapter", p.name, "configure", std::move(input), channel.configs);
+    if (!done && services.log)
+      services.log->log(http::LogLevel::warn, "channel adapter refused its config",
+                        {{"plugin", p.plugin}, {"channel", channel.code}, {"code", done.error().code}});
+  }
+}
+
+}  // namespace quanqu::api

@@ -1,0 +1,29 @@
+// Cart inputs from JSON: the same field rules for the store API and for plugins.
+#include "routes/cart_input.h"
+
+#include "pricing/pricing.h"
+
+namespace quanqu::api {
+
+std::optional<cart::AddItem> read_add_item(JsonFields f) {
+  f.only({"sku", "variant_id", "quantity"});
+  cart::AddItem item;
+  if (auto sku = f.string("sku")) item.sku = *sku;
+  if (auto id = f.string("variant_id")) item.variant_id = VariantId(*id);
+  if (!item.sku && !item.variant_id && !f.has("sku") && !f.has("variant_id"))
+    f.fail("sku", "give sku or variant_id");
+  item.quantity = f.integer("quantity", true).value_or(0);
+  if (f.has("quantity") && (item.quantity < 1 || item.quantity > pricing::kMaxQuantity))
+    f.fail("quantity", "must be between 1 and " + std::to_string(pricing::kMaxQuantity));
+  return item;
+}
+
+cart::CartPatch read_cart_details(JsonFields& f) {
+  cart::CartPatch patch;
+  if (f.has("email")) patch.email = f.is_null("email") ? std::nullopt : f.string("email");
+  if (f.has("shipping_address"))
+    patch.shipping_address = f.is_null("shipping_address") ? std::nullopt : f.address("shipping_address");
+  return patch;
+}
+
+}  // namespace quanqu::api

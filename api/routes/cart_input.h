@@ -1,0 +1,16 @@
+// Reading cart inputs (an item to add, the shopper's details) from JSON, shared by store routes and plugin calls.
+#pragma once
+
+#include "cart/cart.h"
+#include "routes/json_body.h"
+
+#include <optional>
+
+namespace quanqu::api {
+
+// {"sku"|"variant_id", "quantity"}; records field errors in `f`.
+std::optional<cart::AddItem> read_add_item(JsonFields f);
+// {"email", "shipping_address"}, each optional and nullable (null clears it).
+cart::CartPatch read_cart_details(JsonFields& f);
+
+}  // namespace quanqu::api

@@ -1,0 +1,320 @@
+// Payment sessions: persistence, the provider calls around them, and capture into paid orders.
+#include "payments/payment_service.h"
+
+#include "cart/cart_service.h"
+#include "orders/order_service.h"
+
+namespace quanqu::payments {
+namespace {
+
+using nlohmann::json;
+
+const char* kColumns =
+    "id, cart_id, channel_id, provider, amount, currency, status, reference, data, order_id, created_at, updated_at";
+
+Result<PaymentSession> read_row(soci::session& sql, const std::string& where, const std::string& a,
+                                const std::string& b = "") {
+  PaymentSession s;
+  std::string reference, data, order;
+  soci::indicator ref_ind = soci::i_null, order_ind = soci::i_null;
+  long long amount = 0;
+  std::string query = std::string("SELECT ") + kColumns + " FROM payment_sessions WHERE " + where;
+  if (b.empty())
+    sql << query, soci::into(s.id.value), soci::into(s.cart_id.value), soci::into(s.channel_id.value),
+        soci::into(s.provider), soci::into(amount), soci::into(s.currency), soci::into(s.status),
+        soci::into(reference, ref_ind), soci::into(data), soci::into(order, order_ind), soci::into(s.created_at),
+        soci::into(s.updated_at), soci::use(a);
+  else
+    sql << query, soci::into(s.id.value), soci::into(s.cart_id.value), soci::into(s.channel_id.value),
+        soci::into(s.provider), soci::into(amount), soci::into(s.currency), soci::into(s.status),
+        soci::into(reference, ref_ind), soci::into(data), soci::into(order, order_ind), soci::into(s.created_at),
+        soci::into(s.updated_at), soci::use(a), soci::use(b);
+  if (!sql.got_data()) return Error::not_found("payment.session_not_found", "no such payment session");
+  s.amount = amount;
+  if (ref_ind == soci::i_ok) s.reference = reference;
+  if (order_ind == soci::i_ok) s.order_id = OrderId(order);
+  s.data = json::parse(data);
+  return s;
+}
+
+// A status a provider may report, and whether the move from `from` to it goes forward.
+bool known_status(const std::string& s) {
+  return s == "pending" || s == "authorized" || s == "captured" || s == "cancelled";
+}
+
+int rank(const std::string& s) {
+  if (s == "pending") return 0;
+  if (s == "authorized") return 1;
+  if (s == "captured") return 2;
+  return 3;  // cancelled, declined, failed: final
+}
+
+}  // namespace
+
+json PaymentSession::to_json() const {
+  return {{"id", id.value},
+          {"cart_id", cart_id.value},
+          {"channel_id", channel_id.value},
+          {"provider", provider},
+          {"amount", {{"amount", amount}, {"currency", currency}}},
+          {"status", status},
+          {"reference", reference.empty() ? json(nullptr) : json(reference)},
+          {"data", data},
+          {"order_id", order_id ? json(order_id->value) : json(nullptr)},
+          {"created_at", created_at},
+          {"updated_at", updated_at}};
+}
+
+PaymentService::PaymentService(storage::Database& db, const Clock& clock, ChangeCounter& changes,
+                               events::EventBus& events, Providers& providers)
+    : db_(db), clock_(clock), changes_(changes), events_(events), providers_(providers) {}
+
+Result<PaymentSession> PaymentService::load(soci::session& sql, const PaymentSessionId& id) {
+  return read_row(sql, "id = :id", id.value);
+}
+
+Result<PaymentSession> PaymentService::start(const channels::Channel& channel, const CartId& cart_id,
+                                             const std::string& provider) {
+  if (std::find(channel.payment_providers.begin(), channel.payment_providers.end(), provider) ==
+      channel.payment_providers.end()) {
+    std::string offered;
+    for (const auto& p : channel.payment_providers) offered += (offered.empty() ? "" : ", ") + p;
+    return Error::invalid("payment.provider_not_offered", "this channel does not offer that payment provider",
+                          {{"provider", offered.empty() ? "this channel takes no payment step"
+                                                        : "must be one of: " + offered}});
+  }
+  auto created = db_.write<PaymentSession>([&](soci::session& sql) -> Result<PaymentSession> {
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, cart::CartService::load(sql, channel, cart_id));
+    if (cart.status != "open") return Error::conflict("cart.completed", "the cart was checked out already");
+    if (cart.items.empty()) return Error::unprocessable("checkout.empty_cart", "the cart has no items");
+    PaymentSession s;
+    s.id = PaymentSessionId(new_id("pay"));
+    s.cart_id = cart.id;
+    s.channel_id = channel.id;
+    s.provider = provider;
+    s.amount = cart.totals.total;
+    s.currency = cart.currency;
+    s.status = "pending";
+    s.created_at = s.updated_at = clock_.now_ms();
+    std::string data = s.data.dump();
+    long long amount = s.amount;
+    sql << "INSERT INTO payment_sessions (id, cart_id, channel_id, provider, amount, currency, status, data, "
+           "created_at, updated_at) VALUES (:id, :c, :ch, :p, :a, :cur, :s, :d, :ca, :ua)",
+        soci::use(s.id.value), soci::use(s.cart_id.value), soci::use(s.channel_id.value), soci::use(s.provider),
+        soci::use(amount), soci::use(s.currency), soci::use(s.status), soci::use(data), soci::use(s.created_at),
+        soci::use(s.updated_at);
+    return s;
+  });
+  if (!created) return created;
+  auto initiated = ask(channel, *created, "initiate");
+  if (!initiated && initiated.error().kind != ErrorKind::failed_precondition) {
+    // The provider broke: the session is dead; the shopper may start another.
+    long long now = clock_.now_ms();
+    (void)db_.write<Ok>([&](soci::session& sql) -> Status {
+      sql << "UPDATE payment_sessions SET status = 'failed', updated_at = :u WHERE id = :id AND status = 'pending'",
+          soci::use(now), soci::use(created->id.value);
+      return ok_status();
+    });
+  }
+  return initiated;
+}
+
+Result<std::vector<PaymentSession>> PaymentService::for_cart(const channels::Channel& channel, const CartId& cart) {
+  return db_.read<std::vector<PaymentSession>>([&](soci::session& sql) -> Result<std::vector<PaymentSession>> {
+    QQ_TRY(cart::CartService::load(sql, channel, cart));  // a cart of another channel is a 404
+    std::vector<std::string> ids;
+    std::string id;
+    soci::statement st = (sql.prepare << "SELECT id FROM payment_sessions WHERE cart_id = :c "
+                                         "ORDER BY created_at DESC, id DESC",
+                          soci::into(id), soci::use(cart.value));
+    st.execute();
+    while (st.fetch()) ids.push_back(id);
+    std::vector<PaymentSession> out;
+    for (const auto& i : ids) {
+      QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, PaymentSessionId(i)));
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+Result<PaymentSession> PaymentService::ask(const channels::Channel& channel, PaymentSession session,
+                                           const std::string& operation) {
+  json input{{"session", session.to_json()},
+             {"channel", {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type},
+                          {"currency", channel.currency}}}};
+  auto reply = providers_.invoke("payment", session.provider, operation, std::move(input), channel.configs);
+  if (!reply) {
+    if (reply.error().kind == ErrorKind::failed_precondition) {  // a refusal: declined
+      long long now = clock_.now_ms();
+      std::string code = reply.error().code;
+      (void)db_.write<Ok>([&](soci::session& sql) -> Status {
+        sql << "UPDATE payment_sessions SET status = 'declined', updated_at = :u "
+               "WHERE id = :id AND status IN ('pending', 'authorized')",
+            soci::use(now), soci::use(session.id.value);
+        return ok_status();
+      });
+    }
+    return reply.error();
+  }
+  return store_outcome(session, session.status, *reply);
+}
+
+Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& session, const std::string& expected,
+                                                     const json& reply) {
+  std::string status = reply.is_object() ? reply.value("status", "") : "";
+  if (!known_status(status))
+    return Error{ErrorKind::internal, "plugin_error",
+                 "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
+                 {}, json{{"plugin", session.provider}}, {}};
+  std::string reference = reply.value("reference", session.reference);
+  json data = reply.contains("data") && reply["data"].is_object() ? reply["data"] : session.data;
+  if (rank(status) < rank(expected)) status = expected;  // never move backwards
+  long long now = clock_.now_ms();
+  auto stored = db_.write<PaymentSession>([&](soci::session& sql) -> Result<PaymentSession> {
+    std::string doc = data.dump(), moved;
+    soci::indicator ref_ind = reference.empty() ? soci::i_null : soci::i_ok;
+    sql << "UPDATE payment_sessions SET status = :s, reference = :r, data = :d, updated_at = :u "
+           "WHERE id = :id AND status = :expected RETURNING id",
+        soci::use(status), soci::use(reference, ref_ind), soci::use(doc), soci::use(now), soci::use(session.id.value),
+        soci::use(expected), soci::into(moved);
+    // Someone else moved it meanwhile (a webhook): what is stored now is the truth.
+    return load(sql, session.id);
+  });
+  return stored;
+}
+
+Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Channel& channel, const cart::Cart& cart) {
+  auto newest = db_.read<PaymentSession>([&](soci::session& sql) {
+    return read_row(sql, "cart_id = :c ORDER BY created_at DESC, id DESC LIMIT 1", cart.id.value);
+  });
+  if (!newest) {
+    if (newest.error().kind == ErrorKind::not_found)
+      return Error::unprocessable("checkout.payment_required",
+                                  "start a payment session for this cart first (POST .../payment-sessions)");
+    return newest.error();
+  }
+  PaymentSession s = std::move(*newest);
+  if (s.amount != cart.totals.total || s.currency != cart.currency)
+    return Error::unprocessable("payment.amount_changed",
+                                "the cart's total changed since the payment session started; start a new one");
+  if (s.status == "authorized" || s.status == "captured") return s;
+  if (s.status != "pending")
+    return Error::unprocessable("payment.not_authorized",
+                                "the payment session is " + s.status + "; start a new payment session");
+  QQ_ASSIGN_OR_RETURN(s, ask(channel, std::move(s), "authorize"));
+  if (s.status == "authorized" || s.status == "captured") return s;
+  return Error::unprocessable("payment.not_authorized", "the payment is not authorised yet; complete it, then retry");
+}
+
+Result<PaymentSession> PaymentService::claim_for_order(soci::session& sql, const PaymentSessionId& id,
+                                                       const cart::Cart& cart, const OrderId& order) {
+  QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, id));
+  std::string newest;
+  sql << "SELECT id FROM payment_sessions WHERE cart_id = :c ORDER BY created_at DESC, id DESC LIMIT 1",
+      soci::into(newest), soci::use(cart.id.value);
+  if (newest != s.id.value || (s.status != "authorized" && s.status != "captured") || s.amount != cart.totals.total ||
+      s.currency != cart.currency)
+    return Error::conflict("payment.changed", "the payment session changed during checkout; retry");
+  sql << "UPDATE payment_sessions SET order_id = :o WHERE id = :id", soci::use(order.value), soci::use(s.id.value);
+  s.order_id = order;
+  return s;
+}
+
+Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
+  auto order = db_.read<orders::Order>([&](soci::session& sql) { return orders::OrderService::load(sql, order_id); });
+  if (!order) return order;
+  if (order->payment_session_id.empty() || order->payment_status == "captured") {
+    // No provider to ask (the channel takes no payment step), or already taken.
+    bool changed = false;
+    auto paid = db_.write<orders::Order>([&](soci::session& sql) {
+      return orders::OrderService::mark_paid_in(sql, clock_, order_id, {{"source", "merchant"}}, changed);
+    });
+    if (paid && changed) {
+      changes_.bump();
+      events_.publish("order.paid", orders::OrderService::event_data(*paid));
+    }
+    return paid;
+  }
+  if (order->status != "pending")
+    return Error::conflict("order.not_payable", "an order that is " + order->status + " cannot be marked paid");
+  auto session =
+      db_.read<PaymentSession>([&](soci::session& sql) { return load(sql, PaymentSessionId(order->payment_session_id)); });
+  if (!session) return session.error();
+  auto channel_configs = db_.read<json>([&](soci::session& sql) -> Result<json> {
+    std::string cfg;
+    sql << "SELECT config FROM channels WHERE id = :id", soci::into(cfg), soci::use(order->channel_id.value);
+    return json::parse(cfg.empty() ? "{}" : cfg);
+  });
+  if (!channel_configs) return channel_configs.error();
+  channels::Channel channel;
+  channel.id = order->channel_id;
+  channel.configs = *channel_configs;
+  QQ_ASSIGN_OR_RETURN(PaymentSession after, ask(channel, std::move(*session), "capture"));
+  if (after.status != "captured") return *order;  // the provider confirms later
+  auto captured = capture_session(after.id, {{"source", "merchant"}});
+  if (!captured) return captured.error();
+  if (captured->order) return *captured->order;
+  return *order;
+}
+
+Result<PaymentService::Captured> PaymentService::record_capture(const std::string& provider,
+                                                                const std::string& reference, const json& details) {
+  auto found = db_.read<PaymentSession>(
+      [&](soci::session& sql) { return read_row(sql, "provider = :p AND reference = :r", provider, reference); });
+  if (!found) return found.error();
+  return capture_session(found->id, details);
+}
+
+Result<PaymentService::Captured> PaymentService::capture_session(const PaymentSessionId& id, const json& details) {
+  bool changed = false;
+  auto done = db_.write<Captured>([&](soci::session& sql) -> Result<Captured> {
+    changed = false;
+    QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, id));
+    if (s.status != "pending" && s.status != "authorized" && s.status != "captured")
+      return Error::conflict("payment.not_capturable", "a payment session that is " + s.status + " cannot be captured");
+    if (s.status != "captured") {
+      long long now = clock_.now_ms();
+      sql << "UPDATE payment_sessions SET status = 'captured', updated_at = :u WHERE id = :id", soci::use(now),
+          soci::use(s.id.value);
+      s.status = "captured";
+      s.updated_at = now;
+    }
+    Captured c{s, std::nullopt};
+    if (s.order_id) {
+      json facts = details.is_object() ? details : json::object();
+      facts["payment_session_id"] = s.id.value;
+      facts["provider"] = s.provider;
+      QQ_ASSIGN_OR_RETURN(orders::Order o, orders::OrderService::mark_paid_in(sql, clock_, *s.order_id, facts, changed));
+      c.order = std::move(o);
+    }
+    return c;
+  });
+  if (done && changed) {
+    changes_.bump();
+    events_.publish("order.paid", orders::OrderService::event_data(*done->order));
+  }
+  return done;
+}
+
+Status PaymentService::release_for_cancelled(const orders::Order& order) {
+  if (order.payment_session_id.empty()) return ok_status();
+  auto session =
+      db_.read<PaymentSession>([&](soci::session& sql) { return load(sql, PaymentSessionId(order.payment_session_id)); });
+  if (!session) return session.error();
+  if (session->status != "authorized") return ok_status();
+  auto channel = db_.read<json>([&](soci::session& sql) -> Result<json> {
+    std::string cfg;
+    sql << "SELECT config FROM channels WHERE id = :id", soci::into(cfg), soci::use(order.channel_id.value);
+    return json::parse(cfg.empty() ? "{}" : cfg);
+  });
+  if (!channel) return channel.error();
+  channels::Channel c;
+  c.id = order.channel_id;
+  c.configs = *channel;
+  auto after = ask(c, std::move(*session), "cancel");
+  if (!after) return after.error();
+  return ok_status();
+}
+
+}  // namespace quanqu::payments
