@@ -2,6 +2,8 @@
 // single deadline over every step, so a slow or silent peer costs the caller at most the timeout.
 #include "http/http_client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -10,8 +12,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
@@ -47,10 +47,16 @@ constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 constexpr int kMaxInterimReplies = 16;
 constexpr std::size_t kMaxUrlLength = 16 * 1024;
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-std::string sv_str(beast::string_view s) { return std::string(s.data(), s.size()); }
+std::string_view sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+std::string sv_str(beast::string_view s) {
+  return std::string(s.data(), s.size());
+}
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -59,27 +65,34 @@ std::string to_lower(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 Error unavailable(std::string code, std::string message) {
   return {ErrorKind::unavailable, std::move(code), std::move(message), {}, {}, {}};
 }
 
-Error bad_url(std::string message) { return Error::invalid("http.bad_url", std::move(message), {{"url", "invalid"}}); }
+Error bad_url(std::string message) {
+  return Error::invalid("http.bad_url", std::move(message), {{"url", "invalid"}});
+}
 
 struct Url {
   bool tls = false;
   std::string host;         // without brackets: what is resolved, verified and sent as SNI
   std::string host_header;  // with brackets for IPv6, and ":port" unless the scheme's default
   unsigned short port = 0;
-  std::string target;                     // path and query
-  std::optional<net::ip::address> ip;     // set when the host is an IP literal
+  std::string target;                  // path and query
+  std::optional<net::ip::address> ip;  // set when the host is an IP literal
   std::string origin() const { return (tls ? "https://" : "http://") + host_header; }
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 // RFC 3986 reg-name, restricted to what DNS names use (plus '_', which some internal hosts have).
 bool valid_host_name(std::string_view host) {
@@ -97,7 +110,9 @@ bool valid_target_char(char c) {
 Result<Url> parse_url(std::string_view url) {
   if (url.size() > kMaxUrlLength) return bad_url("the URL is longer than 16 KiB");
   Url out;
-  auto starts_with_ci = [&](std::string_view prefix) { return url.size() >= prefix.size() && iequals(url.substr(0, prefix.size()), prefix); };
+  auto starts_with_ci = [&](std::string_view prefix) {
+    return url.size() >= prefix.size() && iequals(url.substr(0, prefix.size()), prefix);
+  };
   if (starts_with_ci("https://")) {
     out.tls = true;
     url.remove_prefix(8);
@@ -171,8 +186,8 @@ Result<Url> parse_url(std::string_view url) {
 bool valid_header_name(std::string_view name) {
   static constexpr std::string_view kOther = "!#$%&'*+-.^_`|~";
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-           return is_alpha(c) || is_digit(c) || kOther.find(c) != std::string_view::npos;
-         });
+    return is_alpha(c) || is_digit(c) || kOther.find(c) != std::string_view::npos;
+  });
 }
 
 // No control characters but HTAB: above all no CR or LF, which would let a value inject headers.
@@ -194,14 +209,17 @@ Result<std::string> request_head(const OutgoingRequest& request, const Url& url,
   bool has_user_agent = false;
   for (const auto& [name, value] : request.headers) {
     if (!valid_header_name(name))
-      return Error::invalid("http.bad_header", "a header name must be a non-empty token (letters, digits, !#$%&'*+-.^_`|~)",
+      return Error::invalid("http.bad_header",
+                            "a header name must be a non-empty token (letters, digits, !#$%&'*+-.^_`|~)",
                             {{"headers", "invalid name"}});
     if (!valid_header_value(value))
-      return Error::invalid("http.bad_header", "the value of header " + name + " contains control characters (CR, LF, ...)",
+      return Error::invalid("http.bad_header",
+                            "the value of header " + name + " contains control characters (CR, LF, ...)",
                             {{"headers", "invalid value"}});
     for (std::string_view owned : {"Host", "Content-Length", "Transfer-Encoding", "Connection"}) {
       if (iequals(name, owned))
-        return Error::invalid("http.bad_header", "the " + std::string(owned) + " header is set by the client, not the caller",
+        return Error::invalid("http.bad_header",
+                              "the " + std::string(owned) + " header is set by the client, not the caller",
                               {{"headers", "reserved name"}});
     }
     if (iequals(name, "User-Agent")) has_user_agent = true;
@@ -296,7 +314,9 @@ beast::error_code run_one(net::io_context& ioc, Initiate&& initiate) {
   return result;
 }
 
-bool is_timeout(const beast::error_code& ec) { return ec == beast::error::timeout; }
+bool is_timeout(const beast::error_code& ec) {
+  return ec == beast::error::timeout;
+}
 
 Error timeout_error(const Url& url, int timeout_ms, std::string_view while_doing) {
   return unavailable("http.timeout", url.origin() + " did not answer within " + std::to_string(timeout_ms) + " ms (" +
@@ -317,7 +337,9 @@ Result<IncomingReply> exchange(net::io_context& ioc, Stream& stream, const std::
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(body)};
   auto ec = run_one(ioc, [&](auto handler) { net::async_write(stream, request, std::move(handler)); });
   if (is_timeout(ec)) return timeout_error(cx.url, cx.timeout_ms, "sending the request");
-  if (ec) return unavailable("http.connection_failed", "sending the request to " + cx.url.origin() + " failed: " + ec.message());
+  if (ec)
+    return unavailable("http.connection_failed",
+                       "sending the request to " + cx.url.origin() + " failed: " + ec.message());
 
   beast::flat_buffer buffer;
   for (int interim = 0;; ++interim) {
@@ -339,10 +361,14 @@ Result<IncomingReply> exchange(net::io_context& ioc, Stream& stream, const std::
     if (ec == bhttp::error::end_of_stream)
       return unavailable("http.connection_failed", cx.url.origin() + " closed the connection without replying");
     if (ec == bhttp::error::partial_message)
-      return unavailable("http.connection_failed", cx.url.origin() + " closed the connection in the middle of the reply");
+      return unavailable("http.connection_failed",
+                         cx.url.origin() + " closed the connection in the middle of the reply");
     if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category())
-      return unavailable("http.bad_reply", "the reply from " + cx.url.origin() + " is not valid HTTP/1.x: " + ec.message());
-    if (ec) return unavailable("http.connection_failed", "reading the reply from " + cx.url.origin() + " failed: " + ec.message());
+      return unavailable("http.bad_reply",
+                         "the reply from " + cx.url.origin() + " is not valid HTTP/1.x: " + ec.message());
+    if (ec)
+      return unavailable("http.connection_failed",
+                         "reading the reply from " + cx.url.origin() + " failed: " + ec.message());
 
     const int status = parser.reply().status;
     if (status >= 100 && status < 200 && status != 101 && interim < kMaxInterimReplies) continue;
@@ -356,9 +382,10 @@ Result<IncomingReply> perform(const HttpClient::Options& options, const detail::
   QQ_ASSIGN_OR_RETURN(Url url, parse_url(request.url));
   QQ_ASSIGN_OR_RETURN(const std::string head, request_head(request, url, options.user_agent));
   if (request.timeout_ms < 0)
-    return Error::invalid("http.bad_timeout", "timeout_ms must be 0 (the default) or positive", {{"timeout_ms", "negative"}});
-  const int timeout_ms =
-      std::max(1, std::min(request.timeout_ms == 0 ? options.default_timeout_ms : request.timeout_ms, options.max_timeout_ms));
+    return Error::invalid("http.bad_timeout", "timeout_ms must be 0 (the default) or positive",
+                          {{"timeout_ms", "negative"}});
+  const int timeout_ms = std::max(
+      1, std::min(request.timeout_ms == 0 ? options.default_timeout_ms : request.timeout_ms, options.max_timeout_ms));
   const auto deadline = started + std::chrono::milliseconds(timeout_ms);
   const Context cx{url, timeout_ms, options.max_body_bytes, request.method == "HEAD"};
 

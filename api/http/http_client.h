@@ -34,7 +34,7 @@ struct OutgoingRequest {
 struct IncomingReply {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // in order, names lower-case
-  std::string body;  // empty for HEAD
+  std::string body;                                          // empty for HEAD
 };
 
 struct HttpClientOptions {

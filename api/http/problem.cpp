@@ -40,6 +40,8 @@ Response problem(const Error& error) {
   // Protocol-level refusals that the core's kinds do not name.
   if (error.code == "unsupported_media_type") return problem(error, 415);
   if (error.code == "payload_too_large") return problem(error, 413);
+  // A plugin (route, provider) failed: the engine is fine, what it relied on is not.
+  if (error.code == "plugin_error") return problem(error, 502);
   return problem(error, status_for(error.kind));
 }
 

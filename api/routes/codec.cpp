@@ -121,6 +121,16 @@ json level_json(const inventory::InventoryLevel& l) {
           {"updated_at", time_json(l.updated_at)}};
 }
 
+// A chosen shipping method as stored ({"provider", "amount": minor units, ...}) for a reply.
+json shipping_json(const json& stored, const std::string& currency) {
+  if (!stored.is_object()) return nullptr;
+  return {{"provider", stored.value("provider", "")},
+          {"amount", money_json(stored.value("amount", std::int64_t{0}), currency)},
+          {"label", stored.value("label", "")},
+          {"location_id", stored.value("location_id", "")},
+          {"data", stored.value("data", json::object())}};
+}
+
 json cart_json(const cart::Cart& c) {
   json items = json::array();
   for (const auto& i : c.items) {
@@ -153,6 +163,7 @@ json cart_json(const cart::Cart& c) {
           {"status", c.status},
           {"order_id", c.order_id ? json(c.order_id->value) : json(nullptr)},
           {"items", items},
+          {"shipping", c.shipping ? shipping_json(*c.shipping, c.currency) : json(nullptr)},
           {"totals", totals_json(c.totals)},
           {"created_at", time_json(c.created_at)},
           {"updated_at", time_json(c.updated_at)}};
@@ -191,7 +202,7 @@ json order_json(const orders::Order& o, bool admin) {
             {{"status", o.payment_status},
              {"provider", o.payment_provider.empty() ? json(nullptr) : json(o.payment_provider)},
              {"session_id", o.payment_session_id.empty() ? json(nullptr) : json(o.payment_session_id)}}},
-           {"fulfilment", {{"status", o.fulfilment_status}, {"shipping", o.shipping}}},
+           {"fulfilment", {{"status", o.fulfilment_status}, {"shipping", shipping_json(o.shipping, o.currency)}}},
            {"created_at", time_json(o.created_at)},
            {"updated_at", time_json(o.updated_at)}};
   if (admin) {

@@ -11,6 +11,7 @@
 #include "inventory/inventory_service.h"
 #include "customers/customer_service.h"
 #include "events/event_bus.h"
+#include "fulfilment/shipping_service.h"
 #include "orders/order_service.h"
 #include "payments/payment_service.h"
 #include "plugins/plugin_host.h"
@@ -30,6 +31,7 @@ struct Services {
   orders::OrderService& orders;
   payments::PaymentService& payments;
   customers::CustomerService& customers;
+  fulfilment::ShippingService& shipping;
   plugins::PluginHost& plugins;
   events::EventBus& events;
   // Where handlers log the internal cause of a 5xx; nothing is logged when null.

@@ -157,7 +157,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     return reply;
   }));
 
-  register_payment_routes(router, s);
+  register_checkout_step_routes(router, s);
 
   router.add("GET", "/v1/store/orders/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     std::string token(r.header("x-order-token").value_or(""));

@@ -9,7 +9,9 @@ namespace quanqu::api {
 // Registers every store route. `services` must outlive the router.
 void register_store_routes(http::Router& router, Services& services, const ApiOptions& options);
 
-// The payment step of checkout: POST and GET /v1/store/carts/{id}/payment-sessions (payment_routes.cpp).
-void register_payment_routes(http::Router& router, Services& services);
+// The checkout steps that call providers (checkout_step_routes.cpp): payment sessions
+// (POST/GET /v1/store/carts/{id}/payment-sessions) and shipping (GET .../shipping-options,
+// POST .../shipping-method).
+void register_checkout_step_routes(http::Router& router, Services& services);
 
 }  // namespace quanqu::api

@@ -5,6 +5,8 @@
 #include "common/ids.h"
 #include "pricing/pricing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -36,7 +38,11 @@ struct Cart {
   std::string status;  // open, completed
   std::optional<OrderId> order_id;
   std::vector<CartItem> items;
-  pricing::Totals totals;  // over the purchasable items
+  // The shipping method chosen (fulfilment provider's quote): {"provider", "amount", "label",
+  // "location_id", "data"}. Cleared whenever the lines or the shipping address change, since
+  // the quote depended on them.
+  std::optional<nlohmann::json> shipping;
+  pricing::Totals totals;  // over the purchasable items, plus shipping
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };

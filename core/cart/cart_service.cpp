@@ -65,17 +65,18 @@ Status CartService::validate(const AddItem& item) {
 
 Result<Cart> CartService::load(soci::session& sql, const channels::Channel& channel, const CartId& id) {
   Cart c;
-  std::string email, address, order_id;
-  soci::indicator email_ind, address_ind, order_ind;
-  sql << "SELECT id, channel_id, currency, email, shipping_address, status, order_id, created_at, updated_at "
+  std::string email, address, order_id, shipping;
+  soci::indicator email_ind, address_ind, order_ind, shipping_ind = soci::i_null;
+  sql << "SELECT id, channel_id, currency, email, shipping_address, status, order_id, created_at, updated_at, shipping "
          "FROM carts WHERE id = :id",
       soci::into(c.id.value), soci::into(c.channel_id.value), soci::into(c.currency), soci::into(email, email_ind),
       soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind), soci::into(c.created_at),
-      soci::into(c.updated_at), soci::use(id.value);
+      soci::into(c.updated_at), soci::into(shipping, shipping_ind), soci::use(id.value);
   if (!sql.got_data() || c.channel_id != channel.id) return not_found(id);
   if (email_ind == soci::i_ok) c.email = email;
   if (address_ind == soci::i_ok) c.shipping_address = Address::from_json(json::parse(address));
   if (order_ind == soci::i_ok) c.order_id = OrderId(order_id);
+  if (shipping_ind == soci::i_ok) c.shipping = json::parse(shipping);
 
   CartItem item;
   std::string options;
@@ -117,6 +118,8 @@ Result<Cart> CartService::load(soci::session& sql, const channels::Channel& chan
   std::size_t next = 0;
   for (auto& i : c.items)
     if (i.unavailable_reason.empty()) i.price = c.totals.lines[next++];
+  if (c.shipping)
+    QQ_TRY(pricing::add_shipping(c.totals, c.shipping->value("amount", std::int64_t{0}), c.shipping->value("label", "")));
   return c;
 }
 
@@ -182,9 +185,36 @@ Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId&
       return Error::conflict("cart.completed", "the cart was checked out already; start a new cart");
     QQ_TRY(change(sql, cart));
     long long now = clock_.now_ms();
-    sql << "UPDATE carts SET updated_at = :u WHERE id = :id", soci::use(now), soci::use(id.value);
+    // The shipping quote depended on the lines and the address: choose it again after a change.
+    sql << "UPDATE carts SET updated_at = :u, shipping = NULL WHERE id = :id", soci::use(now), soci::use(id.value);
     return load(sql, channel, id);
   }));
+}
+
+Result<Cart> CartService::set_shipping(const channels::Channel& channel, const CartId& id,
+                                       const std::string& expected_fingerprint, const json& shipping) {
+  return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
+    QQ_ASSIGN_OR_RETURN(Cart cart, load(sql, channel, id));
+    if (cart.status != "open")
+      return Error::conflict("cart.completed", "the cart was checked out already; start a new cart");
+    // The quote was made for the cart as it was; a change in between means quoting again.
+    if (shipping_fingerprint(cart) != expected_fingerprint)
+      return Error::conflict("cart.changed", "the cart changed while shipping was quoted; choose shipping again");
+    std::string doc = shipping.dump();
+    long long now = clock_.now_ms();
+    sql << "UPDATE carts SET shipping = :s, updated_at = :u WHERE id = :id", soci::use(doc), soci::use(now),
+        soci::use(id.value);
+    return load(sql, channel, id);
+  }));
+}
+
+std::string CartService::shipping_fingerprint(const Cart& cart) {
+  json lines = json::array();
+  for (const auto& i : cart.items) lines.push_back({i.variant_id.value, i.quantity});
+  return json{{"lines", lines},
+              {"address", cart.shipping_address ? cart.shipping_address->to_json() : json(nullptr)},
+              {"subtotal", cart.totals.subtotal}}
+      .dump();
 }
 
 Result<Cart> CartService::published(Result<Cart> cart) {

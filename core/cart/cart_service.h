@@ -29,6 +29,13 @@ class CartService {
   Result<Cart> remove_item(const channels::Channel& channel, const CartId& id, const CartItemId& item);
   Result<Cart> update(const channels::Channel& channel, const CartId& id, const CartPatch& patch);
 
+  // Stores the chosen shipping (a fulfilment provider's quote) if the cart still matches the
+  // fingerprint the quote was made for (409 `cart.changed` otherwise).
+  Result<Cart> set_shipping(const channels::Channel& channel, const CartId& id, const std::string& expected_fingerprint,
+                            const nlohmann::json& shipping);
+  // What a shipping quote depends on: the lines, the address and the subtotal.
+  static std::string shipping_fingerprint(const Cart& cart);
+
   // Loads and prices a cart inside a caller's transaction (checkout uses it).
   static Result<Cart> load(soci::session& sql, const channels::Channel& channel, const CartId& id);
 

@@ -88,6 +88,9 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       e.fields = std::move(missing);
       return e;
     }
+    if (!channel.fulfilment_providers.empty() && !cart.shipping)
+      return Error::unprocessable("checkout.shipping_required",
+                                  "choose a shipping method first (POST .../shipping-method)");
     json unavailable = json::array();
     for (const auto& i : cart.items)
       if (!i.unavailable_reason.empty())
@@ -133,6 +136,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     order.email = *cart.email;
     order.shipping_address = *cart.shipping_address;
     order.totals = cart.totals;
+    if (cart.shipping) order.shipping = *cart.shipping;
     order.totals.lines.clear();
     order.allocations = std::move(allocations);
     for (const auto& i : cart.items)

@@ -34,7 +34,8 @@ class CheckoutService {
   // and shipping address (422 `checkout.missing_details`) and purchasable lines (422
   // `checkout.unavailable_items`), reserves stock for every line over the channel's locations
   // (409 `inventory.insufficient_stock` naming every short line; nothing is written), creates
-  // the order and completes the cart. A channel with payment providers first has the cart's
+  // the order and completes the cart. A channel with fulfilment providers needs a shipping
+  // method chosen (422 `checkout.shipping_required`); its charge is in the cart's totals. A channel with payment providers first has the cart's
   // payment session authorised (PaymentService::authorize_for_checkout, outside the
   // transaction: it may call a gateway); no authorisation, no order. After commit it publishes
   // order.placed, inventory.changed and, for a payment captured already, order.paid.

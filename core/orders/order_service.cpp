@@ -274,7 +274,7 @@ Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
 
 Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string& status) {
   if (status != "fulfilled" && status != "delivered")
-    return Error::invalid("validation.failed", "the request has invalid fields",
+    return Error::invalid("validation_failed", "the request has invalid fields",
                           {{"status", "must be fulfilled or delivered"}});
   auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));

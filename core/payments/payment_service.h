@@ -25,7 +25,7 @@ class PaymentService {
                  Providers& providers);
 
   // Starts a session for the cart's current total with one of the channel's payment providers
-  // (422 `payment.provider_not_offered` otherwise). The cart must be open and have priced items.
+  // (400 `payment.provider_not_offered`, field `provider`, otherwise). The cart must be open and have priced items.
   Result<PaymentSession> start(const channels::Channel& channel, const CartId& cart, const std::string& provider);
   // The cart's sessions, newest first.
   Result<std::vector<PaymentSession>> for_cart(const channels::Channel& channel, const CartId& cart);

@@ -52,4 +52,16 @@ Result<Totals> price(const std::string& currency, const std::vector<LineInput>& 
   return t;
 }
 
+Status add_shipping(Totals& t, std::int64_t amount, const std::string& label) {
+  if (amount < 0 || amount > kMaxUnitPrice) return Error::invalid("pricing.bad_shipping", "shipping amount out of range");
+  t.shipping_total = amount;
+  t.total += amount;
+  for (auto& e : t.explanation)
+    if (e.kind == "shipping") {
+      e.amount = amount;
+      e.label = label.empty() ? "Shipping" : label;
+    }
+  return ok_status();
+}
+
 }  // namespace quanqu::pricing

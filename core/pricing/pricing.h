@@ -61,6 +61,10 @@ inline constexpr std::size_t kMaxLines = 200;
 // an invalid_argument error.
 Result<Totals> price(const std::string& currency, const std::vector<LineInput>& lines, const TaxPolicy& tax);
 
+// Adds a shipping charge (minor units, not taxed) to priced totals: shipping_total, total and
+// the "shipping" explanation line. A negative or too large amount is an invalid_argument error.
+Status add_shipping(Totals& totals, std::int64_t amount, const std::string& label);
+
 // "13%", "6.5%", "0.25%".
 std::string format_rate(std::int32_t rate_bp);
 

@@ -1,18 +1,18 @@
 // Tests of the outgoing HTTP client against a small Beast server on 127.0.0.1: round trips, limits, errors, timeouts.
 #include "http/http_client.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -59,15 +59,17 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_header() {
     auto chunk = std::make_shared<std::array<char, 4096>>();
-    socket_.async_read_some(net::buffer(*chunk), [self = shared_from_this(), chunk](beast::error_code ec, std::size_t n) {
-      if (ec) return;
-      self->input_.append(chunk->data(), n);
-      // Not a request line (a TLS ClientHello, say): answer as a plain HTTP server would.
-      if (self->input_[0] < 'A' || self->input_[0] > 'Z') return self->write("HTTP/1.1 400 Bad Request\r\n\r\n");
-      const auto end = self->input_.find("\r\n\r\n");
-      if (end == std::string::npos) return self->read_header();
-      self->on_header(end + 4);
-    });
+    socket_.async_read_some(net::buffer(*chunk),
+                            [self = shared_from_this(), chunk](beast::error_code ec, std::size_t n) {
+                              if (ec) return;
+                              self->input_.append(chunk->data(), n);
+                              // Not a request line (a TLS ClientHello, say): answer as a plain HTTP server would.
+                              if (self->input_[0] < 'A' || self->input_[0] > 'Z')
+                                return self->write("HTTP/1.1 400 Bad Request\r\n\r\n");
+                              const auto end = self->input_.find("\r\n\r\n");
+                              if (end == std::string::npos) return self->read_header();
+                              self->on_header(end + 4);
+                            });
   }
 
   void on_header(std::size_t header_end) {
@@ -123,13 +125,15 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (auto n = number_after("/huge-eof/")) {
       write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(*n, 'x'));
     } else if (target_ == "/headers-out") {
-      write("HTTP/1.1 200 OK\r\nX-Custom-One: a\r\nSet-Cookie: first=1\r\nX-Custom-Two: b\r\n"
-            "Set-Cookie: second=2\r\nContent-Length: 1\r\n\r\nh");
+      write(
+          "HTTP/1.1 200 OK\r\nX-Custom-One: a\r\nSet-Cookie: first=1\r\nX-Custom-Two: b\r\n"
+          "Set-Cookie: second=2\r\nContent-Length: 1\r\n\r\nh");
     } else if (target_ == "/big-header") {
       write("HTTP/1.1 200 OK\r\nX-Big: " + std::string(70 * 1024, 'y') + "\r\nContent-Length: 1\r\n\r\nb");
     } else if (target_ == "/early-hints") {
-      write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok");
+      write(
+          "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok");
     } else if (target_ == "/garbage") {
       write("hello there\r\n\r\n");
     } else if (target_ == "/close") {
@@ -152,9 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(std::string data) {
     auto bytes = std::make_shared<std::string>(std::move(data));
-    net::async_write(socket_, net::buffer(*bytes), [self = shared_from_this(), bytes](beast::error_code, std::size_t) {
-      self->close();
-    });
+    net::async_write(socket_, net::buffer(*bytes),
+                     [self = shared_from_this(), bytes](beast::error_code, std::size_t) { self->close(); });
   }
 
   void close() {
@@ -208,7 +211,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Requests are built member by member: g++ 12 warns (-Wmissing-field-initializers) about
 // designated initializers that leave members to their defaults.
-OutgoingRequest with_body(std::string method, std::string url, std::string body, Headers headers = {}, int timeout_ms = 0) {
+OutgoingRequest with_body(std::string method, std::string url, std::string body, Headers headers = {},
+                          int timeout_ms = 0) {
   OutgoingRequest request;
   request.method = std::move(method);
   request.url = std::move(url);
@@ -217,7 +221,9 @@ OutgoingRequest with_body(std::string method, std::string url, std::string body,
   request.timeout_ms = timeout_ms;
   return request;
 }
-OutgoingRequest get(std::string url, int timeout_ms = 0) { return with_body("GET", std::move(url), "", {}, timeout_ms); }
+OutgoingRequest get(std::string url, int timeout_ms = 0) {
+  return with_body("GET", std::move(url), "", {}, timeout_ms);
+}
 
 // The value of the first header named `name` (compared exactly), or nothing.
 std::optional<std::string> header(const Headers& headers, const std::string& name) {
@@ -241,7 +247,8 @@ long long millis_since(Clock::time_point start) {
 // localhost; it answers every request with 200 "ok". Handshakes the client rejects are ignored.
 class SelfSignedTlsServer {
  public:
-  SelfSignedTlsServer() : ctx_(net::ssl::context::tls_server), acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+  SelfSignedTlsServer()
+      : ctx_(net::ssl::context::tls_server), acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
     std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
     if (!key || !cert) throw std::runtime_error("cannot make a key or a certificate");
@@ -251,7 +258,8 @@ class SelfSignedTlsServer {
     X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
     X509_set_pubkey(cert.get(), key.get());
     X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
+                               0);
     X509_set_issuer_name(cert.get(), name);
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
@@ -344,15 +352,14 @@ TEST(HttpClient, RequestHeadersSentInOrderAndReplyHeadersLowerCased) {
   HttpClient::Options options;
   options.user_agent = "Quanqu-Test/1";
   HttpClient client(options);
-  auto reply = client.send(
-      with_body("GET", server.url("/echo"), "", {{"X-Trace-Id", "t-1"}, {"Accept", "application/json"}, {"X-Trace-Id", "t-2"}}));
+  auto reply = client.send(with_body("GET", server.url("/echo"), "",
+                                     {{"X-Trace-Id", "t-1"}, {"Accept", "application/json"}, {"X-Trace-Id", "t-2"}}));
   ASSERT_TRUE(reply.ok()) << reply.error().message;
   auto sent = echoed_headers(json::parse(reply->body));
   Headers custom;
   for (const auto& h : sent)
     if (h.first == "X-Trace-Id" || h.first == "Accept") custom.push_back(h);
-  EXPECT_EQ(custom, (Headers{
-                        {"X-Trace-Id", "t-1"}, {"Accept", "application/json"}, {"X-Trace-Id", "t-2"}}));
+  EXPECT_EQ(custom, (Headers{{"X-Trace-Id", "t-1"}, {"Accept", "application/json"}, {"X-Trace-Id", "t-2"}}));
   EXPECT_EQ(header(sent, "User-Agent"), "Quanqu-Test/1");
 
   auto out = client.send(get(server.url("/headers-out")));
@@ -449,13 +456,31 @@ TEST(HttpClient, Ipv6Literal) {
 
 TEST(HttpClient, BadUrlsAreRefused) {
   HttpClient client;
-  for (std::string url : {"", "example.com/x", "ftp://example.com/", "https//example.com", "http://", "http:///path",
-                          "http://user:secret@example.com/", "http://@example.com/", "http://example.com:/",
-                          "http://example.com:0/", "http://example.com:65536/", "http://example.com:8x/",
-                          "http://example.com:123456/", "http://[::1/", "http://[not-v6]/", "http://[::1]x/",
-                          "http://[fe80::1%25eth0]/", "http://999.1.1.1/", "http://1.2.3/", "http://exa mple.com/",
-                          "http://example.com/a b", "http://example.com/\r\nX-Injected: 1", "http://example.com/caf\xc3\xa9",
-                          "http://example.com/\"quoted\"", "http://exa\x01mple.com/"}) {
+  for (std::string url : {"",
+                          "example.com/x",
+                          "ftp://example.com/",
+                          "https//example.com",
+                          "http://",
+                          "http:///path",
+                          "http://user:secret@example.com/",
+                          "http://@example.com/",
+                          "http://example.com:/",
+                          "http://example.com:0/",
+                          "http://example.com:65536/",
+                          "http://example.com:8x/",
+                          "http://example.com:123456/",
+                          "http://[::1/",
+                          "http://[not-v6]/",
+                          "http://[::1]x/",
+                          "http://[fe80::1%25eth0]/",
+                          "http://999.1.1.1/",
+                          "http://1.2.3/",
+                          "http://exa mple.com/",
+                          "http://example.com/a b",
+                          "http://example.com/\r\nX-Injected: 1",
+                          "http://example.com/caf\xc3\xa9",
+                          "http://example.com/\"quoted\"",
+                          "http://exa\x01mple.com/"}) {
     auto reply = client.send(get(url));
     ASSERT_FALSE(reply.ok()) << "accepted: " << url;
     EXPECT_EQ(reply.error().kind, ErrorKind::invalid_argument) << url;
@@ -480,9 +505,20 @@ TEST(HttpClient, HeaderInjectionAndClientOwnedHeadersAreRefused) {
   TestServer server;
   HttpClient client;
   Headers bad = {
-      {"X-A", "v\r\nInjected: 1"}, {"X-A", "v\n"}, {"X-A", "v\r"}, {"X-A\r\nInjected", "1"}, {"X A", "v"},
-      {"X:A", "v"}, {"", "v"}, {"X-A", std::string("a\0b", 3)}, {"X-A", "bell\x07"}, {"X-A", "del\x7f"},
-      {"Host", "evil.example"}, {"content-length", "5"}, {"TRANSFER-ENCODING", "chunked"}, {"Connection", "keep-alive"},
+      {"X-A", "v\r\nInjected: 1"},
+      {"X-A", "v\n"},
+      {"X-A", "v\r"},
+      {"X-A\r\nInjected", "1"},
+      {"X A", "v"},
+      {"X:A", "v"},
+      {"", "v"},
+      {"X-A", std::string("a\0b", 3)},
+      {"X-A", "bell\x07"},
+      {"X-A", "del\x7f"},
+      {"Host", "evil.example"},
+      {"content-length", "5"},
+      {"TRANSFER-ENCODING", "chunked"},
+      {"Connection", "keep-alive"},
   };
   for (const auto& h : bad) {
     auto reply = client.send(with_body("POST", server.url("/"), "x", {{"X-Ok", "fine"}, h}));
@@ -552,7 +588,8 @@ TEST(HttpClient, RefusedConnectionIsUnreachable) {
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.error().kind, ErrorKind::unavailable);
   EXPECT_EQ(reply.error().code, "http.unreachable");
-  EXPECT_NE(reply.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << reply.error().message;
+  EXPECT_NE(reply.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << reply.error().message;
   EXPECT_NE(reply.error().message.find("refused"), std::string::npos) << reply.error().message;
 }
 
@@ -673,7 +710,8 @@ TEST(HttpClient, ConcurrentRequests) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kRequests; ++i) {
         const std::string body = "thread " + std::to_string(t) + " request " + std::to_string(i);
-        auto reply = client.send(with_body("POST", server.url("/c/" + std::to_string(t) + "/" + std::to_string(i)), body, {}, 10000));
+        auto reply = client.send(
+            with_body("POST", server.url("/c/" + std::to_string(t) + "/" + std::to_string(i)), body, {}, 10000));
         if (!reply.ok()) {
           failures[t] += reply.error().code + ": " + reply.error().message + "\n";
           continue;
