@@ -27,23 +27,52 @@ test -f "$dir/build/template/template.so" && test -f "$dir/build/template/plugin
 # 3. Dropped into a plugins directory of a real server.
 mkdir -p "$dir/plugins"
 cp -r "$dir/build/template" "$dir/plugins/"
-"$bin" serve --port 0 --threads 2 --database "sqlite:$dir/q.db" --plugins-dir "$dir/plugins" >"$dir/out.log" 2>&1 &
+admin=qq_admin_$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+"$bin" serve --port 0 --threads 2 --demo --admin-key "$admin" --database "sqlite:$dir/q.db" \
+  --plugins-dir "$dir/plugins" >"$dir/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q '"msg":"listening"' "$dir/out.log" && break; sleep 0.1; done
 port=$(grep '"msg":"listening"' "$dir/out.log" | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["port"])') || {
   cat "$dir/out.log"; exit 1; }
 grep -q '"msg":"plugin loaded".*"plugin":"template"' "$dir/out.log" || { cat "$dir/out.log"; exit 1; }
+base="http://127.0.0.1:$port"
+auth=(-H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
 
-reply=$(curl -sS -f "http://127.0.0.1:$port/v1/plugins/template/hello")
+# A merchant configures a kiosk channel run by the plugin: a bad config is refused field by field.
+code=$(curl -sS -o "$dir/bad.json" -w '%{http_code}' "${auth[@]}" -X POST "$base/v1/admin/channels" \
+  --data '{"code":"kiosk","type":"app","currency":"CNY","plugin":"template","config":{"catalog_size":0,"colour":"red"}}')
+test "$code" = 400 || { echo "bad config answered $code"; cat "$dir/bad.json"; exit 1; }
+python3 - "$dir/bad.json" <<'PY'
+import json, sys
+fields = {f["field"] for f in json.load(open(sys.argv[1]))["errors"]}
+assert {"config.greeting", "config.catalog_size", "config.colour"} <= fields, fields
+PY
+locations=$(curl -sS -f "${auth[@]}" "$base/v1/admin/stock-locations" | python3 -c 'import json,sys; print(json.dumps([l["id"] for l in json.load(sys.stdin)["items"]]))')
+channel=$(curl -sS -f "${auth[@]}" -X POST "$base/v1/admin/channels" \
+  --data '{"code":"kiosk","type":"app","currency":"CNY","plugin":"template","location_ids":'"$locations"',"config":{"greeting":"欢迎光临","kiosk_secret":"s3cret-value"}}')
+echo "POST /v1/admin/channels -> $channel"
+echo "$channel" | python3 -c 'import json,sys; c=json.load(sys.stdin); assert c["config"]["catalog_size"] == 10 and c["config"]["kiosk_secret"] == "********", c'
+channel_id=$(echo "$channel" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+products=$(curl -sS -f "${auth[@]}" "$base/v1/admin/products?limit=3" | python3 -c 'import json,sys; print(json.dumps([p["id"] for p in json.load(sys.stdin)["items"]]))')
+curl -sS -f "${auth[@]}" -X POST "$base/v1/admin/channels/$channel_id/publish" --data '{"product_ids":'"$products"'}' >/dev/null
+key=$(curl -sS -f "${auth[@]}" -X POST "$base/v1/admin/channels/$channel_id/publishable-keys" --data '{"label":"kiosk"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+grep -q 'kiosk channel kiosk configured' "$dir/out.log" || { cat "$dir/out.log"; exit 1; }
+
+# A kiosk storefront calls the plugin's routes with the channel's publishable key.
+reply=$(curl -sS -f -H "X-Publishable-Key: $key" "$base/v1/plugins/template/hello")
 echo "GET /v1/plugins/template/hello -> $reply"
-echo "$reply" | python3 -c 'import json,sys; b=json.load(sys.stdin); assert b["visits"] == 1 and "template" in b["message"], b'
-curl -sS -f -X PUT "http://127.0.0.1:$port/v1/plugins/template/greeting" -H 'Content-Type: text/plain' --data 'ni hao'
-reply=$(curl -sS -f "http://127.0.0.1:$port/v1/plugins/template/hello")
+echo "$reply" | python3 -c 'import json,sys; b=json.load(sys.stdin); assert b["visits"] == 1 and b["message"] == "欢迎光临", b'
+reply=$(curl -sS -f -H "X-Publishable-Key: $key" "$base/v1/plugins/template/catalog")
+echo "$reply" | python3 -c 'import json,sys; b=json.load(sys.stdin); assert len(b["items"]) == 3 and b["items"][0]["price"]["currency"] == "CNY", b'
+
+# The merchant changes the config: the plugin is told and answers with the new greeting.
+curl -sS -f "${auth[@]}" -X PATCH "$base/v1/admin/channels/$channel_id" --data '{"config":{"greeting":"ni hao"}}' >/dev/null
+reply=$(curl -sS -f -H "X-Publishable-Key: $key" "$base/v1/plugins/template/hello")
 echo "$reply" | python3 -c 'import json,sys; b=json.load(sys.stdin); assert b["visits"] == 2 and b["message"] == "ni hao", b'
 
-# 4. Stopped by its PID; the plugin's stop hook runs.
 kill -TERM "$pid"
 wait "$pid"
 pid=
 grep -q 'template plugin stopping' "$dir/out.log" || { cat "$dir/out.log"; exit 1; }
-echo "sdk template: built out of tree, loaded, served, stopped"
+echo "sdk template: built out of tree, loaded, configured as a channel, served, stopped"

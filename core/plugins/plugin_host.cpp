@@ -395,7 +395,7 @@ struct HostTable {
       const Error& e = result.error();
       nlohmann::json fields = nlohmann::json::array();
       for (const auto& f : e.fields) fields.push_back({{"field", f.field}, {"message", f.message}});
-      nlohmann::json problem{{"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"fields", fields}};
+      nlohmann::json problem{{"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"errors", fields}};
       if (!e.details.is_null()) problem["details"] = e.details;
       answer(problem);
       write_error(err, err_cap, e.code + ": " + e.message);

@@ -1,51 +1,104 @@
-// The template plugin: GET /hello greets and counts visits, PUT /greeting changes the greeting (kept in kv).
+// The template plugin: a kiosk channel: its config per channel, a greeting, a compact catalog, and an order counter fed by events.
 #include <quanqu/sdk/plugin.hpp>
 
 #include <string>
 
 namespace {
 
+using quanqu::sdk::ChannelInfo;
+using quanqu::sdk::Event;
 using quanqu::sdk::Host;
-using quanqu::sdk::json_quote;
+using quanqu::sdk::Json;
 using quanqu::sdk::Request;
 using quanqu::sdk::Response;
+
+// Told by the server whenever a merchant creates or reconfigures a channel whose "plugin" is
+// "template" (and once per such channel when the plugin starts). The config has already been
+// validated against plugin.json's config_schema, defaults filled in.
+class KioskAdapter : public quanqu::sdk::ChannelAdapter {
+ public:
+  explicit KioskAdapter(Host*& host) : host_(host) {}
+  void configure(const ChannelInfo& channel, const Json& config) override {
+    host_->info("kiosk channel " + channel.code + " configured, greeting: " + config.value("greeting", ""));
+  }
+
+ private:
+  Host*& host_;
+};
 
 class TemplatePlugin : public quanqu::sdk::Plugin {
  public:
   void start(Host& host) override {
     host_ = &host;
-    // Mounted at GET /v1/plugins/template/hello.
-    host.route("GET", "/hello", [this](const Request& request) { return hello(request); });
-    // PUT /v1/plugins/template/greeting with the new greeting as the body.
-    host.route("PUT", "/greeting", [this](const Request& request) { return set_greeting(request); });
+    host.provide(adapter_, "template");
+    // GET /v1/plugins/template/hello: the greeting of the caller's channel (X-Publishable-Key).
+    host.route("GET", "/hello", [this](const Request& r) { return hello(r); });
+    // GET /v1/plugins/template/catalog: the channel's products, compact (title, handle, price).
+    host.route("GET", "/catalog", [this](const Request& r) { return catalog(r); });
+    // GET /v1/plugins/template/stats: orders placed on each kiosk channel, counted from events.
+    host.route("GET", "/stats", [this](const Request& r) { return stats(r); });
+    host.on("order.placed", [this](const Event& e) { count_order(e); });
     host.info("template plugin started");
   }
 
   void stop() override { host_->info("template plugin stopping"); }
 
  private:
-  Response hello(const Request& request) {
-    std::string greeting = host_->kv_get("greeting").value_or("hello from the template plugin");
-    auto visits_text = host_->kv_get("visits");
-    long long visits = visits_text ? std::stoll(*visits_text) + 1 : 1;
-    host_->kv_put("visits", std::to_string(visits));
-    std::string body = "{\"message\":" + json_quote(greeting) + ",\"visits\":" + std::to_string(visits) +
-                       ",\"channel_id\":" + json_quote(request.channel_id) +
-                       ",\"at_ms\":" + std::to_string(host_->now_ms()) + "}";
-    return Response::json(200, body);
+  // The channel's config when the request names a kiosk channel; nothing otherwise.
+  std::optional<Json> config_of(const Request& r) {
+    if (r.channel_id.empty()) return std::nullopt;
+    return host_->channel_config(r.channel_id);
   }
 
-  Response set_greeting(const Request& request) {
-    if (request.body.empty() || request.body.size() > 100)
-      return Response::json(400, "{\"error\":\"the greeting is 1 to 100 bytes of text\"}");
-    host_->kv_put("greeting", request.body);  // throws on a storage failure: the server answers 502
-    return Response{204, "", "", {}};
+  Response hello(const Request& r) {
+    auto config = config_of(r);
+    if (!config)
+      return Response::problem(400, "template.not_a_kiosk", "send the X-Publishable-Key of a kiosk channel");
+    long long visits = std::stoll(host_->kv_get("visits:" + r.channel_id).value_or("0")) + 1;
+    host_->kv_put("visits:" + r.channel_id, std::to_string(visits));
+    Json body{{"message", (*config)["greeting"]}, {"visits", visits}, {"channel_id", r.channel_id},
+              {"at_ms", host_->now_ms()}};
+    return Response::json(200, body.dump());
+  }
+
+  Response catalog(const Request& r) {
+    auto config = config_of(r);
+    if (!config)
+      return Response::problem(400, "template.not_a_kiosk", "send the X-Publishable-Key of a kiosk channel");
+    // The same core service, validation and visibility rules as GET /v1/store/products.
+    Json page;
+    try {
+      page = host_->call("catalog.products", {{"channel_id", r.channel_id}, {"limit", (*config)["catalog_size"]}});
+    } catch (const quanqu::sdk::ServiceError& e) {
+      return quanqu::sdk::problem_reply(e);
+    }
+    Json items = Json::array();
+    for (const auto& p : page["items"]) {
+      Json price = p["variants"].empty() ? Json(nullptr) : p["variants"][0]["price"];
+      items.push_back({{"title", p["title"]}, {"handle", p["handle"]}, {"price", price}});
+    }
+    return Response::json(200, Json{{"items", items}}.dump());
+  }
+
+  Response stats(const Request&) {
+    Json counts = Json::parse(host_->kv_get("orders").value_or("{}"));
+    return Response::json(200, Json{{"orders_by_channel", counts}}.dump());
+  }
+
+  // Runs on the server's event thread, one event at a time: read-modify-write is safe here.
+  void count_order(const Event& e) {
+    std::string channel = e.data.value("channel_id", "");
+    if (!host_->channel_config(channel)) return;  // not a kiosk channel
+    Json counts = Json::parse(host_->kv_get("orders").value_or("{}"));
+    counts[channel] = counts.value(channel, 0) + 1;
+    host_->kv_put("orders", counts.dump());
   }
 
   Host* host_ = nullptr;
+  KioskAdapter adapter_{host_};
 };
 
 }  // namespace
 
 // Exports the plugin: the name must equal plugin.json's "name", the version its "version".
-QUANQU_PLUGIN(TemplatePlugin, "template", "0.1.0")
+QUANQU_PLUGIN(TemplatePlugin, "template", "0.2.0")

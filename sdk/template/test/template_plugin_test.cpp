@@ -8,6 +8,8 @@ extern "C" const quanqu_plugin_descriptor* quanqu_plugin_entry_v1(void);
 
 namespace {
 
+using nlohmann::json;
+
 int failures = 0;
 
 void check(bool ok, const std::string& what) {
@@ -21,22 +23,42 @@ void check(bool ok, const std::string& what) {
 
 int main() {
   quanqu::sdk::testing::FakeHost host(&quanqu_plugin_entry_v1);
+  // What the server would hold: one kiosk channel with its validated config.
+  host.channel_configs["chan_kiosk"] = {{"greeting", "Welcome"}, {"catalog_size", 2}};
+  // The core service the catalog route calls, answered by the test.
+  host.services = [](const std::string& op, const json& args) -> json {
+    if (op != "catalog.products") throw quanqu::sdk::testing::FakeHost::Refused{404, "unknown", op};
+    json items = json::array();
+    for (int i = 0; i < args.value("limit", 0); ++i)
+      items.push_back({{"title", "Tea " + std::to_string(i)},
+                       {"handle", "tea-" + std::to_string(i)},
+                       {"variants", {{{"price", {{"amount", 1200 + i}, {"currency", "CNY"}}}}}}});
+    return {{"items", items}, {"next_cursor", nullptr}};
+  };
 
-  auto first = host.call("GET", "/hello", "", {}, "ch_1");
+  auto first = host.call("GET", "/hello", "", {}, "chan_kiosk");
   check(first.status == 200, "GET /hello is 200, got " + std::to_string(first.status) + " " + first.body);
-  check(first.content_type == "application/json", "GET /hello is JSON");
-  check(first.body.find("\"visits\":1") != std::string::npos, "first visit counted: " + first.body);
-  check(first.body.find("\"channel_id\":\"ch_1\"") != std::string::npos, "channel passed: " + first.body);
+  check(json::parse(first.body)["message"] == "Welcome", "greeting from the channel's config: " + first.body);
+  check(json::parse(first.body)["visits"] == 1, "first visit counted: " + first.body);
+  check(json::parse(host.call("GET", "/hello", "", {}, "chan_kiosk").body)["visits"] == 2, "second visit counted");
+  check(host.call("GET", "/hello", "", {}, "chan_web").status == 400, "a channel of another plugin is refused");
+  check(host.call("GET", "/hello").status == 400, "no channel is refused");
 
-  auto set = host.call("PUT", "/greeting", "ni hao");
-  check(set.status == 204, "PUT /greeting is 204, got " + std::to_string(set.status));
-  check(host.kv["greeting"] == "ni hao", "greeting stored in kv");
+  auto catalog = host.call("GET", "/catalog", "", {}, "chan_kiosk");
+  check(catalog.status == 200, "GET /catalog is 200: " + catalog.body);
+  check(json::parse(catalog.body)["items"].size() == 2, "catalog_size from the config: " + catalog.body);
+  check(!host.calls.empty() && host.calls.back().second["channel_id"] == "chan_kiosk", "the core was asked");
 
-  auto second = host.call("GET", "/hello");
-  check(second.body.find("\"message\":\"ni hao\"") != std::string::npos, "new greeting: " + second.body);
-  check(second.body.find("\"visits\":2") != std::string::npos, "second visit counted: " + second.body);
+  host.emit("order.placed", {{"order_id", "order_1"}, {"channel_id", "chan_kiosk"}});
+  host.emit("order.placed", {{"order_id", "order_2"}, {"channel_id", "chan_web"}});
+  auto stats = json::parse(host.call("GET", "/stats").body);
+  check(stats["orders_by_channel"] == json{{"chan_kiosk", 1}}, "only kiosk orders counted: " + stats.dump());
 
-  check(host.call("PUT", "/greeting", "").status == 400, "empty greeting refused");
+  auto configured = host.invoke("channel_adapter", "template", "configure",
+                                {{"channel", {{"id", "chan_kiosk"}, {"code", "kiosk"}}}, {"config", {{"greeting", "Hi"}}}});
+  check(configured.is_object(), "the channel adapter accepts a config");
+  check(!host.logs.empty() && host.logs.back().find("kiosk channel kiosk configured") != std::string::npos,
+        "configure logged");
   check(host.call("GET", "/nope").status == 404, "unknown route is 404");
 
   if (failures) return 1;

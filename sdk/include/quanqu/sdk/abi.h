@@ -235,7 +235,7 @@ typedef struct quanqu_host {
    * "inventory.availability", "channels.get", "carts.create", "carts.add_item",
    * "orders.create_from_cart", "orders.mark_paid", "orders.set_fulfilment", "customers.get".
    * On QUANQU_OK `sink` receives the result as a JSON object. On failure `sink` receives the
-   * problem as JSON, {"status": 422, "code": "...", "detail": "...", "fields": [...]}, `err`
+   * problem as JSON, {"status": 422, "code": "...", "detail": "...", "errors": [...]}, `err`
    * receives "<code>: <detail>", and the status says what kind of failure it is
    * (QUANQU_ERR_INVALID for a 4xx, QUANQU_ERR_NOT_FOUND for a 404, QUANQU_ERR_UNAVAILABLE for a
    * transient 5xx). Usable from start on. */
