@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target quanqu
-exec ./build/quanqu serve --demo --database "${QUANQU_DATABASE_URL:-sqlite:quanqu.db}" "$@"
+cmake --build build -j "$(nproc)" --target quanqu quanqu_reference_plugins
+# The reference plugins (manual-payment, card-gateway, local-delivery) load from the build.
+exec ./build/quanqu serve --demo --database "${QUANQU_DATABASE_URL:-sqlite:quanqu.db}" \
+  --plugins-dir "${QUANQU_PLUGINS_DIR:-build/plugins}" "$@"
