@@ -37,6 +37,14 @@ Result<CartId> cart_arg(JsonFields& f, std::vector<FieldError>& errors) {
   return CartId(*id);
 }
 
+// {"id": "order_..."}: a missing id is a 400, one that cannot be an order a 404.
+Result<OrderId> order_arg(JsonFields& f, std::vector<FieldError>& errors) {
+  auto id = f.string("id", true);
+  QQ_TRY(checked(errors));
+  if (!looks_like_id(*id, "order")) return Error::not_found("order.not_found", "no order '" + *id + "'");
+  return OrderId(*id);
+}
+
 std::string required_string(JsonFields& f, const char* field, std::vector<FieldError>&) {
   auto v = f.string(field, true);
   return v.value_or("");
@@ -47,8 +55,8 @@ catalog::StoreView view_of(const channels::Channel& c) {
 }
 
 json customer_json(const customers::Customer& c) {
-  return {{"id", c.id.value},   {"email", c.email},           {"name", c.name},
-          {"phone", c.phone},   {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+  return {{"id", c.id.value}, {"email", c.email},           {"name", c.name},
+          {"phone", c.phone}, {"created_at", c.created_at}, {"updated_at", c.updated_at}};
 }
 
 const std::map<std::string, Operation>& operations() {
@@ -163,9 +171,8 @@ const std::map<std::string, Operation>& operations() {
          QQ_TRY(checked(errors));
          QQ_ASSIGN_OR_RETURN(customers::CustomerSession session,
                              s.customers.create_session(CustomerId(id), ttl * 1000, "plugin:" + plugin));
-         return json{{"token", session.token},
-                     {"customer_id", session.customer_id.value},
-                     {"expires_at", session.expires_at}};
+         return json{
+             {"token", session.token}, {"customer_id", session.customer_id.value}, {"expires_at", session.expires_at}};
        }},
       // ---- Carts ----
       {"carts.create",
@@ -274,10 +281,8 @@ const std::map<std::string, Operation>& operations() {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id"});
-         std::string id = required_string(f, "id", errors);
-         QQ_TRY(checked(errors));
-         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.get(OrderId(id)));
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.get(id));
          return order_json(o, true);
        }},
       {"orders.mark_paid",
@@ -285,10 +290,8 @@ const std::map<std::string, Operation>& operations() {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id"});
-         std::string id = required_string(f, "id", errors);
-         QQ_TRY(checked(errors));
-         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.payments.capture(OrderId(id)));
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.payments.capture(id));
          return order_json(o, true);
        }},
       {"orders.set_fulfilment",
@@ -296,11 +299,9 @@ const std::map<std::string, Operation>& operations() {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id", "status"});
-         std::string id = required_string(f, "id", errors);
          std::string status = required_string(f, "status", errors);
-         QQ_TRY(checked(errors));
-         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(OrderId(id), status));
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(id, status));
          return order_json(o, true);
        }},
       {"orders.cancel",
@@ -308,11 +309,9 @@ const std::map<std::string, Operation>& operations() {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id", "reason"});
-         std::string id = required_string(f, "id", errors);
          std::string reason = f.string("reason").value_or("");
-         QQ_TRY(checked(errors));
-         if (!looks_like_id(id, "order")) return Error::not_found("order.not_found", "no order '" + id + "'");
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(OrderId(id), reason));
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(id, reason));
          (void)s.payments.release_for_cancelled(o);
          return order_json(o, true);
        }},
@@ -386,9 +385,8 @@ plugins::HostServices plugin_host_services(Services& services, const http::HttpC
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (services.log) {
       // The URL's path and query may hold secrets: only the scheme and authority are logged.
-      std::string origin = in.url.substr(0, in.url.find('/', in.url.find("//") == std::string::npos
-                                                                  ? 0
-                                                                  : in.url.find("//") + 2));
+      std::string origin =
+          in.url.substr(0, in.url.find('/', in.url.find("//") == std::string::npos ? 0 : in.url.find("//") + 2));
       services.log->log(reply ? http::LogLevel::info : http::LogLevel::warn, "plugin outgoing request",
                         {{"plugin", in.plugin},
                          {"method", in.method},
@@ -413,8 +411,9 @@ void configure_channel(Services& services, const channels::Channel& channel) {
   if (!channel.plugin) return;
   for (const auto& p : services.plugins.providers()) {
     if (p.kind != "channel_adapter" || p.plugin != *channel.plugin) continue;
-    json input{{"channel",
-                {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}}};
+    json input{
+        {"channel",
+         {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}}};
     auto done = services.plugins.invoke("channel_adapter", p.name, "configure", std::move(input), channel.configs);
     if (!done && services.log)
       services.log->log(http::LogLevel::warn, "channel adapter refused its config",

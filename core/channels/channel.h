@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/ids.h"
+#include "common/result.h"
 
 #include <nlohmann/json.hpp>
 
@@ -58,5 +59,10 @@ struct ChannelPatch {
 
 // The channel types the engine knows.
 bool is_known_channel_type(const std::string& type);
+
+// Ok when `provider` is one of `offered` (a channel's payment or fulfilment providers); else a
+// 400 with `code` and field "provider" listing what the channel offers (`kind`: "payment").
+Status require_offered(const std::vector<std::string>& offered, const std::string& provider, const std::string& kind,
+                       const std::string& code);
 
 }  // namespace quanqu::channels

@@ -38,6 +38,16 @@ void ChannelService::validate_plugins(Validator& v, const std::optional<std::str
   }
 }
 
+Status require_offered(const std::vector<std::string>& offered, const std::string& provider, const std::string& kind,
+                       const std::string& code) {
+  if (std::find(offered.begin(), offered.end(), provider) != offered.end()) return ok_status();
+  std::string names;
+  for (const auto& p : offered) names += (names.empty() ? "" : ", ") + p;
+  return Error::invalid(code, "this channel does not offer that " + kind + " provider",
+                        {{"provider", names.empty() ? "this channel offers no " + kind + " providers"
+                                                    : "must be one of: " + names}});
+}
+
 ChannelService::ChannelService(storage::Database& db, const Clock& clock, ChangeCounter& changes)
     : db_(db), clock_(clock), changes_(changes) {}
 

@@ -8,8 +8,8 @@ namespace quanqu::fulfilment {
 using nlohmann::json;
 
 json ShippingOption::to_json() const {
-  return {{"provider", provider}, {"amount", amount}, {"label", label}, {"location_id", location_id.value},
-          {"data", data}};
+  return {
+      {"provider", provider}, {"amount", amount}, {"label", label}, {"location_id", location_id.value}, {"data", data}};
 }
 
 ShippingService::ShippingService(storage::Database& db, cart::CartService& carts, Providers& providers)
@@ -60,18 +60,26 @@ Result<ShippingOption> ShippingService::quote(const channels::Channel& channel, 
                                               const std::string& provider) {
   std::int64_t units = 0;
   for (const auto& i : p.cart.items) units += i.quantity;
-  json input{{"channel", {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type},
-                          {"currency", channel.currency}}},
-             {"cart", {{"id", p.cart.id.value}, {"currency", p.cart.currency}, {"subtotal", p.cart.totals.subtotal},
-                       {"item_count", units}}},
-             {"location", p.location},
-             {"shipping_address", p.cart.shipping_address->to_json()}};
-  QQ_ASSIGN_OR_RETURN(json reply, providers_.invoke("fulfilment", provider, "quote", std::move(input), channel.configs));
+  json input{
+      {"channel",
+       {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}},
+      {"cart",
+       {{"id", p.cart.id.value},
+        {"currency", p.cart.currency},
+        {"subtotal", p.cart.totals.subtotal},
+        {"item_count", units}}},
+      {"location", p.location},
+      {"shipping_address", p.cart.shipping_address->to_json()}};
+  QQ_ASSIGN_OR_RETURN(json reply,
+                      providers_.invoke("fulfilment", provider, "quote", std::move(input), channel.configs));
   auto amount = reply.find("amount");
   if (amount == reply.end() || !amount->is_number_integer() || amount->get<std::int64_t>() < 0)
-    return Error{ErrorKind::internal, "plugin_error",
+    return Error{ErrorKind::internal,
+                 "plugin_error",
                  "fulfilment provider '" + provider + "' quoted no valid amount (a non-negative integer)",
-                 {}, json{{"provider", provider}}, {}};
+                 {},
+                 json{{"provider", provider}},
+                 {}};
   ShippingOption o;
   o.provider = provider;
   o.amount = amount->get<std::int64_t>();
@@ -98,14 +106,8 @@ Result<ShippingOptions> ShippingService::options(const channels::Channel& channe
 
 Result<cart::Cart> ShippingService::choose(const channels::Channel& channel, const CartId& id,
                                            const std::string& provider) {
-  if (std::find(channel.fulfilment_providers.begin(), channel.fulfilment_providers.end(), provider) ==
-      channel.fulfilment_providers.end()) {
-    std::string offered;
-    for (const auto& p : channel.fulfilment_providers) offered += (offered.empty() ? "" : ", ") + p;
-    return Error::invalid("shipping.provider_not_offered", "this channel does not offer that shipping provider",
-                          {{"provider", offered.empty() ? "this channel offers no shipping providers"
-                                                        : "must be one of: " + offered}});
-  }
+  QQ_TRY(
+      channels::require_offered(channel.fulfilment_providers, provider, "shipping", "shipping.provider_not_offered"));
   QQ_ASSIGN_OR_RETURN(Prepared p, prepare(channel, id));
   QQ_ASSIGN_OR_RETURN(ShippingOption o, quote(channel, p, provider));
   return carts_.set_shipping(channel, id, cart::CartService::shipping_fingerprint(p.cart), o.to_json());

@@ -75,14 +75,7 @@ Result<PaymentSession> PaymentService::load(soci::session& sql, const PaymentSes
 
 Result<PaymentSession> PaymentService::start(const channels::Channel& channel, const CartId& cart_id,
                                              const std::string& provider) {
-  if (std::find(channel.payment_providers.begin(), channel.payment_providers.end(), provider) ==
-      channel.payment_providers.end()) {
-    std::string offered;
-    for (const auto& p : channel.payment_providers) offered += (offered.empty() ? "" : ", ") + p;
-    return Error::invalid("payment.provider_not_offered", "this channel does not offer that payment provider",
-                          {{"provider", offered.empty() ? "this channel takes no payment step"
-                                                        : "must be one of: " + offered}});
-  }
+  QQ_TRY(channels::require_offered(channel.payment_providers, provider, "payment", "payment.provider_not_offered"));
   auto created = db_.write<PaymentSession>([&](soci::session& sql) -> Result<PaymentSession> {
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, cart::CartService::load(sql, channel, cart_id));
     if (cart.status != "open") return Error::conflict("cart.completed", "the cart was checked out already");
@@ -140,9 +133,10 @@ Result<std::vector<PaymentSession>> PaymentService::for_cart(const channels::Cha
 
 Result<PaymentSession> PaymentService::ask(const channels::Channel& channel, PaymentSession session,
                                            const std::string& operation) {
-  json input{{"session", session.to_json()},
-             {"channel", {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type},
-                          {"currency", channel.currency}}}};
+  json input{
+      {"session", session.to_json()},
+      {"channel",
+       {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}}};
   auto reply = providers_.invoke("payment", session.provider, operation, std::move(input), channel.configs);
   if (!reply) {
     if (reply.error().kind == ErrorKind::failed_precondition) {  // a refusal: declined
@@ -164,9 +158,12 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
                                                      const json& reply) {
   std::string status = reply.is_object() ? reply.value("status", "") : "";
   if (!known_status(status))
-    return Error{ErrorKind::internal, "plugin_error",
+    return Error{ErrorKind::internal,
+                 "plugin_error",
                  "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
-                 {}, json{{"plugin", session.provider}}, {}};
+                 {},
+                 json{{"plugin", session.provider}},
+                 {}};
   std::string reference = reply.value("reference", session.reference);
   json data = reply.contains("data") && reply["data"].is_object() ? reply["data"] : session.data;
   if (rank(status) < rank(expected)) status = expected;  // never move backwards
@@ -184,7 +181,8 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
   return stored;
 }
 
-Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Channel& channel, const cart::Cart& cart) {
+Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Channel& channel,
+                                                              const cart::Cart& cart) {
   auto newest = db_.read<PaymentSession>([&](soci::session& sql) {
     return read_row(sql, "cart_id = :c ORDER BY created_at DESC, id DESC LIMIT 1", cart.id.value);
   });
@@ -238,8 +236,8 @@ Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
   }
   if (order->status != "pending")
     return Error::conflict("order.not_payable", "an order that is " + order->status + " cannot be marked paid");
-  auto session =
-      db_.read<PaymentSession>([&](soci::session& sql) { return load(sql, PaymentSessionId(order->payment_session_id)); });
+  auto session = db_.read<PaymentSession>(
+      [&](soci::session& sql) { return load(sql, PaymentSessionId(order->payment_session_id)); });
   if (!session) return session.error();
   auto channel_configs = db_.read<json>([&](soci::session& sql) -> Result<json> {
     std::string cfg;
@@ -285,7 +283,8 @@ Result<PaymentService::Captured> PaymentService::capture_session(const PaymentSe
       json facts = details.is_object() ? details : json::object();
       facts["payment_session_id"] = s.id.value;
       facts["provider"] = s.provider;
-      QQ_ASSIGN_OR_RETURN(orders::Order o, orders::OrderService::mark_paid_in(sql, clock_, *s.order_id, facts, changed));
+      QQ_ASSIGN_OR_RETURN(orders::Order o,
+                          orders::OrderService::mark_paid_in(sql, clock_, *s.order_id, facts, changed));
       c.order = std::move(o);
     }
     return c;
@@ -299,8 +298,8 @@ Result<PaymentService::Captured> PaymentService::capture_session(const PaymentSe
 
 Status PaymentService::release_for_cancelled(const orders::Order& order) {
   if (order.payment_session_id.empty()) return ok_status();
-  auto session =
-      db_.read<PaymentSession>([&](soci::session& sql) { return load(sql, PaymentSessionId(order.payment_session_id)); });
+  auto session = db_.read<PaymentSession>(
+      [&](soci::session& sql) { return load(sql, PaymentSessionId(order.payment_session_id)); });
   if (!session) return session.error();
   if (session->status != "authorized") return ok_status();
   auto channel = db_.read<json>([&](soci::session& sql) -> Result<json> {
