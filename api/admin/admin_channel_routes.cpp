@@ -80,7 +80,8 @@ json check_plugin_fields(Services& s, JsonFields& f, const PluginFields& in, con
   auto validated = [&](const std::string& name, const json& given, const std::string& prefix) {
     auto info = s.plugins.plugin(name);
     json schema = info ? info->config_schema : json::object();
-    json value = plugins::apply_defaults(schema, given);
+    // Secrets left out, or echoed back redacted, keep their stored value.
+    json value = plugins::apply_defaults(schema, plugins::keep_secrets(schema, given, configs.value(name, json::object())));
     for (const auto& v : plugins::validate_config(schema, value, prefix)) f.fail(v.field, v.message);
     configs[name] = value;
   };

@@ -55,8 +55,12 @@ catalog::StoreView view_of(const channels::Channel& c) {
 }
 
 json customer_json(const customers::Customer& c) {
-  return {{"id", c.id.value}, {"email", c.email},           {"name", c.name},
-          {"phone", c.phone}, {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+  return {{"id", c.id.value},
+          {"email", c.email},
+          {"name", c.name},
+          {"phone", c.phone},
+          {"created_at", format_rfc3339(c.created_at)},
+          {"updated_at", format_rfc3339(c.updated_at)}};
 }
 
 const std::map<std::string, Operation>& operations() {
@@ -155,8 +159,7 @@ const std::map<std::string, Operation>& operations() {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"email", "name", "phone"});
-         customers::CustomerDetails d{required_string(f, "email", errors), f.string("name").value_or(""),
-                                      f.string("phone").value_or("")};
+         customers::CustomerDetails d{required_string(f, "email", errors), f.string("name"), f.string("phone")};
          QQ_TRY(checked(errors));
          QQ_ASSIGN_OR_RETURN(customers::Customer c, s.customers.upsert(d));
          return customer_json(c);
@@ -168,6 +171,8 @@ const std::map<std::string, Operation>& operations() {
          f.only({"customer_id", "ttl_seconds"});
          std::string id = required_string(f, "customer_id", errors);
          std::int64_t ttl = f.integer("ttl_seconds").value_or(7 * 24 * 3600);
+         if (ttl < 60 || ttl > customers::CustomerService::kMaxSessionMs / 1000)
+           f.fail("ttl_seconds", "must be between 60 and " + std::to_string(customers::CustomerService::kMaxSessionMs / 1000));
          QQ_TRY(checked(errors));
          QQ_ASSIGN_OR_RETURN(customers::CustomerSession session,
                              s.customers.create_session(CustomerId(id), ttl * 1000, "plugin:" + plugin));
@@ -312,7 +317,9 @@ const std::map<std::string, Operation>& operations() {
          std::string reason = f.string("reason").value_or("");
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
          QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(id, reason));
-         (void)s.payments.release_for_cancelled(o);
+         if (auto released = s.payments.release_for_cancelled(o); !released && s.log)
+           s.log->log(http::LogLevel::warn, "payment not released after cancel",
+                      {{"order_id", o.id.value}, {"code", released.error().code}});
          return order_json(o, true);
        }},
       // ---- Payments ----

@@ -169,6 +169,13 @@ json cart_json(const cart::Cart& c) {
           {"updated_at", time_json(c.updated_at)}};
 }
 
+json payment_session_json(const payments::PaymentSession& s) {
+  json out = s.to_json();
+  out["created_at"] = time_json(s.created_at);
+  out["updated_at"] = time_json(s.updated_at);
+  return out;
+}
+
 json order_json(const orders::Order& o, bool admin) {
   json lines = json::array();
   for (const auto& l : o.lines)

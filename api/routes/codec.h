@@ -7,6 +7,7 @@
 #include "channels/channel.h"
 #include "inventory/inventory.h"
 #include "orders/order.h"
+#include "payments/payment_session.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,8 @@ json level_json(const inventory::InventoryLevel& level);
 json cart_json(const cart::Cart& cart);
 // `admin` adds the stock allocations.
 json order_json(const orders::Order& order, bool admin);
+// A payment session for the storefront (times as RFC 3339, like every other resource).
+json payment_session_json(const payments::PaymentSession& session);
 
 // {"items": [...], "next_cursor": "..." | null}
 json page_json(json items, const std::string& next_cursor);

@@ -37,7 +37,7 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(payments::PaymentSession session, s.payments.start(c, id, provider));
-               return json_reply(201, session.to_json());
+               return json_reply(201, payment_session_json(session));
              }));
 
   router.add("GET", "/v1/store/carts/{id}/payment-sessions",
@@ -45,7 +45,7 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
                QQ_ASSIGN_OR_RETURN(auto sessions, s.payments.for_cart(c, id));
                nlohmann::json items = nlohmann::json::array();
-               for (const auto& session : sessions) items.push_back(session.to_json());
+               for (const auto& session : sessions) items.push_back(payment_session_json(session));
                return json_reply(200, page_json(std::move(items), ""));
              }));
 

@@ -109,10 +109,18 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
               [](const auto* a, const auto* b) { return a->variant_id < b->variant_id; });
     std::vector<inventory::Allocation> allocations;
     json short_lines = json::array();
+    // The location the shipping was quoted from comes first: the order ships from where its
+    // delivery fee was computed whenever that location still holds the goods.
+    std::vector<LocationId> locations = channel.location_ids;
+    if (cart.shipping && cart.shipping->contains("location_id")) {
+      LocationId quoted(cart.shipping->value("location_id", ""));
+      auto it = std::find(locations.begin(), locations.end(), quoted);
+      if (it != locations.end()) std::rotate(locations.begin(), it, it + 1);
+    }
     for (const auto* item : by_variant) {
       std::int64_t available = 0;
-      auto taken = inventory::InventoryService::reserve(sql, clock_, item->variant_id, channel.location_ids,
-                                                        item->quantity, order_id.value, &available);
+      auto taken = inventory::InventoryService::reserve(sql, clock_, item->variant_id, locations, item->quantity,
+                                                        order_id.value, &available);
       if (!taken) {
         short_lines.push_back({{"item_id", item->id.value},
                                {"sku", item->sku},

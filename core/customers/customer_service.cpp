@@ -37,22 +37,24 @@ Result<Customer> CustomerService::find_by_email(const std::string& email) {
 Result<Customer> CustomerService::upsert(const CustomerDetails& in) {
   Validator v;
   v.email("email", in.email);
-  v.text("name", in.name, 200, false);
-  v.text("phone", in.phone, 40, false);
+  if (in.name) v.text("name", *in.name, 200, false);
+  if (in.phone) v.text("phone", *in.phone, 40, false);
   QQ_TRY(v.status());
   std::string email = lower(in.email);
   return db_.write<Customer>([&](soci::session& sql) -> Result<Customer> {
     long long now = clock_.now_ms();
     auto existing = load(sql, "email = :v", email);
     if (existing) {
-      sql << "UPDATE customers SET name = :n, phone = :p, updated_at = :u WHERE id = :id", soci::use(in.name),
-          soci::use(in.phone), soci::use(now), soci::use(existing->id.value);
+      std::string name = in.name.value_or(existing->name), phone = in.phone.value_or(existing->phone);
+      sql << "UPDATE customers SET name = :n, phone = :p, updated_at = :u WHERE id = :id", soci::use(name),
+          soci::use(phone), soci::use(now), soci::use(existing->id.value);
       return load(sql, "id = :v", existing->id.value);
     }
+    std::string name = in.name.value_or(""), phone = in.phone.value_or("");
     std::string id = new_id("cus");
     // A concurrent insert of the same e-mail fails on the unique index and is retried: it then updates.
     sql << "INSERT INTO customers (id, email, name, phone, created_at, updated_at) VALUES (:id, :e, :n, :p, :c, :u)",
-        soci::use(id), soci::use(email), soci::use(in.name), soci::use(in.phone), soci::use(now), soci::use(now);
+        soci::use(id), soci::use(email), soci::use(name), soci::use(phone), soci::use(now), soci::use(now);
     return load(sql, "id = :v", id);
   });
 }

@@ -7,6 +7,7 @@
 #include "storage/database.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace quanqu::customers {
@@ -20,10 +21,11 @@ struct Customer {
   std::int64_t updated_at = 0;
 };
 
+// What upsert sets; a name or phone left out keeps the stored one (empty for a new customer).
 struct CustomerDetails {
   std::string email;
-  std::string name;
-  std::string phone;
+  std::optional<std::string> name;
+  std::optional<std::string> phone;
 };
 
 // A bearer token for the X-Customer-Token header; only its hash is stored.

@@ -84,7 +84,7 @@ Result<ShippingOption> ShippingService::quote(const channels::Channel& channel, 
   o.provider = provider;
   o.amount = amount->get<std::int64_t>();
   o.currency = p.cart.currency;
-  o.label = reply.value("label", "");
+  o.label = reply.contains("label") && reply["label"].is_string() ? reply["label"].get<std::string>() : "";
   if (o.label.empty() || o.label.size() > 200) o.label = provider;
   o.location_id = p.location_id;
   if (reply.contains("data") && reply["data"].is_object()) o.data = reply["data"];

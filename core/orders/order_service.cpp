@@ -49,8 +49,13 @@ void read_snapshot(const json& s, Order& o) {
 void add_event(soci::session& sql, const Clock& clock, Order& o, const std::string& type, json data) {
   OrderEvent e{new_id("evt"), type, std::move(data), clock.now_ms()};
   std::string text = e.data.dump();
-  sql << "INSERT INTO order_events (id, order_id, type, data, created_at) VALUES (:id, :o, :t, :d, :c)",
-      soci::use(e.id), soci::use(o.id.value), soci::use(e.type), soci::use(text), soci::use(e.created_at);
+  // The order row is locked by the caller's update, so the next number is ours alone.
+  long long seq = 0;
+  sql << "SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = :o", soci::into(seq),
+      soci::use(o.id.value);
+  sql << "INSERT INTO order_events (id, order_id, type, data, created_at, seq) VALUES (:id, :o, :t, :d, :c, :s)",
+      soci::use(e.id), soci::use(o.id.value), soci::use(e.type), soci::use(text), soci::use(e.created_at),
+      soci::use(seq);
   o.events.push_back(std::move(e));
 }
 
@@ -133,7 +138,7 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   std::string data;
   soci::statement events =
       (sql.prepare << "SELECT id, type, data, created_at FROM order_events WHERE order_id = :o "
-                      "ORDER BY created_at, id",
+                      "ORDER BY seq, created_at, id",
        soci::into(e.id), soci::into(e.type), soci::into(data), soci::into(e.created_at), soci::use(o.id.value));
   events.execute();
   while (events.fetch()) {
@@ -205,11 +210,14 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
     // lock, then finds the status changed and matches nothing, so stock is released once.
     long long now = clock_.now_ms();
     std::string changed;
-    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id AND status = 'pending' RETURNING id",
+    // Goods that left (fulfilled, even if unpaid: cash on delivery) cannot be cancelled back.
+    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u "
+           "WHERE id = :id AND status = 'pending' AND fulfilment_status = 'unfulfilled' RETURNING id",
         soci::use(now), soci::use(o.id.value), soci::into(changed);
     if (!sql.got_data()) {
       QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-      return Error::conflict("order.not_cancellable", "an order that is " + current.status + " cannot be cancelled");
+      std::string state = current.fulfilment_status == "unfulfilled" ? current.status : current.fulfilment_status;
+      return Error::conflict("order.not_cancellable", "an order that is " + state + " cannot be cancelled");
     }
     QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
     // An authorised payment is let go with the order (the API asks the provider to release it).
@@ -248,7 +256,9 @@ Result<Order> OrderService::mark_paid_in(soci::session& sql, const Clock& clock,
   changed = false;
   long long now = clock.now_ms();
   std::string moved;
-  sql << "UPDATE orders SET status = 'paid', payment_status = 'captured', updated_at = :u "
+  // The status follows what already happened to the goods: paid, fulfilled or completed.
+  sql << "UPDATE orders SET payment_status = 'captured', updated_at = :u, status = CASE fulfilment_status "
+         "WHEN 'delivered' THEN 'completed' WHEN 'fulfilled' THEN 'fulfilled' ELSE 'paid' END "
          "WHERE id = :id AND status = 'pending' RETURNING id",
       soci::use(now), soci::use(id.value), soci::into(moved);
   bool moved_now = sql.got_data();

@@ -33,8 +33,8 @@ class OrderService {
   // access token; any mismatch is a 404, so the existence of an order is never revealed.
   Result<Order> get_with_token(const ChannelId& channel, const OrderId& id, const std::string& token);
   Result<OrderPage> list(const OrderQuery& query);
-  // Cancels a pending order: releases its reserved stock (ledger rows) and records the event,
-  // all in one transaction. Cancelling a cancelled order is a 409 `order.not_cancellable`.
+  // Cancels a pending, unfulfilled order: releases its reserved stock (ledger rows) and records
+  // the event, all in one transaction. Any other order is a 409 `order.not_cancellable`.
   Result<Order> cancel(const OrderId& id, const std::string& reason);
   // Marks a pending order paid (its payment captured) and publishes order.paid. Marking a paid
   // order paid again changes nothing and succeeds; a cancelled one is a 409 `order.not_payable`.

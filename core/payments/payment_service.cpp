@@ -69,6 +69,18 @@ PaymentService::PaymentService(storage::Database& db, const Clock& clock, Change
                                events::EventBus& events, Providers& providers)
     : db_(db), clock_(clock), changes_(changes), events_(events), providers_(providers) {}
 
+Result<channels::Channel> PaymentService::channel_of(const ChannelId& id) {
+  return db_.read<channels::Channel>([&](soci::session& sql) -> Result<channels::Channel> {
+    channels::Channel c;
+    std::string configs;
+    sql << "SELECT id, code, type, currency, config FROM channels WHERE id = :id", soci::into(c.id.value),
+        soci::into(c.code), soci::into(c.type), soci::into(c.currency), soci::into(configs), soci::use(id.value);
+    if (!sql.got_data()) return Error::not_found("channel.not_found", "no channel '" + id.value + "'");
+    c.configs = json::parse(configs);
+    return c;
+  });
+}
+
 Result<PaymentSession> PaymentService::load(soci::session& sql, const PaymentSessionId& id) {
   return read_row(sql, "id = :id", id.value);
 }
@@ -156,15 +168,19 @@ Result<PaymentSession> PaymentService::ask(const channels::Channel& channel, Pay
 
 Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& session, const std::string& expected,
                                                      const json& reply) {
-  std::string status = reply.is_object() ? reply.value("status", "") : "";
+  std::string status = reply.is_object() && reply.contains("status") && reply["status"].is_string()
+                           ? reply["status"].get<std::string>()
+                           : "";
   if (!known_status(status))
     return Error{ErrorKind::internal,
                  "plugin_error",
                  "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
                  {},
-                 json{{"plugin", session.provider}},
+                 json{{"provider", session.provider}},
                  {}};
-  std::string reference = reply.value("reference", session.reference);
+  std::string reference = reply.contains("reference") && reply["reference"].is_string()
+                              ? reply["reference"].get<std::string>()
+                              : session.reference;
   json data = reply.contains("data") && reply["data"].is_object() ? reply["data"] : session.data;
   if (rank(status) < rank(expected)) status = expected;  // never move backwards
   long long now = clock_.now_ms();
@@ -239,15 +255,7 @@ Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
   auto session = db_.read<PaymentSession>(
       [&](soci::session& sql) { return load(sql, PaymentSessionId(order->payment_session_id)); });
   if (!session) return session.error();
-  auto channel_configs = db_.read<json>([&](soci::session& sql) -> Result<json> {
-    std::string cfg;
-    sql << "SELECT config FROM channels WHERE id = :id", soci::into(cfg), soci::use(order->channel_id.value);
-    return json::parse(cfg.empty() ? "{}" : cfg);
-  });
-  if (!channel_configs) return channel_configs.error();
-  channels::Channel channel;
-  channel.id = order->channel_id;
-  channel.configs = *channel_configs;
+  QQ_ASSIGN_OR_RETURN(channels::Channel channel, channel_of(order->channel_id));
   QQ_ASSIGN_OR_RETURN(PaymentSession after, ask(channel, std::move(*session), "capture"));
   if (after.status != "captured") return *order;  // the provider confirms later
   auto captured = capture_session(after.id, {{"source", "merchant"}});
@@ -302,16 +310,8 @@ Status PaymentService::release_for_cancelled(const orders::Order& order) {
       [&](soci::session& sql) { return load(sql, PaymentSessionId(order.payment_session_id)); });
   if (!session) return session.error();
   if (session->status != "authorized") return ok_status();
-  auto channel = db_.read<json>([&](soci::session& sql) -> Result<json> {
-    std::string cfg;
-    sql << "SELECT config FROM channels WHERE id = :id", soci::into(cfg), soci::use(order.channel_id.value);
-    return json::parse(cfg.empty() ? "{}" : cfg);
-  });
-  if (!channel) return channel.error();
-  channels::Channel c;
-  c.id = order.channel_id;
-  c.configs = *channel;
-  auto after = ask(c, std::move(*session), "cancel");
+  QQ_ASSIGN_OR_RETURN(channels::Channel channel, channel_of(order.channel_id));
+  auto after = ask(channel, std::move(*session), "cancel");
   if (!after) return after.error();
   return ok_status();
 }

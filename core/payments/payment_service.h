@@ -61,6 +61,8 @@ class PaymentService {
   static Result<PaymentSession> load(soci::session& sql, const PaymentSessionId& id);
 
  private:
+  // The channel as providers are told of it (id, code, type, currency) with its config map.
+  Result<channels::Channel> channel_of(const ChannelId& id);
   // Asks the provider `operation` about the session and stores what it says; refusals too.
   Result<PaymentSession> ask(const channels::Channel& channel, PaymentSession session, const std::string& operation);
   Result<Captured> capture_session(const PaymentSessionId& id, const nlohmann::json& details);

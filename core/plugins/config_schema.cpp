@@ -539,4 +539,21 @@ json redact_config(const json& schema, json value) {
   return value;
 }
 
+json keep_secrets(const json& schema, json given, const json& stored) {
+  if (!schema.is_object() || !given.is_object() || !stored.is_object()) return given;
+  auto props = schema.find("properties");
+  if (props == schema.end() || !props->is_object()) return given;
+  for (const auto& [name, sub] : props->items()) {
+    auto old = stored.find(name);
+    if (old == stored.end() || !sub.is_object()) continue;
+    auto it = given.find(name);
+    if (sub.value("writeOnly", false)) {
+      if (it == given.end() || *it == "********") given[name] = *old;
+    } else if (it != given.end()) {
+      *it = keep_secrets(sub, std::move(*it), *old);
+    }
+  }
+  return given;
+}
+
 }  // namespace quanqu::plugins

@@ -63,4 +63,9 @@ nlohmann::json apply_defaults(const nlohmann::json& schema, nlohmann::json value
 // secret) replaced by "********", recursively through objects: what an admin reply shows.
 nlohmann::json redact_config(const nlohmann::json& schema, nlohmann::json value);
 
+// For an update: `given` with every writeOnly property that it omits, or sends back as the
+// redacted "********", taken from `stored` (so a client that echoes what it read, or leaves a
+// secret out, does not erase or overwrite it). Recursive through objects.
+nlohmann::json keep_secrets(const nlohmann::json& schema, nlohmann::json given, const nlohmann::json& stored);
+
 }  // namespace quanqu::plugins

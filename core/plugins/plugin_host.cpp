@@ -167,6 +167,7 @@ quanqu_status status_of(const Error& e) {
 }
 
 int http_status_of(const Error& e) {
+  if (e.code == "plugin_error") return 502;
   switch (e.kind) {
     case ErrorKind::invalid_argument:
       return 400;
@@ -1073,8 +1074,10 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
   }
   if (failure.empty() && answer.contains("refusal")) {
     const auto& r = answer["refusal"];
-    std::string code = r.is_object() ? r.value("code", "") : "";
-    std::string message = r.is_object() ? r.value("message", "") : "";
+    auto text = [&](const char* key) {
+      return r.is_object() && r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : std::string();
+    };
+    std::string code = text("code"), message = text("message");
     if (code.empty() || code.size() > 128 || message.size() > 1000)
       failure = "answered a refusal without a code (or too long)";
     else {
