@@ -177,6 +177,9 @@ void ServerProcess::spawn(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);  // dup2 clears close-on-exec on 1 and 2
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  // Nothing else the test process holds (a fake gateway's listening socket, other servers'
+  // pipes) leaks into the server: a stopped fake must refuse connections, not hang them.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   // The child starts with no blocked signals and default SIGTERM/SIGINT/SIGPIPE handling,
   // whatever this test process has done to its own.

@@ -1,0 +1,308 @@
+// The fake card gateway: an asynchronous Beast server on one background thread, state behind one mutex.
+#include "support/fake_gateway.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace quanqu::e2e {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string random_hex(std::size_t digits) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < digits; ++i) out += hex[rng() & 15];
+  return out;
+}
+
+using Request = bhttp::request<bhttp::string_body>;
+using Reply = bhttp::response<bhttp::string_body>;
+
+Reply json_reply(const Request& req, bhttp::status status, const json& body) {
+  Reply res{status, req.version()};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = body.dump();
+  return res;
+}
+
+Reply refusal(const Request& req, bhttp::status status, const std::string& message) {
+  return json_reply(req, status, json{{"error", {{"message", message}}}});
+}
+
+}  // namespace
+
+json FakeGateway::Intent::to_json() const {
+  json out{{"id", id},
+           {"object", "payment_intent"},
+           {"status", status},
+           {"client_secret", client_secret},
+           {"amount", request.value("amount", json(nullptr))},
+           {"currency", request.value("currency", json(nullptr))},
+           {"reference", request.value("reference", json(nullptr))},
+           {"metadata", request.value("metadata", json::object())}};
+  if (!decline_message.empty()) out["decline_message"] = decline_message;
+  return out;
+}
+
+std::string FakeGateway::Received::header(const std::string& name) const {
+  auto it = headers.find(lower(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+struct FakeGateway::Impl {
+  explicit Impl(Options o) : options(std::move(o)) {}
+
+  Options options;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::thread thread;
+  bool stopped = false;  // only touched by the owning test thread
+  unsigned short port = 0;
+
+  mutable std::mutex mutex;
+  std::map<std::string, Intent> intents;
+  std::map<std::string, std::string> by_idempotency_key;
+  std::vector<Received> received;
+  int created = 0;
+
+  // One connection: requests answered in turn until the peer closes or asks to.
+  class Session : public std::enable_shared_from_this<Session> {
+   public:
+    Session(Impl& impl, tcp::socket socket) : impl_(impl), stream_(std::move(socket)) {}
+
+    void read() {
+      request_ = {};
+      stream_.expires_after(std::chrono::seconds(30));
+      bhttp::async_read(stream_, buffer_, request_,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+   private:
+    void on_read(beast::error_code ec) {
+      if (ec) {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      reply_ = impl_.handle(request_);
+      reply_.keep_alive(request_.keep_alive());
+      reply_.prepare_payload();
+      bhttp::async_write(stream_, reply_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return;
+        if (!self->reply_.keep_alive()) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          return;
+        }
+        self->read();
+      });
+    }
+
+    Impl& impl_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    Request request_;
+    Reply reply_;
+  };
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) return;  // the acceptor was closed
+      std::make_shared<Session>(*this, std::move(socket))->read();
+      accept();
+    });
+  }
+
+  Reply handle(const Request& req) {
+    Received r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    for (const auto& field : req) r.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+    r.body = req.body();
+
+    std::lock_guard lock(mutex);
+    received.push_back(r);
+    if (r.header("authorization") != "Bearer " + options.api_key)
+      return refusal(req, bhttp::status::unauthorized, "invalid API key");
+
+    std::string path = r.target.substr(0, r.target.find('?'));
+    const std::string collection = "/v1/payment_intents";
+    if (path == collection) {
+      if (req.method() != bhttp::verb::post) return refusal(req, bhttp::status::method_not_allowed, "POST only");
+      json body = json::parse(r.body, nullptr, false);
+      if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer() ||
+          !body.contains("currency") || !body["currency"].is_string())
+        return refusal(req, bhttp::status::bad_request, "amount (integer) and currency are required");
+      std::string key = r.header("idempotency-key");
+      if (!key.empty()) {
+        auto seen = by_idempotency_key.find(key);
+        if (seen != by_idempotency_key.end()) return json_reply(req, bhttp::status::created, intents.at(seen->second).to_json());
+      }
+      Intent intent;
+      intent.id = "pi_" + std::to_string(++created) + random_hex(16);
+      intent.status = "requires_confirmation";
+      intent.client_secret = intent.id + "_secret_" + random_hex(24);
+      intent.idempotency_key = key;
+      intent.request = body;
+      if (!key.empty()) by_idempotency_key[key] = intent.id;
+      intents[intent.id] = intent;
+      return json_reply(req, bhttp::status::created, intent.to_json());
+    }
+    if (path.rfind(collection + "/", 0) != 0) return refusal(req, bhttp::status::not_found, "no such endpoint");
+    std::string rest = path.substr(collection.size() + 1);
+    std::string id = rest.substr(0, rest.find('/'));
+    std::string action = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    auto it = intents.find(id);
+    if (it == intents.end()) return refusal(req, bhttp::status::not_found, "no such payment intent: " + id);
+    Intent& intent = it->second;
+    if (action.empty() && req.method() == bhttp::verb::get) return json_reply(req, bhttp::status::ok, intent.to_json());
+    if (action == "capture" && req.method() == bhttp::verb::post) {
+      if (intent.status != "authorized")
+        return refusal(req, bhttp::status::conflict, "a payment intent that is " + intent.status + " cannot be captured");
+      intent.capture_requested = true;
+      return json_reply(req, bhttp::status::ok, json{{"id", intent.id}, {"status", "capture_pending"}});
+    }
+    if (action == "cancel" && req.method() == bhttp::verb::post) {
+      intent.status = "canceled";
+      return json_reply(req, bhttp::status::ok, intent.to_json());
+    }
+    return refusal(req, bhttp::status::not_found, "no such endpoint");
+  }
+};
+
+FakeGateway::FakeGateway() : FakeGateway(Options{}) {}
+
+FakeGateway::FakeGateway(Options options) : options_(options), impl_(std::make_unique<Impl>(std::move(options))) {
+  tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+  beast::error_code ec;
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("fake gateway: cannot listen on 127.0.0.1: " + ec.message());
+  // Asio does not open sockets close-on-exec: without this a server started later by fork+exec
+  // would inherit the listener and keep accepting (and never answering) after stop().
+  int fd = impl_->acceptor.native_handle();
+  ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  impl_->port = impl_->acceptor.local_endpoint().port();
+  impl_->accept();
+  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
+}
+
+FakeGateway::~FakeGateway() { stop(); }
+
+void FakeGateway::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->ioc.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+std::string FakeGateway::base_url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+
+unsigned short FakeGateway::port() const { return impl_->port; }
+
+bool FakeGateway::confirm(const std::string& intent_id) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->intents.find(intent_id);
+  if (it == impl_->intents.end()) return false;
+  it->second.status = "authorized";
+  return true;
+}
+
+bool FakeGateway::decline(const std::string& intent_id, const std::string& message) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->intents.find(intent_id);
+  if (it == impl_->intents.end()) return false;
+  it->second.status = "declined";
+  it->second.decline_message = message;
+  return true;
+}
+
+std::optional<FakeGateway::Intent> FakeGateway::intent(const std::string& id) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->intents.find(id);
+  if (it == impl_->intents.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<FakeGateway::Intent> FakeGateway::intents() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<Intent> out;
+  for (const auto& [id, intent] : impl_->intents) out.push_back(intent);
+  return out;
+}
+
+std::vector<FakeGateway::Received> FakeGateway::requests() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->received;
+}
+
+std::string FakeGateway::signature(const std::string& secret, const std::string& timestamp, const std::string& body) {
+  std::string message = timestamp + "." + body;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length))
+    throw std::runtime_error("fake gateway: HMAC-SHA256 failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+json FakeGateway::event_json(const std::string& event_id, const std::string& type, const std::string& intent_id) const {
+  json data{{"intent_id", intent_id}};
+  if (auto known = intent(intent_id)) {
+    data["amount"] = known->request.value("amount", json(nullptr));
+    data["currency"] = known->request.value("currency", json(nullptr));
+  }
+  return json{{"id", event_id}, {"type", type}, {"created", std::time(nullptr)}, {"data", data}};
+}
+
+HttpResponse FakeGateway::send_webhook(const std::string& host, unsigned short port, const std::string& channel_id,
+                                       const Webhook& webhook, std::string* event_id) const {
+  std::string id = webhook.event_id.empty() ? "evt_" + random_hex(20) : webhook.event_id;
+  if (event_id) *event_id = id;
+  std::string body = webhook.body ? *webhook.body : event_json(id, webhook.type, webhook.intent_id).dump();
+  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::string timestamp = std::to_string(now_s.count() + webhook.timestamp_offset_s);
+  Headers headers{{"gateway-timestamp", timestamp}};
+  if (webhook.sign)
+    headers.emplace_back("gateway-signature",
+                         "v1=" + signature(webhook.secret.value_or(options_.webhook_secret), timestamp, body));
+  HttpClient client(host, port);
+  return client.request("POST", "/v1/plugins/card-gateway/channels/" + channel_id + "/webhook", body, headers);
+}
+
+}  // namespace quanqu::e2e
