@@ -88,7 +88,8 @@ class TemplatePlugin : public quanqu::sdk::Plugin {
   // Runs on the server's event thread, one event at a time: read-modify-write is safe here.
   void count_order(const Event& e) {
     std::string channel = e.data.value("channel_id", "");
-    if (!host_->channel_config(channel)) return;  // not a kiosk channel
+    Json info = host_->call("channels.get", {{"id", channel}});
+    if (info["plugin"] != "template") return;  // not a kiosk channel
     Json counts = Json::parse(host_->kv_get("orders").value_or("{}"));
     counts[channel] = counts.value(channel, 0) + 1;
     host_->kv_put("orders", counts.dump());

@@ -27,6 +27,8 @@ int main() {
   host.channel_configs["chan_kiosk"] = {{"greeting", "Welcome"}, {"catalog_size", 2}};
   // The core service the catalog route calls, answered by the test.
   host.services = [](const std::string& op, const json& args) -> json {
+    if (op == "channels.get")
+      return {{"id", args["id"]}, {"plugin", args["id"] == "chan_kiosk" ? json("template") : json(nullptr)}};
     if (op != "catalog.products") throw quanqu::sdk::testing::FakeHost::Refused{404, "unknown", op};
     json items = json::array();
     for (int i = 0; i < args.value("limit", 0); ++i)

@@ -138,8 +138,9 @@ typedef struct quanqu_event {
   quanqu_str data;        /* JSON object */
 } quanqu_event;
 
-/* An event handler. Events are delivered after the change has committed, one at a time per
- * plugin, on a host thread that is not serving a request, in the order they were published.
+/* An event handler. Events are delivered after the change has committed, one at a time, in the
+ * order they were published, on the host's one event thread (not a request thread): a slow
+ * handler delays every plugin's events, so hand long work off to a thread of your own.
  * A handler returns QUANQU_OK, or an error with a message in err: the host logs it and counts it
  * against the plugin (the event is not redelivered). Must not throw. */
 typedef quanqu_status (*quanqu_event_fn)(void* user, const quanqu_event* event, char* err, size_t err_cap);
@@ -207,7 +208,8 @@ typedef struct quanqu_host {
   int64_t (*now_ms)(void* ctx);
 
   /* The plugin's own key-value store, persisted in the server's database and invisible to other
-   * plugins. Keys are 1..256 bytes, values at most 65536 bytes; any bytes, UTF-8 recommended.
+   * plugins. Keys are 1..256 bytes, values at most 65536 bytes, both valid UTF-8 without NUL
+   * bytes (QUANQU_ERR_INVALID otherwise; encode binary data, e.g. as hex or base64).
    * kv_get calls `sink` once with the value and returns QUANQU_OK, or returns
    * QUANQU_ERR_NOT_FOUND without calling it. kv_put inserts or replaces. kv_delete of an absent
    * key is QUANQU_OK. Each call is its own transaction. */
@@ -257,19 +259,23 @@ typedef struct quanqu_host {
    * already registered for that kind by another plugin is QUANQU_ERR_INVALID. */
   quanqu_status (*register_provider)(void* ctx, const quanqu_provider* provider, char* err, size_t err_cap);
 
-  /* The plugin's config for one channel: the "config" object of a channel whose "plugin" is this
-   * plugin, as the merchant set it and the manifest's config_schema validated it (defaults
-   * filled in). `sink` receives the JSON. A channel of another plugin or an unknown channel is
-   * QUANQU_ERR_NOT_FOUND. Payment and fulfilment providers also receive the config of the
-   * channel in each call's input, under "config". */
+  /* The plugin's config for one channel, as the merchant set it and the manifest's
+   * config_schema validated it (defaults filled in): the channel's "config" when its "plugin" is
+   * this plugin, or its "provider_config" entry for this plugin when the channel uses one of the
+   * plugin's providers. `sink` receives the JSON. A channel without a config for this plugin,
+   * or an unknown channel, is QUANQU_ERR_NOT_FOUND (to know whether a channel is run by the
+   * plugin, read its "plugin" through call("channels.get")). Providers also receive the config
+   * in each call's input, under "config". */
   quanqu_status (*channel_config)(void* ctx, quanqu_str channel_id, quanqu_string_sink sink, void* sink_user,
                                   char* err, size_t err_cap);
 
   /* Makes an HTTP request to an external service (a payment gateway, a marketplace) and blocks
    * until the reply or the timeout. QUANQU_OK means a reply arrived, whatever its status, and
    * `reply` was called; QUANQU_ERR_UNAVAILABLE means none did (refused, timed out, TLS failure),
-   * with the reason in err. Replies above 8 MiB are cut off as unavailable. The host logs and
-   * times every call. */
+   * with the reason in err; QUANQU_ERR_INVALID means the request itself is malformed (a URL
+   * that is not http(s), an unknown method, a header with control characters or one the host
+   * sets: Host, Content-Length, Transfer-Encoding, Connection). Replies above 8 MiB are cut off
+   * as unavailable. The host logs and times every call (never its path or query). */
   quanqu_status (*http_fetch)(void* ctx, const quanqu_http_request* request, quanqu_http_reply_fn reply, void* user,
                               char* err, size_t err_cap);
 

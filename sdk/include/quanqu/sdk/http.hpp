@@ -51,8 +51,9 @@ struct Response {
   static Response text(int status, std::string body) {
     return Response{status, "text/plain; charset=utf-8", std::move(body), {}};
   }
-  // An RFC 9457 problem+json reply, shaped like the server's own: `code` is stable and machine
-  // readable (start it with the plugin's name), `detail` is for people.
+  // An RFC 9457 problem+json reply with the server's fields (status, code, detail; type is
+  // about:blank and title the code): `code` is stable and machine readable (start it with the
+  // plugin's name), `detail` is for people.
   static Response problem(int status, std::string_view code, std::string_view detail);
 };
 

@@ -281,7 +281,7 @@ class Host {
   }
 
   // Registers a provider (call it from start() only). The object must outlive the plugin's
-  // stop(): keep it as a member of the plugin, or pass a shared_ptr.
+  // stop(): keep it as a member of the plugin.
   void provide(PaymentProvider& p, std::string name) { add_provider("payment", std::move(name), &p); }
   void provide(FulfilmentProvider& p, std::string name) { add_provider("fulfilment", std::move(name), &p); }
   void provide(ChannelAdapter& p, std::string name) { add_provider("channel_adapter", std::move(name), &p); }
@@ -392,7 +392,7 @@ struct Instance {
 template <class P>
 quanqu_status init(const quanqu_host* host, void** instance, char* err, std::size_t err_cap) noexcept {
   return guarded(err, err_cap, [&]() -> quanqu_status {
-    if (!host || host->size < offsetof(quanqu_host, channel_config) + sizeof(host->channel_config)) {
+    if (!host || host->size < offsetof(quanqu_host, hmac_sha256) + sizeof(host->hmac_sha256)) {
       write_error(err, err_cap, "the host table is smaller than SDK ABI 1.0 requires");
       return QUANQU_ERR_INVALID;
     }

@@ -97,7 +97,6 @@ struct PaymentSession {
   std::string order_id;  // empty until checkout has created the order
   std::int64_t amount = 0;  // minor units
   std::string currency;
-  std::string email;
   std::string status;     // pending, authorized, captured, cancelled
   std::string reference;  // what the provider returned from initiate (e.g. the gateway's intent id)
   Json data = Json::object();
@@ -112,7 +111,6 @@ struct PaymentSession {
     Json amount = detail::object_of(j, "amount");
     s.amount = detail::integer_of(amount, "amount");
     s.currency = detail::text_of(amount, "currency");
-    s.email = detail::text_of(j, "email");
     s.status = detail::text_of(j, "status");
     s.reference = detail::text_of(j, "reference");
     s.data = detail::object_of(j, "data");
