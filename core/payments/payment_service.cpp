@@ -153,7 +153,6 @@ Result<PaymentSession> PaymentService::ask(const channels::Channel& channel, Pay
   if (!reply) {
     if (reply.error().kind == ErrorKind::failed_precondition) {  // a refusal: declined
       long long now = clock_.now_ms();
-      std::string code = reply.error().code;
       (void)db_.write<Ok>([&](soci::session& sql) -> Status {
         sql << "UPDATE payment_sessions SET status = 'declined', updated_at = :u "
                "WHERE id = :id AND status IN ('pending', 'authorized')",

@@ -607,6 +607,23 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
   EXPECT_EQ(late_v1, 0) << late_v1 << " of " << late << " requests started after the reload returned got version 1";
   EXPECT_EQ(v1 + v2_replies, total() - non_200) << "a 200 reply named neither version";
 
+  // Nothing leaks: once the last request on it has returned, the old build is unloaded, so the
+  // server maps exactly one copy of the plugin's library (each generation loads its own copy).
+  auto mapped_copies = [&] {
+    std::ifstream maps("/proc/" + std::to_string(server().pid()) + "/maps");
+    std::set<std::string> copies;
+    for (std::string line; std::getline(maps, line);) {
+      auto at = line.find("/versioned-");
+      if (at != std::string::npos) copies.insert(line.substr(line.rfind('/', at)));
+    }
+    return copies;
+  };
+  std::set<std::string> copies;
+  EXPECT_TRUE(eventually([&] {
+    copies = mapped_copies();
+    return copies.size() == 1;
+  }, 3000ms)) << copies.size() << " copies of the plugin library are mapped";
+
   // The old build's stop ran and the plugin is on its second generation.
   auto shown = admin().get("/v1/admin/plugins/versioned");
   ASSERT_EQ(shown.status, 200u);
