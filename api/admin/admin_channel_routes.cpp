@@ -6,6 +6,8 @@
 #include "routes/handler.h"
 #include "routes/json_body.h"
 
+#include <set>
+
 namespace quanqu::api {
 namespace {
 
@@ -77,7 +79,9 @@ PluginFields read_plugin_fields(JsonFields& f, bool with_plugin) {
 json check_plugin_fields(Services& s, JsonFields& f, const PluginFields& in, const std::optional<std::string>& plugin,
                          const std::vector<std::string>& payment, const std::vector<std::string>& fulfilment,
                          json configs) {
+  std::set<std::string> used;  // plugins whose config the channel keeps
   auto validated = [&](const std::string& name, const json& given, const std::string& prefix) {
+    used.insert(name);
     auto info = s.plugins.plugin(name);
     json schema = info ? info->config_schema : json::object();
     // Secrets left out, or echoed back redacted, keep their stored value.
@@ -122,9 +126,11 @@ json check_plugin_fields(Services& s, JsonFields& f, const PluginFields& in, con
   check_providers(payment, "payment", "payment_providers");
   check_providers(fulfilment, "fulfilment", "fulfilment_providers");
   for (const auto& [name, value] : given.items())
-    if (loaded(name) && value.is_object() && !(plugin && name == *plugin) && !configs.contains(name))
-      validated(name, value, "provider_config." + name);
-  return configs;
+    if (loaded(name) && value.is_object() && !used.count(name)) validated(name, value, "provider_config." + name);
+  // A provider no longer listed takes its config with it: channel_config stops answering for it.
+  json kept = json::object();
+  for (const auto& name : used) kept[name] = configs[name];
+  return kept;
 }
 
 }  // namespace

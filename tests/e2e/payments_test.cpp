@@ -414,6 +414,18 @@ TEST_F(PaymentsTest, CardGatewaySecretsAreRedactedInAdminReplies) {
   }
 }
 
+// A provider the merchant stops offering takes its config with it: the plugin no longer has one
+// for the channel, so its webhook route refuses the channel.
+TEST_F(PaymentsTest, AProviderDroppedFromTheChannelLosesItsConfig) {
+  Channel channel = card_channel();
+  ASSERT_FALSE(HasFailure());
+  auto patched = admin().patch("/v1/admin/channels/" + channel.id, {{"payment_providers", json::array()}});
+  ASSERT_EQ(patched.status, 200u) << patched.body;
+  EXPECT_TRUE(patched.json()["payment_providers"].empty()) << patched.body;
+  EXPECT_FALSE(patched.json()["provider_config"].contains("card-gateway")) << patched.body;
+  EXPECT_TRUE(IsProblem(webhook(channel.id, {.intent_id = "pi_whatever"}), 404, "card-gateway.unknown_channel"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // card-gateway: the payment flow
 
