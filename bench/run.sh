@@ -17,6 +17,9 @@
 #   BENCH_CEILING_ONLY=1    measure only the ceiling
 #   BENCH_TIMEOUTS_CEILING=0  skip the informational ceiling with strand + timeouts
 #   BENCH_LIST_CEILING_BYTES=35611  body size of the informational list-size ceiling (the demo list reply)
+#   BENCH_PLUGIN_ROUTE=1    measure the plugin boundary: GET /healthz (the smallest core route) and
+#                           GET /v1/plugins/bench-ping/ping (a trivial plugin, bench/plugins/bench-ping,
+#                           loaded from <build>/bench-plugins); 0 skips both scenarios
 #   BENCH_QUIET_PCT=15      before each run, wait until the CPUs are at most this busy ...
 #   BENCH_QUIET_WAIT=30     ... for at most this many seconds (0: do not wait)
 # Runs are interleaved (round 1 of every scenario, then round 2, ...) so that background load
@@ -49,9 +52,11 @@ SKUS=$(count "${BENCH_SKUS:-4}")
 CEILING_ONLY=${BENCH_CEILING_ONLY:-0}
 TIMEOUTS_CEILING=${BENCH_TIMEOUTS_CEILING:-1}
 LIST_CEILING_BYTES=${BENCH_LIST_CEILING_BYTES:-35611}
+PLUGIN_ROUTE=${BENCH_PLUGIN_ROUTE:-1}
 QUIET_PCT=${BENCH_QUIET_PCT:-15}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 [[ $QUIET_PCT =~ ^[0-9]+$ && $QUIET_WAIT =~ ^[0-9]+$ ]] || { echo "bench: bad BENCH_QUIET_PCT/BENCH_QUIET_WAIT" >&2; exit 2; }
+[[ $PLUGIN_ROUTE == 0 || $PLUGIN_ROUTE == 1 ]] || { echo "bench: BENCH_PLUGIN_ROUTE must be 0 or 1" >&2; exit 2; }
 ((WRK_THREADS <= CONNECTIONS)) || { echo "bench: BENCH_WRK_THREADS > BENCH_CONNECTIONS" >&2; exit 2; }
 
 for tool in wrk jq curl timeout cmake; do
@@ -118,6 +123,23 @@ if ! cmake --build "$BUILD_DIR" --target quanqu_bench_ceiling >>"$RAW/build.log"
     cmake --build "$BUILD_DIR/bench-standalone" --target quanqu_bench_ceiling; } >>"$RAW/build.log" 2>&1 ||
     { log "the ceiling does not build, see $RAW/build.log"; exit 1; }
   CEILING_BIN="$BUILD_DIR/bench-standalone/quanqu_bench_ceiling"
+fi
+# The trivial plugin of the plugin_route scenario. It is a target only when bench/ is part of the
+# main build (quanqu_add_plugin comes from sdk/); it builds into <build>/bench-plugins/bench-ping/,
+# and <build>/bench-plugins becomes quanqu's --plugins-dir.
+PLUGIN_ARGS=()
+PLUGIN_SKIPPED=""
+if ((SERVER_AVAILABLE)) && [[ $PLUGIN_ROUTE == 1 ]]; then
+  if [[ $CEILING_BIN == */bench-standalone/* ]]; then
+    PLUGIN_SKIPPED="bench/ is not part of the build in $BUILD_DIR (QUANQU_BUILD_BENCH=OFF), so the bench-ping plugin cannot be built; plugin_route skipped"
+  elif ! cmake --build "$BUILD_DIR" --target quanqu_bench_ping_plugin >>"$RAW/build.log" 2>&1; then
+    PLUGIN_SKIPPED="the bench-ping plugin did not build: $(grep -m3 -E 'error|FAILED' "$RAW/build.log" | cut -c1-300 | tr '\n' ' ') (bench/results/raw/build.log); plugin_route skipped"
+  elif [[ ! -f $BUILD_DIR/bench-plugins/bench-ping/plugin.json ]]; then
+    PLUGIN_SKIPPED="the bench-ping plugin built but $BUILD_DIR/bench-plugins/bench-ping/plugin.json is missing; plugin_route skipped"
+  else
+    PLUGIN_ARGS=(--plugins-dir "$BUILD_DIR/bench-plugins")
+  fi
+  [[ -z $PLUGIN_SKIPPED ]] || issue "$PLUGIN_SKIPPED"
 fi
 QUANQU_BIN="$BUILD_DIR/quanqu"
 if ((SERVER_AVAILABLE)) && [[ ! -x $QUANQU_BIN ]]; then
@@ -290,6 +312,14 @@ curl_store() {  # curl_store METHOD PATH [BODY]: prints "<status> <body>"
   printf '%s %s' "$code" "$(cat "$TMP/curl.body" "$TMP/curl.err")"
 }
 
+# curl_anon PATH: GET without any key; prints "<status> <body>".
+curl_anon() {
+  local code
+  : >"$TMP/curl.body"
+  code=$(curl -sS --max-time 10 -o "$TMP/curl.body" -w '%{http_code}' "http://$HOST:$QUANQU_PORT$1" 2>"$TMP/curl.err") || code=000
+  printf '%s %s' "$code" "$(cat "$TMP/curl.body" "$TMP/curl.err")"
+}
+
 SKU_LIST=""
 CART_CAPACITY=0   # adds one cart takes before any of its lines could run out of stock
 CART_RATE=10000   # add-to-cart req/s assumed before the warm-up has measured it
@@ -327,7 +357,7 @@ setup_quanqu() {
   log "starting quanqu ($SERVER_THREADS threads, demo data, $DB_URL)"
   started_at=$(date +%s%N)
   if ! start_server quanqu "$QUANQU_BIN" serve --host "$HOST" --port 0 --demo --database "$DB_URL" \
-    --threads "$SERVER_THREADS" --admin-key "$admin_key" "${SERVER_ARGS[@]}"; then
+    --threads "$SERVER_THREADS" --admin-key "$admin_key" "${PLUGIN_ARGS[@]}" "${SERVER_ARGS[@]}"; then
     if grep -q 'database.unavailable' "$TMP/quanqu.stdout.log" "$TMP/quanqu.stderr.log" 2>/dev/null; then
       # Seen: an absolute sqlite path is refused while a relative one works. Measure anyway.
       issue "quanqu refused --database $DB_URL: $(grep -h 'database.unavailable' "$TMP/quanqu.stdout.log" "$TMP/quanqu.stderr.log" | head -1); retried with a path relative to the working directory"
@@ -336,7 +366,7 @@ setup_quanqu() {
       DB_URL="sqlite:bench.db"
       started_at=$(date +%s%N)
       start_server quanqu "$QUANQU_BIN" serve --host "$HOST" --port 0 --demo --database "$DB_URL" \
-        --threads "$SERVER_THREADS" --admin-key "$admin_key" "${SERVER_ARGS[@]}" ||
+        --threads "$SERVER_THREADS" --admin-key "$admin_key" "${PLUGIN_ARGS[@]}" "${SERVER_ARGS[@]}" ||
         { SERVER_REASON="quanqu did not start: $(log_tail quanqu)"; issue "$SERVER_REASON"; return 1; }
     else
       SERVER_REASON="quanqu did not start: $(log_tail quanqu)"
@@ -387,6 +417,28 @@ setup_quanqu() {
     HANDLE=$handle
     register product_by_handle "GET one product by handle" GET "/v1/store/products/$handle" quanqu
     wrk_product_by_handle() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products/$HANDLE" "${QUANQU_HDR[@]}"; }
+  fi
+
+  # The plugin boundary: a trivial plugin route against the smallest core route. Neither needs a
+  # key and none is sent (a publishable key would add a channel lookup to the plugin route only).
+  if [[ $PLUGIN_ROUTE == 1 ]]; then
+    reply=$(curl_anon /healthz)
+    if [[ ${reply%% *} != 200 ]]; then
+      issue "GET /healthz answered ${reply%% *}: ${reply#* }; healthz and plugin_route skipped"
+    else
+      register healthz "GET /healthz, the smallest core route ($(wc -c <"$TMP/curl.body")-byte JSON), no key" GET /healthz quanqu
+      wrk_healthz() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/healthz"; }
+      if ((${#PLUGIN_ARGS[@]})); then
+        reply=$(curl_anon /v1/plugins/bench-ping/ping)
+        if [[ ${reply%% *} != 200 ]] || ! jq -e . "$TMP/curl.body" >/dev/null 2>&1; then
+          issue "GET /v1/plugins/bench-ping/ping answered ${reply%% *}: ${reply#* } (plugin log: $(grep -a '"plugin":"bench-ping"' "$TMP/quanqu.stdout.log" | head -2 | cut -c1-600)); plugin_route skipped"
+        else
+          register plugin_route "GET /v1/plugins/bench-ping/ping, a trivial plugin route ($(wc -c <"$TMP/curl.body")-byte fixed JSON, no kv or core call), no key" \
+            GET /v1/plugins/bench-ping/ping quanqu
+          wrk_plugin_route() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/plugins/bench-ping/ping"; }
+        fi
+      fi
+    fi
   fi
 
   if [[ -z $SKU_LIST || $CART_CAPACITY -le 0 ]]; then
@@ -543,6 +595,14 @@ jq -s \
               startup_to_listening_ms: $startup_ms, peak_rss_kb: $quanqu_rss},
      ceiling_peak_rss_kb: $ceiling_rss,
      scenarios: map(. + {ratio_to_ceiling: (if $ceiling > 0 then (.median_rps / $ceiling * 1000 | round / 1000) else null end)}),
+     plugin_boundary: ((map(select(.name == "plugin_route")) | first) as $p
+       | (map(select(.name == "healthz")) | first) as $h
+       | if $p == null then null else
+         {plugin_route_rps: $p.median_rps, healthz_rps: ($h.median_rps // null),
+          ratio_to_ceiling: (if ($ceiling // 0) > 0 then ($p.median_rps / $ceiling * 1000 | round / 1000) else null end),
+          ratio_to_healthz: (if ($h.median_rps // 0) > 0 then ($p.median_rps / $h.median_rps * 1000 | round / 1000) else null end),
+          p99_ms: {plugin_route: $p.latency_ms.p99, healthz: ($h.latency_ms.p99 // null)}}
+         end),
      targets: ((map(select(.name == "product_list")) | first) as $pl
        | if $pl == null or $ceiling == null then null else
          {product_list_ratio_at_least_0_5: ($pl.median_rps / $ceiling >= 0.5),
@@ -568,6 +628,9 @@ jq -r '
   (if .server.measured then
      "quanqu: listening \(.server.startup_to_listening_ms | n) ms after start (demo data, SQLite); peak RSS \(.server.peak_rss_kb | n) kB (ceiling \(.ceiling_peak_rss_kb | n) kB)."
    else "quanqu was not measured: \(.server.reason)." end),
+  (if .plugin_boundary then
+     "\nPlugin boundary: plugin_route at \(.plugin_boundary.ratio_to_healthz | n) of healthz (\(.plugin_boundary.plugin_route_rps | rps) vs \(.plugin_boundary.healthz_rps | rps) req/s) and \(.plugin_boundary.ratio_to_ceiling | n) of the ceiling; p99 \(.plugin_boundary.p99_ms.plugin_route | ms) vs \(.plugin_boundary.p99_ms.healthz | ms)."
+   else empty end),
   (if .targets then
      "\nTargets: product list ≥ 0.5 × ceiling: \(if .targets.product_list_ratio_at_least_0_5 then "met" else "NOT met" end); catalog p99 < 10 ms: \(if .targets.catalog_p99_under_10ms then "met" else "NOT met" end)."
    else empty end),
