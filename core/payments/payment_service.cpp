@@ -102,12 +102,17 @@ Result<PaymentSession> PaymentService::start(const channels::Channel& channel, c
     s.status = "pending";
     s.created_at = s.updated_at = clock_.now_ms();
     std::string data = s.data.dump();
-    long long amount = s.amount;
+    long long amount = s.amount, seq = 0;
+    // Sessions of one cart are numbered in the order they start: the cart row is locked first
+    // (PostgreSQL; SQLite has one writer), so two concurrent starts cannot take the same number.
+    sql << "UPDATE carts SET updated_at = updated_at WHERE id = :id", soci::use(cart.id.value);
+    sql << "SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_sessions WHERE cart_id = :c", soci::into(seq),
+        soci::use(cart.id.value);
     sql << "INSERT INTO payment_sessions (id, cart_id, channel_id, provider, amount, currency, status, data, "
-           "created_at, updated_at) VALUES (:id, :c, :ch, :p, :a, :cur, :s, :d, :ca, :ua)",
+           "created_at, updated_at, seq) VALUES (:id, :c, :ch, :p, :a, :cur, :s, :d, :ca, :ua, :seq)",
         soci::use(s.id.value), soci::use(s.cart_id.value), soci::use(s.channel_id.value), soci::use(s.provider),
         soci::use(amount), soci::use(s.currency), soci::use(s.status), soci::use(data), soci::use(s.created_at),
-        soci::use(s.updated_at);
+        soci::use(s.updated_at), soci::use(seq);
     return s;
   });
   if (!created) return created;
@@ -130,7 +135,7 @@ Result<std::vector<PaymentSession>> PaymentService::for_cart(const channels::Cha
     std::vector<std::string> ids;
     std::string id;
     soci::statement st = (sql.prepare << "SELECT id FROM payment_sessions WHERE cart_id = :c "
-                                         "ORDER BY created_at DESC, id DESC",
+                                         "ORDER BY seq DESC, created_at DESC, id DESC",
                           soci::into(id), soci::use(cart.value));
     st.execute();
     while (st.fetch()) ids.push_back(id);
@@ -199,7 +204,7 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
 Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Channel& channel,
                                                               const cart::Cart& cart) {
   auto newest = db_.read<PaymentSession>([&](soci::session& sql) {
-    return read_row(sql, "cart_id = :c ORDER BY created_at DESC, id DESC LIMIT 1", cart.id.value);
+    return read_row(sql, "cart_id = :c ORDER BY seq DESC, created_at DESC, id DESC LIMIT 1", cart.id.value);
   });
   if (!newest) {
     if (newest.error().kind == ErrorKind::not_found)
@@ -224,7 +229,7 @@ Result<PaymentSession> PaymentService::claim_for_order(soci::session& sql, const
                                                        const cart::Cart& cart, const OrderId& order) {
   QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, id));
   std::string newest;
-  sql << "SELECT id FROM payment_sessions WHERE cart_id = :c ORDER BY created_at DESC, id DESC LIMIT 1",
+  sql << "SELECT id FROM payment_sessions WHERE cart_id = :c ORDER BY seq DESC, created_at DESC, id DESC LIMIT 1",
       soci::into(newest), soci::use(cart.id.value);
   if (newest != s.id.value || (s.status != "authorized" && s.status != "captured") || s.amount != cart.totals.total ||
       s.currency != cart.currency)

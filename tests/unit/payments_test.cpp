@@ -501,6 +501,20 @@ TEST_F(PaymentsTest, TheNewestSessionCounts) {
   EXPECT_EQ(orders_count(), 0);
 }
 
+// Started in the same millisecond (the clock does not move): the later start is still the newest.
+TEST_F(PaymentsTest, TheNewestSessionIsTheLastStartedEvenInOneMillisecond) {
+  for (int round = 0; round < 20; ++round) {
+    auto c = cart_on(shop);
+    fake.answer("payment", "card", "initiate", {{"status", "authorized"}, {"reference", "pi_a" + std::to_string(round)}});
+    CoreEnv::must(payments.start(shop, c.id, "card"));
+    fake.answer("payment", "card", "initiate", {{"status", "pending"}, {"reference", "pi_b" + std::to_string(round)}});
+    auto second = CoreEnv::must(payments.start(shop, c.id, "card"));
+    auto all = CoreEnv::must(payments.for_cart(shop, c.id));
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].id, second.id) << "round " << round;
+  }
+}
+
 TEST_F(PaymentsTest, ASessionCapturedBeforeCheckoutMakesAPaidOrder) {
   auto c = cart_on(shop);
   auto s = CoreEnv::must(payments.start(shop, c.id, "card"));
