@@ -22,6 +22,11 @@ class Providers {
   // own plugin's entry as input["config"].
   virtual Result<nlohmann::json> invoke(const std::string& kind, const std::string& name, const std::string& operation,
                                         nlohmann::json input, const nlohmann::json& channel_configs) = 0;
+  // The caller found a reply unusable (an unknown status, a negative amount): counted and
+  // logged against the provider's plugin like a failure inside it.
+  virtual void report_invalid(const std::string& kind, const std::string& name, const std::string& detail) {
+    (void)kind, (void)name, (void)detail;
+  }
 };
 
 // No providers at all: an engine without plugins, and unit tests.

@@ -73,13 +73,15 @@ Result<ShippingOption> ShippingService::quote(const channels::Channel& channel, 
   QQ_ASSIGN_OR_RETURN(json reply,
                       providers_.invoke("fulfilment", provider, "quote", std::move(input), channel.configs));
   auto amount = reply.find("amount");
-  if (amount == reply.end() || !amount->is_number_integer() || amount->get<std::int64_t>() < 0)
+  if (amount == reply.end() || !amount->is_number_integer() || amount->get<std::int64_t>() < 0) {
+    providers_.report_invalid("fulfilment", provider, "no valid amount (a non-negative integer) in its quote");
     return Error{ErrorKind::internal,
                  "plugin_error",
                  "fulfilment provider '" + provider + "' quoted no valid amount (a non-negative integer)",
                  {},
                  json{{"provider", provider}},
                  {}};
+  }
   ShippingOption o;
   o.provider = provider;
   o.amount = amount->get<std::int64_t>();

@@ -175,13 +175,15 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
   std::string status = reply.is_object() && reply.contains("status") && reply["status"].is_string()
                            ? reply["status"].get<std::string>()
                            : "";
-  if (!known_status(status))
+  if (!known_status(status)) {
+    providers_.report_invalid("payment", session.provider, "unknown status '" + status + "'");
     return Error{ErrorKind::internal,
                  "plugin_error",
                  "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
                  {},
                  json{{"provider", session.provider}},
                  {}};
+  }
   std::string reference = reply.contains("reference") && reply["reference"].is_string()
                               ? reply["reference"].get<std::string>()
                               : session.reference;

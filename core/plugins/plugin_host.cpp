@@ -1096,6 +1096,22 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
   return answer;
 }
 
+void PluginHost::report_invalid(const std::string& kind, const std::string& name, const std::string& detail) {
+  std::string plugin;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->current)
+        for (const auto& p : s->current->providers)
+          if (p.kind == kind && p.name == name) {
+            s->errors.fetch_add(1, std::memory_order_relaxed);
+            plugin = s->info.name;
+          }
+  }
+  log(LogLevel::error, "plugin provider answered something unusable",
+      {{"plugin", plugin}, {"provider", kind + "/" + name}, {"detail", detail}});
+}
+
 void PluginHost::deliver(const events::Event& event) {
   if (stopped_) return;
   struct Target {

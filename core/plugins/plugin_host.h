@@ -176,6 +176,7 @@ class PluginHost final : public Providers {
   bool has(const std::string& kind, const std::string& name) const override;
   Result<nlohmann::json> invoke(const std::string& kind, const std::string& name, const std::string& operation,
                                 nlohmann::json input, const nlohmann::json& channel_configs) override;
+  void report_invalid(const std::string& kind, const std::string& name, const std::string& detail) override;
 
   KvStore& kv() { return kv_; }
 

@@ -46,6 +46,11 @@ class FakeProviders final : public Providers {
     std::lock_guard lock(mutex_);
     return names_.count(kind + ":" + name) > 0;
   }
+  void report_invalid(const std::string& kind, const std::string& name, const std::string&) override {
+    std::lock_guard lock(mutex_);
+    invalid.push_back(kind + ":" + name);
+  }
+  std::vector<std::string> invalid;  // providers reported for an unusable answer
   Result<json> invoke(const std::string& kind, const std::string& name, const std::string& operation, json input,
                       const json& channel_configs) override {
     Answer answer;
@@ -361,6 +366,8 @@ TEST_F(PaymentsTest, AMalformedAnswerIsAPluginErrorNotAnException) {
       } else {
         EXPECT_EQ(r.error().code, "plugin_error") << reply.dump();
         EXPECT_EQ(stored.status, "failed") << reply.dump();
+        // Counted against the provider's plugin like a failure inside it.
+        EXPECT_FALSE(fake.invalid.empty() || fake.invalid.back() != "payment:card") << reply.dump();
       }
     } catch (const std::exception& e) {
       ADD_FAILURE() << "start() threw on the answer " << reply.dump() << ": " << e.what()
