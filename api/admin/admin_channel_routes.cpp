@@ -43,7 +43,12 @@ json admin_channel_json(Services& s, const channels::Channel& c) {
   json providers = json::object();
   for (const auto& [plugin, config] : c.configs.items()) {
     auto info = s.plugins.plugin(plugin);
-    json shown = plugins::redact_config(info ? info->config_schema : json::object(), config);
+    json shown = config;
+    if (info) {
+      shown = plugins::redact_config(info->config_schema, config);
+    } else if (shown.is_object()) {  // no schema to tell the secrets: hide every value
+      for (auto& [key, value] : shown.items()) value = "********";
+    }
     if (c.plugin && plugin == *c.plugin)
       out["config"] = shown;
     else
