@@ -1,11 +1,8 @@
 // Unit tests for shipping: quotes from scripted fulfilment providers, the fulfilling location, the choice on the cart, checkout.
 #include "core_test_support.h"
+#include "fake_providers.h"
 #include "fulfilment/shipping_service.h"
 
-#include <functional>
-#include <map>
-#include <mutex>
-#include <set>
 
 namespace quanqu::fulfilment {
 namespace {
@@ -13,73 +10,7 @@ namespace {
 using nlohmann::json;
 using test_support::CoreEnv;
 using test_support::describe;
-
-// Providers that answer what the test scripted and record every call. A refusal comes back as
-// the plugin host gives it (422 with the provider's code), a failure as a plugin_error.
-class FakeProviders final : public Providers {
- public:
-  struct Call {
-    std::string kind, name, operation;
-    json input, configs;
-  };
-  using Answer = std::function<Result<json>(const json& input)>;
-
-  void respond(const std::string& kind, const std::string& name, const std::string& op, Answer answer) {
-    std::lock_guard lock(mutex_);
-    names_.insert(kind + ":" + name);
-    answers_[kind + ":" + name + ":" + op] = std::move(answer);
-  }
-  void answer(const std::string& kind, const std::string& name, const std::string& op, json reply) {
-    respond(kind, name, op, [reply](const json&) -> Result<json> { return reply; });
-  }
-  void refuse(const std::string& kind, const std::string& name, const std::string& op, const std::string& code) {
-    respond(kind, name, op, [code](const json&) -> Result<json> {
-      return Error::unprocessable(code, "the provider refused: " + code);
-    });
-  }
-  void fail(const std::string& kind, const std::string& name, const std::string& op) {
-    respond(kind, name, op, [name](const json&) -> Result<json> {
-      return Error{ErrorKind::internal, "plugin_error", "plugin '" + name + "' crashed", {}, json{{"plugin", name}}, {}};
-    });
-  }
-
-  bool has(const std::string& kind, const std::string& name) const override {
-    std::lock_guard lock(mutex_);
-    return names_.count(kind + ":" + name) > 0;
-  }
-  Result<json> invoke(const std::string& kind, const std::string& name, const std::string& operation, json input,
-                      const json& channel_configs) override {
-    Answer answer;
-    {
-      std::lock_guard lock(mutex_);
-      calls_.push_back({kind, name, operation, input, channel_configs});
-      auto it = answers_.find(kind + ":" + name + ":" + operation);
-      if (it != answers_.end()) answer = it->second;
-    }
-    if (!answer)
-      return Error{ErrorKind::internal, "plugin_error", "nothing scripted for " + kind + " " + name + " " + operation,
-                   {}, json{{"plugin", name}}, {}};
-    return answer(input);
-  }
-
-  std::vector<Call> calls(const std::string& operation = "") const {
-    std::lock_guard lock(mutex_);
-    std::vector<Call> out;
-    for (const auto& c : calls_)
-      if (operation.empty() || c.operation == operation) out.push_back(c);
-    return out;
-  }
-  void forget_calls() {
-    std::lock_guard lock(mutex_);
-    calls_.clear();
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::set<std::string> names_;
-  std::map<std::string, Answer> answers_;
-  std::vector<Call> calls_;
-};
+using test_support::FakeProviders;
 
 bool has_field(const Error& e, const std::string& field) {
   for (const auto& f : e.fields)
