@@ -3,7 +3,6 @@
 #include "fake_providers.h"
 #include "fulfilment/shipping_service.h"
 
-
 namespace quanqu::fulfilment {
 namespace {
 
