@@ -1,11 +1,11 @@
 // Checkout with a fulfilment provider end to end: local-delivery quotes by distance, the chosen shipping in totals, fulfilment.
 #include "support/fixture.h"
+#include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -17,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::IsProblem;
+using quanqu::e2e::PluginsDir;
 
 // A demo product: 129.00 CNY, 13 % VAT included.
 const char* kSku = "TEE-ORGANIC-NAVY-S";
@@ -56,14 +57,8 @@ struct Channel {
 class DeliveryTest : public E2ETest {
  protected:
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "quanqu-e2e-delivery-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    for (const char* name : {"local-delivery", "manual-payment"}) {
-      fs::path from = fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name;
-      ASSERT_TRUE(fs::exists(from / "plugin.json")) << from << " is not built";
-      fs::copy(from, fs::path(dir_) / name, fs::copy_options::recursive);
-    }
+    for (const char* name : {"local-delivery", "manual-payment"})
+      plugins_dir_.add(fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name);
     E2ETest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
     jingan_ = location_id("store-shanghai-jingan");
@@ -72,12 +67,7 @@ class DeliveryTest : public E2ETest {
                              {{"sku", kSku}, {"location_id", jingan_}, {"on_hand", kStock}});
     ASSERT_EQ(stock.status, 200u) << stock.body;
   }
-  void TearDown() override {
-    E2ETest::TearDown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::vector<std::string> extra_args() const override { return {"--plugins-dir", dir_}; }
+  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
 
   std::string location_id(const std::string& code) {
     auto r = admin().get("/v1/admin/stock-locations/" + code);
@@ -157,7 +147,7 @@ class DeliveryTest : public E2ETest {
   std::string jingan_, warehouse_;
 
  private:
-  std::string dir_;
+  PluginsDir plugins_dir_;
 };
 
 TEST_F(DeliveryTest, QuotesByDistanceChargesTheChosenShippingAndFulfils) {

@@ -1,13 +1,13 @@
 // Checkout with payment providers end to end: the manual-payment and card-gateway reference plugins, a fake gateway, signed webhooks.
 #include "support/fake_gateway.h"
 #include "support/fixture.h"
+#include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::FakeGateway;
 using quanqu::e2e::IsProblem;
+using quanqu::e2e::PluginsDir;
 
 // A demo product: 129.00 CNY, 13 % VAT included, stock at the three demo locations.
 const char* kSku = "TEE-ORGANIC-NAVY-S";
@@ -61,24 +62,16 @@ class PaymentsTest : public E2ETest {
  protected:
   // Just the two payment plugins in a temp --plugins-dir, and a gateway listening before the server starts.
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "quanqu-e2e-payments-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    for (const char* name : {"manual-payment", "card-gateway"}) {
-      fs::path from = fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name;
-      ASSERT_TRUE(fs::exists(from / "plugin.json")) << from << " is not built";
-      fs::copy(from, fs::path(dir_) / name, fs::copy_options::recursive);
-    }
+    for (const char* name : {"manual-payment", "card-gateway"})
+      plugins_dir_.add(fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name);
     gateway_ = std::make_unique<FakeGateway>(FakeGateway::Options{kApiKey, kWebhookSecret});
     E2ETest::SetUp();
   }
   void TearDown() override {
     E2ETest::TearDown();
     gateway_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
-  std::vector<std::string> extra_args() const override { return {"--plugins-dir", dir_}; }
+  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
 
   FakeGateway& gateway() { return *gateway_; }
 
@@ -229,7 +222,7 @@ class PaymentsTest : public E2ETest {
   }
 
  private:
-  std::string dir_;
+  PluginsDir plugins_dir_;
   std::unique_ptr<FakeGateway> gateway_;
 };
 

@@ -1,5 +1,6 @@
 // Plugins against the real server: events to subscribers, core-service calls, channel config, reload under load.
 #include "support/fixture.h"
+#include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::IsProblem;
+using quanqu::e2e::PluginsDir;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -72,19 +74,11 @@ class PluginRuntimeBase : public E2ETest {
   virtual std::vector<std::pair<std::string, std::string>> plugins() const = 0;
 
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "quanqu-e2e-runtime-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    for (const auto& [library, name] : plugins())
-      fs::copy(fs::path(library).parent_path(), dir_ / name, fs::copy_options::recursive);
+    for (const auto& [library, name] : plugins()) plugins_dir_.add(fs::path(library).parent_path(), name);
+    dir_ = plugins_dir_.path();
     E2ETest::SetUp();
   }
-  void TearDown() override {
-    E2ETest::TearDown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::vector<std::string> extra_args() const override { return {"--plugins-dir", dir_.string()}; }
+  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
 
   // Every event the recorder has stored, oldest first.
   json recorded_events() {
@@ -117,7 +111,8 @@ class PluginRuntimeBase : public E2ETest {
     return reserved;
   }
 
-  fs::path dir_;
+  PluginsDir plugins_dir_;
+  fs::path dir_;  // plugins_dir_.path(), for the tests that change files in it
 };
 
 class PluginRuntimeTest : public PluginRuntimeBase {

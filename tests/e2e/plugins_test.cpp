@@ -1,7 +1,7 @@
 // Plugins end to end: the real server loads the fixture plugins from --plugins-dir and serves their routes.
 #include "support/fixture.h"
+#include "support/plugins_dir.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -10,6 +10,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using quanqu::e2e::PluginsDir;
 
 // Every fixture library built by tests/plugins; each sits in a directory with its plugin.json.
 const std::vector<std::string> kFixtures{
@@ -19,21 +20,10 @@ const std::vector<std::string> kFixtures{
 class PluginsTest : public E2ETest {
  protected:
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "quanqu-e2e-plugins-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    for (const auto& library : kFixtures) {
-      fs::path from = fs::path(library).parent_path();
-      fs::copy(from, fs::path(dir_) / from.filename(), fs::copy_options::recursive);
-    }
+    for (const auto& library : kFixtures) plugins_dir_.add(fs::path(library).parent_path());
     E2ETest::SetUp();
   }
-  void TearDown() override {
-    E2ETest::TearDown();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::vector<std::string> extra_args() const override { return {"--plugins-dir", dir_}; }
+  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
 
   static json find(const json& items, const std::string& name) {
     for (const auto& p : items)
@@ -41,7 +31,7 @@ class PluginsTest : public E2ETest {
     return nullptr;
   }
 
-  std::string dir_;
+  PluginsDir plugins_dir_;
 };
 
 TEST_F(PluginsTest, AdminListsEveryPluginWithItsStatusAbiAndReason) {
