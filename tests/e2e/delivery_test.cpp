@@ -97,21 +97,10 @@ class DeliveryTest : public E2ETest {
     EXPECT_EQ(created.json()["fulfilment_providers"], json::array({"local-delivery"})) << created.body;
     // The schema's default label is filled in.
     EXPECT_EQ(created.json()["provider_config"]["local-delivery"]["label"], "Local delivery") << created.body;
-    auto product = admin().get(std::string("/v1/admin/products/") + kHandle);
-    EXPECT_EQ(product.status, 200u) << product.body;
-    auto pub = admin().post("/v1/admin/channels/" + c.id + "/publish", {{"product_ids", {product.json().value("id", "")}}});
-    EXPECT_EQ(pub.status, 200u) << pub.body;
-    auto key = admin().post("/v1/admin/channels/" + c.id + "/publishable-keys", {{"label", "Storefront " + code}});
-    EXPECT_EQ(key.status, 201u) << key.body;
-    c.key = key.json().value("key", "");
+    c.key = open_storefront(c.id, {kHandle}, "Storefront " + code);
     return c;
   }
 
-  HttpClient storefront(const std::string& key) {
-    HttpClient c = anonymous();
-    c.set_default_header("X-Publishable-Key", key);
-    return c;
-  }
 
   // A cart with `quantity` tees and an email, and the address when given.
   std::string new_cart(HttpClient& store, int quantity, const json& address = nullptr) {

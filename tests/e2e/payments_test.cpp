@@ -106,13 +106,7 @@ class PaymentsTest : public E2ETest {
     EXPECT_EQ(created.status, 201u) << created.body;
     if (created.status != 201u) return c;
     c.id = created.json().value("id", "");
-    auto product = admin().get(std::string("/v1/admin/products/") + kHandle);
-    EXPECT_EQ(product.status, 200u) << product.body;
-    auto pub = admin().post("/v1/admin/channels/" + c.id + "/publish", {{"product_ids", {product.json().value("id", "")}}});
-    EXPECT_EQ(pub.status, 200u) << pub.body;
-    auto key = admin().post("/v1/admin/channels/" + c.id + "/publishable-keys", {{"label", "Storefront " + code}});
-    EXPECT_EQ(key.status, 201u) << key.body;
-    c.key = key.json().value("key", "");
+    c.key = open_storefront(c.id, {kHandle}, "Storefront " + code);
     return c;
   }
 
@@ -130,11 +124,6 @@ class PaymentsTest : public E2ETest {
                                  {"provider_config", {{"card-gateway", card_config(base_url)}}}});
   }
 
-  HttpClient storefront(const std::string& key) {
-    HttpClient c = anonymous();
-    c.set_default_header("X-Publishable-Key", key);
-    return c;
-  }
 
   // A cart with `quantity` demo tees, an email and a shipping address; returns its id.
   std::string new_cart(HttpClient& store, int quantity = 2) {
@@ -219,6 +208,14 @@ class PaymentsTest : public E2ETest {
     EXPECT_EQ(o["status"], "pending") << o.dump();
     EXPECT_EQ(o["payment"]["status"], "authorized") << o.dump();
     EXPECT_EQ(count_events(o, "order.paid"), 0) << o.dump();
+  }
+
+  // The order is paid, its payment captured, and order.paid recorded exactly once.
+  void expect_paid_once(const std::string& order_id) {
+    json o = admin_order(order_id);
+    EXPECT_EQ(o["status"], "paid") << o.dump();
+    EXPECT_EQ(o["payment"]["status"], "captured") << o.dump();
+    EXPECT_EQ(count_events(o, "order.paid"), 1) << o.dump();
   }
 
  private:
@@ -523,10 +520,7 @@ TEST_F(PaymentsTest, CardGatewayMarkPaidAsksForCaptureAndTheWebhookSettles) {
 
   auto hook = webhook(channel.id, {.intent_id = o.intent_id});
   ASSERT_EQ(hook.status, 200u) << hook.body;
-  json paid = admin_order(o.order_id);
-  EXPECT_EQ(paid["status"], "paid");
-  EXPECT_EQ(paid["payment"]["status"], "captured");
-  EXPECT_EQ(count_events(paid, "order.paid"), 1) << paid.dump();
+  expect_paid_once(o.order_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,9 +601,7 @@ TEST_F(PaymentsTest, CardGatewayWebhookRefusalsLeaveTheOrderUntouched) {
   // None of the refusals recorded the event: its proper delivery is processed.
   auto valid = webhook(channel.id, {.intent_id = o.intent_id, .event_id = kEvent});
   ASSERT_EQ(valid.status, 200u) << valid.body;
-  json paid = admin_order(o.order_id);
-  EXPECT_EQ(paid["status"], "paid");
-  EXPECT_EQ(count_events(paid, "order.paid"), 1) << paid.dump();
+  expect_paid_once(o.order_id);
 }
 
 TEST_F(PaymentsTest, CardGatewayReplayedWebhookIsRefusedAndPaysOnce) {

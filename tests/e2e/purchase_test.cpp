@@ -158,11 +158,6 @@ class PurchaseTest : public E2ETest {
     return {id, k.value("key", "")};
   }
 
-  HttpClient storefront(const std::string& key) {
-    HttpClient c = anonymous();
-    c.set_default_header("X-Publishable-Key", key);
-    return c;
-  }
 };
 
 TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {

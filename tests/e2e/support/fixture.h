@@ -5,6 +5,7 @@
 #include "support/server_process.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <memory>
@@ -57,6 +58,28 @@ class E2ETest : public ::testing::Test {
   HttpClient& admin() { return *admin_; }
   // A fresh client with no credentials.
   HttpClient anonymous() { return server_->client(); }
+  // A fresh client sending X-Publishable-Key: `key` (the storefront of a channel a test made).
+  HttpClient storefront(const std::string& key) {
+    HttpClient c = anonymous();
+    c.set_default_header("X-Publishable-Key", key);
+    return c;
+  }
+  // Publishes the products named by handle on the channel and issues it a publishable key,
+  // labelled `label`; returns the key (empty, with a test failure, when a step is refused).
+  std::string open_storefront(const std::string& channel_id, const std::vector<std::string>& handles,
+                              const std::string& label) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& handle : handles) {
+      auto product = admin().get("/v1/admin/products/" + handle);
+      EXPECT_EQ(product.status, 200u) << product.body;
+      ids.push_back(product.json().value("id", ""));
+    }
+    auto published = admin().post("/v1/admin/channels/" + channel_id + "/publish", {{"product_ids", ids}});
+    EXPECT_EQ(published.status, 200u) << published.body;
+    auto key = admin().post("/v1/admin/channels/" + channel_id + "/publishable-keys", {{"label", label}});
+    EXPECT_EQ(key.status, 201u) << key.body;
+    return key.status == 201u ? key.json().value("key", "") : std::string();
+  }
 
  private:
   std::unique_ptr<ServerProcess> server_;
