@@ -1,7 +1,10 @@
 // Shipping quotes: the fulfilling location, the provider calls, and storing the choice on the cart.
 #include "fulfilment/shipping_service.h"
 
+#include "storage/dynamic_query.h"
+
 #include <algorithm>
+#include <map>
 
 namespace quanqu::fulfilment {
 
@@ -30,21 +33,27 @@ Result<ShippingService::Prepared> ShippingService::prepare(const channels::Chann
       return Error::unprocessable("shipping.no_location", "the channel sells from no stock location");
     // The first location, in the channel's preference order, that holds every line; otherwise
     // the first one (checkout may then split the order over several).
+    // One query for every level of the cart's variants, then the choice in memory.
+    std::vector<std::string> variants;
+    for (const auto& item : cart.items) variants.push_back(item.variant_id.value);
+    std::map<std::pair<std::string, std::string>, long long> available;  // (variant, location) -> units
+    std::string variant, at;
+    long long units = 0;
+    storage::DynamicQuery q(sql);
+    q.text("SELECT variant_id, location_id, on_hand - reserved FROM inventory_levels WHERE variant_id IN ")
+        .in_list(variants)
+        .into(variant)
+        .into(at)
+        .into(units);
+    for (bool row = q.execute(); row; row = q.fetch()) available[{variant, at}] = units;
     LocationId chosen = channel.location_ids.front();
-    for (const auto& location : channel.location_ids) {
-      bool holds_all = true;
-      for (const auto& item : cart.items) {
-        long long available = 0;
-        soci::indicator ind = soci::i_null;
-        sql << "SELECT on_hand - reserved FROM inventory_levels WHERE variant_id = :v AND location_id = :l",
-            soci::into(available, ind), soci::use(item.variant_id.value), soci::use(location.value);
-        if (!sql.got_data() || ind != soci::i_ok || available < item.quantity) {
-          holds_all = false;
-          break;
-        }
-      }
+    for (const auto& candidate : channel.location_ids) {
+      bool holds_all = std::all_of(cart.items.begin(), cart.items.end(), [&](const cart::CartItem& item) {
+        auto it = available.find({item.variant_id.value, candidate.value});
+        return it != available.end() && it->second >= item.quantity;
+      });
       if (holds_all) {
-        chosen = location;
+        chosen = candidate;
         break;
       }
     }
