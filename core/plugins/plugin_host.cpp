@@ -133,6 +133,18 @@ struct PluginHost::Slot {
 
 namespace {
 
+// What the runtime knows of a plugin, with its counters as they are now (under the host's lock).
+PluginInfo snapshot(const PluginHost::Slot& s) {
+  PluginInfo info = s.info;
+  info.errors = s.errors.load(std::memory_order_relaxed);
+  info.event_errors = s.event_errors.load(std::memory_order_relaxed);
+  return info;
+}
+
+}  // namespace
+
+namespace {
+
 using Generation = PluginHost::Generation;
 
 // The plugin's message from its error buffer, or a stand-in when it wrote none.
@@ -857,10 +869,8 @@ Result<PluginInfo> PluginHost::reload(const std::string& name) {
     slot->info.library = slot->info.manifest.parent_path() / manifest->library;
     slot->info.config_schema = manifest->config_schema;
     publish_info(*slot, *fresh);
-    info = slot->info;
+    info = snapshot(*slot);
   }
-  info.errors = slot->errors.load();
-  info.event_errors = slot->event_errors.load();
   log(LogLevel::info, "plugin reloaded",
       {{"plugin", name},
        {"version", fresh->version},
@@ -891,17 +901,14 @@ std::vector<PluginInfo> PluginHost::plugins() const {
   std::shared_lock lock(mutex_);
   std::vector<PluginInfo> out;
   out.reserve(slots_.size());
-  for (const auto& s : slots_) {
-    out.push_back(s->info);
-    out.back().errors = s->errors.load(std::memory_order_relaxed);
-    out.back().event_errors = s->event_errors.load(std::memory_order_relaxed);
-  }
+  for (const auto& s : slots_) out.push_back(snapshot(*s));
   return out;
 }
 
 std::optional<PluginInfo> PluginHost::plugin(const std::string& name) const {
-  for (auto& p : plugins())
-    if (p.name == name) return p;
+  std::shared_lock lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->info.name == name) return snapshot(*s);
   return std::nullopt;
 }
 
