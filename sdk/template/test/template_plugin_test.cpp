@@ -22,6 +22,10 @@ void check(bool ok, const std::string& what) {
 }  // namespace
 
 int main() {
+  // The server refuses a plugin whose manifest and library disagree (name, version, ABI).
+  for (const auto& problem : quanqu::sdk::testing::manifest_mismatches(TEMPLATE_MANIFEST, &quanqu_plugin_entry_v1))
+    check(false, "plugin.json and the library disagree: " + problem);
+
   quanqu::sdk::testing::FakeHost host(&quanqu_plugin_entry_v1);
   // What the server would hold: one kiosk channel with its validated config.
   host.channel_configs["chan_kiosk"] = {{"greeting", "Welcome"}, {"catalog_size", 2}};

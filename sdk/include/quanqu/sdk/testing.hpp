@@ -20,8 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -380,5 +381,27 @@ class FakeHost {
   bool starting_ = false;
   std::vector<Route> routes_;
 };
+
+// Where the manifest at `path` disagrees with the library's own descriptor (name, version,
+// sdk_abi, and a "library" other than "<name>.so"); empty when they agree. The server refuses a
+// plugin whose manifest and library disagree, so a plugin's tests should assert this is empty.
+inline std::vector<std::string> manifest_mismatches(const std::string& path, quanqu_plugin_entry_fn entry) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  nlohmann::json m = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
+  if (!m.is_object()) return {"cannot read " + path + " as a JSON object"};
+  const quanqu_plugin_descriptor* d = entry ? entry() : nullptr;
+  if (!d) return {"the entry function returned no descriptor"};
+  auto text = [&](const char* key) { return m.contains(key) && m[key].is_string() ? m[key].get<std::string>() : ""; };
+  std::string abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
+  if (text("name") != d->name) out.push_back("name: manifest '" + text("name") + "', library '" + d->name + "'");
+  if (text("version") != d->version)
+    out.push_back("version: manifest '" + text("version") + "', library '" + d->version + "'");
+  if (text("sdk_abi") != abi) out.push_back("sdk_abi: manifest '" + text("sdk_abi") + "', library '" + abi + "'");
+  std::string library = m.contains("library") ? text("library") : std::string(d->name) + ".so";
+  if (library != std::string(d->name) + ".so")
+    out.push_back("library: manifest '" + library + "', built as '" + d->name + ".so'");
+  return out;
+}
 
 }  // namespace quanqu::sdk::testing
