@@ -1,4 +1,5 @@
-// Loads plugin libraries with Boost.DLL, implements the C host table of quanqu/sdk/abi.h for each, and swaps generations on reload.
+// Loads plugin libraries with Boost.DLL, implements the C host table of quanqu/sdk/abi.h for each, and swaps
+// generations on reload.
 #include "plugins/plugin_host.h"
 
 #include "common/random.h"
@@ -88,7 +89,6 @@ struct PluginHost::Generation {
   };
 
   PluginHost* host = nullptr;
-  Slot* slot = nullptr;
   std::string plugin;
   std::vector<std::string> provides;  // from the manifest it was loaded with
   boost::dll::shared_library library;
@@ -346,15 +346,16 @@ struct HostTable {
                                       char* err, size_t err_cap) {
     return guarded(err, err_cap, [&]() -> quanqu_status {
       Generation& g = gen(ctx);
-      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "routes can only be registered during start");
+      if (!g.starting.load())
+        return refuse(err, err_cap, QUANQU_ERR_STATE, "routes can only be registered during start");
       std::string m = view(method), pat = view(pattern);
       if (!valid_method(m))
         return refuse(err, err_cap, QUANQU_ERR_INVALID,
                       "method must be one of GET, POST, PUT, PATCH, DELETE; got '" + m + "'");
       if (!valid_pattern(pat))
-        return refuse(err, err_cap, QUANQU_ERR_INVALID,
-                      "pattern must start with '/' and consist of URL-safe segments or {placeholders}; got '" + pat +
-                          "'");
+        return refuse(
+            err, err_cap, QUANQU_ERR_INVALID,
+            "pattern must start with '/' and consist of URL-safe segments or {placeholders}; got '" + pat + "'");
       if (!fn) return refuse(err, err_cap, QUANQU_ERR_INVALID, "no handler function");
       for (const auto& r : g.routes)
         if (r.method == m && r.pattern == pat)
@@ -397,9 +398,11 @@ struct HostTable {
       if (!parsed.is_object() && !(parsed.is_discarded() && args.size == 0)) {
         // keep the error above
       } else if (!g.host->services_.call) {
-        result = Error{ErrorKind::unavailable, "plugin.call_unavailable", "core services are not available", {}, {}, {}};
+        result =
+            Error{ErrorKind::unavailable, "plugin.call_unavailable", "core services are not available", {}, {}, {}};
       } else {
-        result = g.host->services_.call(g.plugin, view(operation), parsed.is_object() ? parsed : nlohmann::json::object());
+        result =
+            g.host->services_.call(g.plugin, view(operation), parsed.is_object() ? parsed : nlohmann::json::object());
       }
       if (result) {
         answer(*result);
@@ -408,7 +411,8 @@ struct HostTable {
       const Error& e = result.error();
       nlohmann::json fields = nlohmann::json::array();
       for (const auto& f : e.fields) fields.push_back({{"field", f.field}, {"message", f.message}});
-      nlohmann::json problem{{"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"errors", fields}};
+      nlohmann::json problem{
+          {"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"errors", fields}};
       if (!e.details.is_null()) problem["details"] = e.details;
       answer(problem);
       write_error(err, err_cap, e.code + ": " + e.message);
@@ -420,7 +424,8 @@ struct HostTable {
                                  size_t err_cap) {
     return guarded(err, err_cap, [&]() -> quanqu_status {
       Generation& g = gen(ctx);
-      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "subscriptions can only be made during start");
+      if (!g.starting.load())
+        return refuse(err, err_cap, QUANQU_ERR_STATE, "subscriptions can only be made during start");
       std::string pattern = view(event_type);
       if (!valid_event_pattern(pattern))
         return refuse(err, err_cap, QUANQU_ERR_INVALID,
@@ -438,9 +443,9 @@ struct HostTable {
       std::string type = view(event_type), prefix = g.plugin + ".";
       if (type.size() <= prefix.size() || type.compare(0, prefix.size(), prefix) != 0 || !valid_event_pattern(type) ||
           type.back() == '*')
-        return refuse(err, err_cap, QUANQU_ERR_INVALID,
-                      "a plugin's event types start with '" + prefix + "' followed by lower-case words; got '" + type +
-                          "'");
+        return refuse(
+            err, err_cap, QUANQU_ERR_INVALID,
+            "a plugin's event types start with '" + prefix + "' followed by lower-case words; got '" + type + "'");
       if (data.size > kMaxEventBytes)
         return refuse(err, err_cap, QUANQU_ERR_INVALID, "event data is larger than 65536 bytes");
       auto parsed = nlohmann::json::parse(view(data), nullptr, false);
@@ -453,9 +458,11 @@ struct HostTable {
   static quanqu_status register_provider(void* ctx, const quanqu_provider* provider, char* err, size_t err_cap) {
     return guarded(err, err_cap, [&]() -> quanqu_status {
       Generation& g = gen(ctx);
-      if (!g.starting.load()) return refuse(err, err_cap, QUANQU_ERR_STATE, "providers can only be registered during start");
+      if (!g.starting.load())
+        return refuse(err, err_cap, QUANQU_ERR_STATE, "providers can only be registered during start");
       if (!provider || provider->size < offsetof(quanqu_provider, user) + sizeof(provider->user) || !provider->invoke)
-        return refuse(err, err_cap, QUANQU_ERR_INVALID, "incomplete provider (size, kind, name and invoke are required)");
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "incomplete provider (size, kind, name and invoke are required)");
       std::string kind = view(provider->kind), name = view(provider->name);
       std::string point = extension_point_of(kind);
       if (point.empty())
@@ -476,8 +483,9 @@ struct HostTable {
           if (!slot->current || slot->info.name == g.plugin) continue;
           for (const auto& p : slot->current->providers)
             if (p.kind == kind && p.name == name)
-              return refuse(err, err_cap, QUANQU_ERR_INVALID,
-                            kind + " provider '" + name + "' is already registered by plugin '" + slot->info.name + "'");
+              return refuse(
+                  err, err_cap, QUANQU_ERR_INVALID,
+                  kind + " provider '" + name + "' is already registered by plugin '" + slot->info.name + "'");
         }
       }
       g.providers.push_back({kind, name, provider->invoke, provider->user});
@@ -511,7 +519,8 @@ struct HostTable {
         return refuse(err, err_cap, QUANQU_ERR_INVALID, "incomplete request");
       if (!g.host->services_.fetch)
         return refuse(err, err_cap, QUANQU_ERR_UNAVAILABLE, "outgoing HTTP is not available");
-      FetchRequest in{g.plugin, view(request->method), view(request->url), {}, view(request->body), request->timeout_ms};
+      FetchRequest in{g.plugin, view(request->method), view(request->url),
+                      {},       view(request->body),   request->timeout_ms};
       for (std::size_t i = 0; i < request->header_count; ++i)
         in.headers.emplace_back(view(request->headers[i].name), view(request->headers[i].value));
       auto got = g.host->services_.fetch(in);
@@ -540,8 +549,8 @@ struct HostTable {
 PluginHost::PluginHost(storage::Database& db, const Clock& clock, events::EventBus& events, LogSink log)
     : db_(db), clock_(clock), events_(events), log_(std::move(log)), kv_(db, clock) {
   if (!log_) log_ = [](LogLevel, std::string_view, const nlohmann::json&) {};
-  shadow_dir_ = std::filesystem::temp_directory_path() /
-                ("quanqu-plugins-" + std::to_string(::getpid()) + "-" + random_hex(4));
+  shadow_dir_ =
+      std::filesystem::temp_directory_path() / ("quanqu-plugins-" + std::to_string(::getpid()) + "-" + random_hex(4));
 }
 
 PluginHost::~PluginHost() {
@@ -615,7 +624,8 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
     }
   }
   if (ec)
-    log(LogLevel::error, "cannot list the plugins directory", {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
+    log(LogLevel::error, "cannot list the plugins directory",
+        {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
   std::sort(found.begin(), found.end());
   std::vector<std::string> started;
   for (const auto& [manifest_path, fallback] : found) {
@@ -706,7 +716,6 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
 
   auto g = std::make_shared<Generation>();
   g->host = this;
-  g->slot = &slot;
   g->plugin = m.name;
   g->provides = m.provides;
 
@@ -766,8 +775,8 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     return nullptr;
   }
   if (!(built == m.sdk_abi)) {
-    reason = "the manifest declares SDK ABI " + m.sdk_abi.text() + " but the library was built for SDK ABI " +
-             built.text();
+    reason =
+        "the manifest declares SDK ABI " + m.sdk_abi.text() + " but the library was built for SDK ABI " + built.text();
     return nullptr;
   }
   g->abi = built;
@@ -1022,8 +1031,8 @@ Result<PluginResponse> PluginHost::handle(const std::string& plugin, const Plugi
          {"route", found->method + " " + prefix + found->pattern},
          {"detail", failure},
          {"request_id", request.request_id}});
-    return plugin_error(plugin, "plugin '" + plugin + "' failed on " + found->method + " " + found->pattern + ": " +
-                                    failure);
+    return plugin_error(plugin,
+                        "plugin '" + plugin + "' failed on " + found->method + " " + found->pattern + ": " + failure);
   }
   if (response.status == 204 && response.content_type.empty() && response.body.empty()) return response;
   if (response.content_type.empty()) response.content_type = "application/octet-stream";
@@ -1058,14 +1067,20 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
     }
   }
   if (!g)
-    return Error{ErrorKind::unavailable, "provider.unavailable", "no " + kind + " provider '" + name + "' is running",
-                 {}, nlohmann::json{{"provider", name}}, {}};
+    return Error{ErrorKind::unavailable,
+                 "provider.unavailable",
+                 "no " + kind + " provider '" + name + "' is running",
+                 {},
+                 nlohmann::json{{"provider", name}},
+                 {}};
   input["config"] = channel_configs.is_object() && channel_configs.contains(g->plugin) ? channel_configs[g->plugin]
                                                                                        : nlohmann::json::object();
   std::string text = input.dump(), reply;
   char err[kErrCap] = {0};
   std::string failure;
-  auto sink = [](void* user, const char* data, std::size_t size) { static_cast<std::string*>(user)->assign(data, size); };
+  auto sink = [](void* user, const char* data, std::size_t size) {
+    static_cast<std::string*>(user)->assign(data, size);
+  };
   try {
     quanqu_status status = provider.fn(provider.user, str(operation), str(text), sink, &reply, err, sizeof err);
     if (status != QUANQU_OK) failure = message_from(err, status);

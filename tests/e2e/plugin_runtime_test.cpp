@@ -75,7 +75,6 @@ class PluginRuntimeBase : public E2ETest {
 
   void SetUp() override {
     for (const auto& [library, name] : plugins()) plugins_dir_.add(fs::path(library).parent_path(), name);
-    dir_ = plugins_dir_.path();
     E2ETest::SetUp();
   }
   std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
@@ -112,7 +111,6 @@ class PluginRuntimeBase : public E2ETest {
   }
 
   PluginsDir plugins_dir_;
-  fs::path dir_;  // plugins_dir_.path(), for the tests that change files in it
 };
 
 class PluginRuntimeTest : public PluginRuntimeBase {
@@ -554,9 +552,11 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
   // The new build replaces the files in the plugins directory, then the reload.
   fs::path v2_dir = fs::path(QUANQU_FIXTURE_VERSIONED_V2).parent_path();
   std::error_code ec;
-  fs::copy_file(v2_dir / "versioned.so", dir_ / "versioned" / "versioned.so", fs::copy_options::overwrite_existing, ec);
+  fs::copy_file(v2_dir / "versioned.so", plugins_dir_.path() / "versioned" / "versioned.so",
+                fs::copy_options::overwrite_existing, ec);
   if (!ec)
-    fs::copy_file(v2_dir / "plugin.json", dir_ / "versioned" / "plugin.json", fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(v2_dir / "plugin.json", plugins_dir_.path() / "versioned" / "plugin.json",
+                  fs::copy_options::overwrite_existing, ec);
   if (ec) {
     stop_all();
     FAIL() << "cannot copy version 2: " << ec.message();
@@ -614,10 +614,13 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
     return copies;
   };
   std::set<std::string> copies;
-  EXPECT_TRUE(eventually([&] {
-    copies = mapped_copies();
-    return copies.size() == 1;
-  }, 3000ms)) << copies.size() << " copies of the plugin library are mapped";
+  EXPECT_TRUE(eventually(
+      [&] {
+        copies = mapped_copies();
+        return copies.size() == 1;
+      },
+      3000ms))
+      << copies.size() << " copies of the plugin library are mapped";
 
   // The old build's stop ran and the plugin is on its second generation.
   auto shown = admin().get("/v1/admin/plugins/versioned");
@@ -628,7 +631,7 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
 
   // A broken manifest: the reload is refused and version 2 keeps serving.
   {
-    std::ofstream broken(dir_ / "versioned" / "plugin.json", std::ios::trunc);
+    std::ofstream broken(plugins_dir_.path() / "versioned" / "plugin.json", std::ios::trunc);
     broken << "{\"name\": \"versioned\", \"version\": ";
   }
   auto refused = admin().post("/v1/admin/plugins/versioned/reload", json::object());
@@ -643,15 +646,18 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
 
   // A library that is not the build its manifest names: refused too, before anything of it runs.
   fs::path v1_dir = fs::path(QUANQU_FIXTURE_VERSIONED_V1).parent_path();
-  fs::copy_file(v2_dir / "plugin.json", dir_ / "versioned" / "plugin.json", fs::copy_options::overwrite_existing);
-  fs::copy_file(v1_dir / "versioned.so", dir_ / "versioned" / "versioned.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(v2_dir / "plugin.json", plugins_dir_.path() / "versioned" / "plugin.json",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(v1_dir / "versioned.so", plugins_dir_.path() / "versioned" / "versioned.so",
+                fs::copy_options::overwrite_existing);
   auto mismatched = admin().post("/v1/admin/plugins/versioned/reload", json::object());
   EXPECT_TRUE(IsProblem(mismatched, 422, "plugin.reload_failed"));
   EXPECT_NE(mismatched.body.find("1.0.0"), std::string::npos) << mismatched.body;
   EXPECT_EQ(anonymous().get("/v1/plugins/versioned/version").json()["version"], "2.0.0");
 
   // Fixed again: the next reload works and counts as the third generation.
-  fs::copy_file(v2_dir / "versioned.so", dir_ / "versioned" / "versioned.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(v2_dir / "versioned.so", plugins_dir_.path() / "versioned" / "versioned.so",
+                fs::copy_options::overwrite_existing);
   auto fixed = admin().post("/v1/admin/plugins/versioned/reload", json::object());
   ASSERT_EQ(fixed.status, 200u) << fixed.body;
   EXPECT_EQ(fixed.json()["generation"], 3);
