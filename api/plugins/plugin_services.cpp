@@ -2,6 +2,7 @@
 #include "plugins/plugin_services.h"
 
 #include "common/random.h"
+#include "http/problem.h"
 #include "routes/cart_input.h"
 #include "routes/codec.h"
 #include "routes/json_body.h"
@@ -375,6 +376,7 @@ plugins::HostServices plugin_host_services(Services& services, const http::HttpC
       return Error::invalid("validation_failed", std::string("the arguments are malformed: ") + e.what());
     }
   };
+  h.problem = [](const Error& e) { return json::parse(http::problem(e).body); };
   h.channel_configs = [&services](const std::string& channel_id) -> Result<json> {
     if (!looks_like_id(channel_id, "chan")) return Error::not_found("channel.not_found", "no such channel");
     QQ_ASSIGN_OR_RETURN(channels::Channel c, services.channels.get_cached(ChannelId(channel_id)));

@@ -178,28 +178,6 @@ quanqu_status status_of(const Error& e) {
   }
 }
 
-int http_status_of(const Error& e) {
-  if (e.code == "plugin_error") return 502;
-  switch (e.kind) {
-    case ErrorKind::invalid_argument:
-      return 400;
-    case ErrorKind::unauthenticated:
-      return 401;
-    case ErrorKind::permission_denied:
-      return 403;
-    case ErrorKind::not_found:
-      return 404;
-    case ErrorKind::conflict:
-      return 409;
-    case ErrorKind::failed_precondition:
-      return 422;
-    case ErrorKind::unavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 std::string abi_refusal(const std::string& name, AbiVersion plugin, bool from_manifest) {
   AbiVersion host = host_abi();
   return "plugin '" + name + "' " + (from_manifest ? "declares SDK ABI " : "was built for SDK ABI ") + plugin.text() +
@@ -408,13 +386,10 @@ struct HostTable {
         answer(*result);
         return QUANQU_OK;
       }
+      // The refusal as the HTTP API would answer it (the API's one mapping of errors to problems).
       const Error& e = result.error();
-      nlohmann::json fields = nlohmann::json::array();
-      for (const auto& f : e.fields) fields.push_back({{"field", f.field}, {"message", f.message}});
-      nlohmann::json problem{
-          {"status", http_status_of(e)}, {"code", e.code}, {"detail", e.message}, {"errors", fields}};
-      if (!e.details.is_null()) problem["details"] = e.details;
-      answer(problem);
+      answer(g.host->services_.problem ? g.host->services_.problem(e)
+                                       : nlohmann::json{{"code", e.code}, {"detail", e.message}});
       write_error(err, err_cap, e.code + ": " + e.message);
       return status_of(e);
     });

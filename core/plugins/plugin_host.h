@@ -118,6 +118,9 @@ struct HostServices {
       call;
   // The config map (plugin name -> config) of a channel; not_found for an unknown channel.
   std::function<Result<nlohmann::json>(const std::string& channel_id)> channel_configs;
+  // The problem+json body the HTTP API answers for an error: what Host::call hands a plugin
+  // with a refusal (status, code, detail, errors, details).
+  std::function<nlohmann::json(const Error& error)> problem;
   // An outgoing HTTP request (quanqu_host.http_fetch).
   std::function<Result<FetchReply>(const FetchRequest&)> fetch;
   // Called after a plugin (re)started successfully, outside any lock: e.g. to configure the
