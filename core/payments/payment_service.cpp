@@ -3,6 +3,9 @@
 
 #include "cart/cart_service.h"
 #include "orders/order_service.h"
+#include "storage/dynamic_query.h"
+
+#include <functional>
 
 namespace quanqu::payments {
 namespace {
@@ -12,29 +15,46 @@ using nlohmann::json;
 const char* kColumns =
     "id, cart_id, channel_id, provider, amount, currency, status, reference, data, order_id, created_at, updated_at";
 
-Result<PaymentSession> read_row(soci::session& sql, const std::string& where, const std::string& a,
-                                const std::string& b = "") {
+// The sessions a query selects, in its order: `where` appends the condition (and any ORDER BY
+// and LIMIT) with its parameters to "SELECT <columns> FROM payment_sessions WHERE ".
+std::vector<PaymentSession> read_rows(soci::session& sql, const std::function<void(storage::DynamicQuery&)>& where) {
   PaymentSession s;
   std::string reference, data, order;
   soci::indicator ref_ind = soci::i_null, order_ind = soci::i_null;
   long long amount = 0;
-  std::string query = std::string("SELECT ") + kColumns + " FROM payment_sessions WHERE " + where;
-  if (b.empty())
-    sql << query, soci::into(s.id.value), soci::into(s.cart_id.value), soci::into(s.channel_id.value),
-        soci::into(s.provider), soci::into(amount), soci::into(s.currency), soci::into(s.status),
-        soci::into(reference, ref_ind), soci::into(data), soci::into(order, order_ind), soci::into(s.created_at),
-        soci::into(s.updated_at), soci::use(a);
-  else
-    sql << query, soci::into(s.id.value), soci::into(s.cart_id.value), soci::into(s.channel_id.value),
-        soci::into(s.provider), soci::into(amount), soci::into(s.currency), soci::into(s.status),
-        soci::into(reference, ref_ind), soci::into(data), soci::into(order, order_ind), soci::into(s.created_at),
-        soci::into(s.updated_at), soci::use(a), soci::use(b);
-  if (!sql.got_data()) return Error::not_found("payment.session_not_found", "no such payment session");
-  s.amount = amount;
-  if (ref_ind == soci::i_ok) s.reference = reference;
-  if (order_ind == soci::i_ok) s.order_id = OrderId(order);
-  s.data = json::parse(data);
-  return s;
+  storage::DynamicQuery q(sql);
+  q.text(std::string("SELECT ") + kColumns + " FROM payment_sessions WHERE ");
+  where(q);
+  q.into(s.id.value).into(s.cart_id.value).into(s.channel_id.value).into(s.provider).into(amount).into(s.currency);
+  q.into(s.status).into(reference, ref_ind).into(data).into(order, order_ind).into(s.created_at).into(s.updated_at);
+  std::vector<PaymentSession> out;
+  for (bool row = q.execute(); row; row = q.fetch()) {
+    PaymentSession copy = s;
+    copy.amount = amount;
+    copy.reference = ref_ind == soci::i_ok ? reference : std::string();
+    if (order_ind == soci::i_ok) copy.order_id = OrderId(order);
+    copy.data = json::parse(data);
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+// The first session a query selects, or a 404 `payment.session_not_found`.
+Result<PaymentSession> read_one(soci::session& sql, const std::function<void(storage::DynamicQuery&)>& where) {
+  auto rows = read_rows(sql, where);
+  if (rows.empty()) return Error::not_found("payment.session_not_found", "no such payment session");
+  return std::move(rows.front());
+}
+
+// A cart's sessions, newest first (the order they were started in).
+void of_cart(storage::DynamicQuery& q, const CartId& cart) {
+  q.text("cart_id = ").param(cart.value).text(" ORDER BY seq DESC, created_at DESC, id DESC");
+}
+
+// A cart's newest session only.
+void newest_of_cart(storage::DynamicQuery& q, const CartId& cart) {
+  of_cart(q, cart);
+  q.text(" LIMIT 1");
 }
 
 // A status a provider may report, and whether the move from `from` to it goes forward.
@@ -82,7 +102,7 @@ Result<channels::Channel> PaymentService::channel_of(const ChannelId& id) {
 }
 
 Result<PaymentSession> PaymentService::load(soci::session& sql, const PaymentSessionId& id) {
-  return read_row(sql, "id = :id", id.value);
+  return read_one(sql, [&](storage::DynamicQuery& q) { q.text("id = ").param(id.value); });
 }
 
 Result<PaymentSession> PaymentService::start(const channels::Channel& channel, const CartId& cart_id,
@@ -132,19 +152,7 @@ Result<PaymentSession> PaymentService::start(const channels::Channel& channel, c
 Result<std::vector<PaymentSession>> PaymentService::for_cart(const channels::Channel& channel, const CartId& cart) {
   return db_.read<std::vector<PaymentSession>>([&](soci::session& sql) -> Result<std::vector<PaymentSession>> {
     QQ_TRY(cart::CartService::load(sql, channel, cart));  // a cart of another channel is a 404
-    std::vector<std::string> ids;
-    std::string id;
-    soci::statement st = (sql.prepare << "SELECT id FROM payment_sessions WHERE cart_id = :c "
-                                         "ORDER BY seq DESC, created_at DESC, id DESC",
-                          soci::into(id), soci::use(cart.value));
-    st.execute();
-    while (st.fetch()) ids.push_back(id);
-    std::vector<PaymentSession> out;
-    for (const auto& i : ids) {
-      QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, PaymentSessionId(i)));
-      out.push_back(std::move(s));
-    }
-    return out;
+    return read_rows(sql, [&](storage::DynamicQuery& q) { of_cart(q, cart); });
   });
 }
 
@@ -205,9 +213,8 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
 
 Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Channel& channel,
                                                               const cart::Cart& cart) {
-  auto newest = db_.read<PaymentSession>([&](soci::session& sql) {
-    return read_row(sql, "cart_id = :c ORDER BY seq DESC, created_at DESC, id DESC LIMIT 1", cart.id.value);
-  });
+  auto newest = db_.read<PaymentSession>(
+      [&](soci::session& sql) { return read_one(sql, [&](storage::DynamicQuery& q) { newest_of_cart(q, cart.id); }); });
   if (!newest) {
     if (newest.error().kind == ErrorKind::not_found)
       return Error::unprocessable("checkout.payment_required",
@@ -229,11 +236,9 @@ Result<PaymentSession> PaymentService::authorize_for_checkout(const channels::Ch
 
 Result<PaymentSession> PaymentService::claim_for_order(soci::session& sql, const PaymentSessionId& id,
                                                        const cart::Cart& cart, const OrderId& order) {
-  QQ_ASSIGN_OR_RETURN(PaymentSession s, load(sql, id));
-  std::string newest;
-  sql << "SELECT id FROM payment_sessions WHERE cart_id = :c ORDER BY seq DESC, created_at DESC, id DESC LIMIT 1",
-      soci::into(newest), soci::use(cart.id.value);
-  if (newest != s.id.value || (s.status != "authorized" && s.status != "captured") || s.amount != cart.totals.total ||
+  // The session as it is now, and still the cart's newest.
+  QQ_ASSIGN_OR_RETURN(PaymentSession s, read_one(sql, [&](storage::DynamicQuery& q) { newest_of_cart(q, cart.id); }));
+  if (s.id != id || (s.status != "authorized" && s.status != "captured") || s.amount != cart.totals.total ||
       s.currency != cart.currency)
     return Error::conflict("payment.changed", "the payment session changed during checkout; retry");
   sql << "UPDATE payment_sessions SET order_id = :o WHERE id = :id", soci::use(order.value), soci::use(s.id.value);
@@ -272,8 +277,11 @@ Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
 
 Result<PaymentService::Captured> PaymentService::record_capture(const std::string& provider,
                                                                 const std::string& reference, const json& details) {
-  auto found = db_.read<PaymentSession>(
-      [&](soci::session& sql) { return read_row(sql, "provider = :p AND reference = :r", provider, reference); });
+  auto found = db_.read<PaymentSession>([&](soci::session& sql) {
+    return read_one(sql, [&](storage::DynamicQuery& q) {
+      q.text("provider = ").param(provider).text(" AND reference = ").param(reference);
+    });
+  });
   if (!found) return found.error();
   return capture_session(found->id, details);
 }
