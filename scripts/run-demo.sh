@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds the quanqu server and runs it on 127.0.0.1:8080 with the
-# demo shop in an SQLite file (quanqu.db). The admin and publishable keys are printed at start.
+# demo shop in an SQLite file (quanqu.db). The first start shows a new admin key once; every start logs the publishable key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -30,6 +30,22 @@ Result<std::unique_ptr<app::Engine>> open_logged(const app::Config& config, http
   return engine;
 }
 
+// The hint of the admin key the operator uses when none was configured: on the first start (no
+// live admin key in the database) a new one, whose secret is printed once to the terminal
+// (stderr), never to the log; afterwards the hint of the newest existing one.
+Result<std::string> ensure_admin_key(app::Engine& e, http::Logger& log) {
+  QQ_ASSIGN_OR_RETURN(auto existing, e.access->list_admin_keys());
+  if (!existing.empty()) return existing.back().hint;
+  QQ_ASSIGN_OR_RETURN(auto admin, e.access->create_admin_key("first start"));
+  std::cerr << "\nquanqu: a new admin key was created. It is shown this once (only its hash is stored);\n"
+               "keep it secret, and send it as 'Authorization: Bearer <key>' to /v1/admin:\n\n    "
+            << admin.secret
+            << "\n\nLost it? 'quanqu create-admin-key' (same --database) prints a new one.\n"
+            << std::endl;
+  log.log(http::LogLevel::info, "admin key created", {{"admin_key_hint", admin.key.hint}});
+  return admin.key.hint;
+}
+
 Result<demo::DemoResult> seed(app::Engine& e) {
   return demo::seed_demo({*e.catalog, *e.channels, *e.inventory, *e.access});
 }
@@ -40,11 +56,17 @@ int serve(const app::Config& config, http::Logger& log) {
   if (!opened) return fail(log, "cannot start", opened.error());
   app::Engine& e = **opened;
 
+  // Keys are secrets: the log names them by their hint (a short prefix), never in full. The
+  // publishable key is public by design (storefront code carries it), so the demo logs it.
   json keys = json::object();
   if (config.admin_key) {
     auto admin = e.access->create_admin_key("configured", *config.admin_key);
     if (!admin) return fail(log, "cannot register the admin key", admin.error());
-    keys["admin_key"] = *config.admin_key;
+    keys["admin_key_hint"] = admin->key.hint;
+  } else {
+    auto hint = ensure_admin_key(e, log);
+    if (!hint) return fail(log, "cannot create an admin key", hint.error());
+    keys["admin_key_hint"] = *hint;
   }
   if (config.demo) {
     auto demo = seed(e);
@@ -52,13 +74,10 @@ int serve(const app::Config& config, http::Logger& log) {
     log.log(http::LogLevel::info, demo->created ? "demo shop loaded" : "demo shop present",
             {{"products", demo->products}, {"variants", demo->variants}});
     keys["publishable_key"] = demo->publishable_key;
-    if (!config.admin_key) {
-      auto admin = e.access->create_admin_key("demo");
-      if (!admin) return fail(log, "cannot create an admin key", admin.error());
-      keys["admin_key"] = admin->secret;
-    }
+    log.log(http::LogLevel::info, "demo keys", keys);
+  } else {
+    log.log(http::LogLevel::info, "admin key", keys);
   }
-  if (!keys.empty()) log.log(http::LogLevel::info, "demo keys", keys);
   auto services = e.services();
   services.log = &log;
   // Plugins load before the server listens; one that fails is logged and marked failed, never fatal.

@@ -3,11 +3,17 @@
 #include "common/random.h"
 #include "common/validation.h"
 
+#include <algorithm>
+
 namespace quanqu::access {
 namespace {
 constexpr std::int64_t kCacheMs = 5000;
 const char* kind_name(KeyKind k) { return k == KeyKind::admin ? "admin" : "publishable"; }
 }  // namespace
+
+std::string key_hint(std::string_view secret) {
+  return std::string(secret.substr(0, std::min<std::size_t>(12, secret.size() / 4)));
+}
 
 AccessService::AccessService(storage::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
@@ -37,7 +43,7 @@ Result<IssuedKey> AccessService::insert(KeyKind kind, std::optional<ChannelId> c
       sql << "SELECT COUNT(*) FROM channels WHERE id = :c", soci::into(n), soci::use(channel->value);
       if (!n) return Error::not_found("channel.not_found", "no channel '" + channel->value + "'");
     }
-    out.key = ApiKey{ApiKeyId(new_id("key")), kind, secret.substr(0, 12), channel, label, clock_.now_ms(), {}};
+    out.key = ApiKey{ApiKeyId(new_id("key")), kind, key_hint(secret), channel, label, clock_.now_ms(), {}};
     std::string kind_text = kind_name(kind);
     std::string channel_text = channel ? channel->value : "";
     soci::indicator channel_ind = channel ? soci::i_ok : soci::i_null;
@@ -77,6 +83,20 @@ Result<std::vector<ApiKey>> AccessService::list_publishable_keys(const ChannelId
       k.revoked_at = revoked_ind == soci::i_ok ? std::optional<std::int64_t>(revoked) : std::nullopt;
       out.push_back(k);
     }
+    return out;
+  });
+}
+
+Result<std::vector<ApiKey>> AccessService::list_admin_keys() {
+  return db_.read<std::vector<ApiKey>>([&](soci::session& sql) -> Result<std::vector<ApiKey>> {
+    std::vector<ApiKey> out;
+    ApiKey k;
+    k.kind = KeyKind::admin;
+    soci::statement st = (sql.prepare << "SELECT id, key_hint, label, created_at FROM api_keys "
+                                         "WHERE kind = 'admin' AND revoked_at IS NULL ORDER BY created_at, id",
+                          soci::into(k.id.value), soci::into(k.hint), soci::into(k.label), soci::into(k.created_at));
+    st.execute();
+    while (st.fetch()) out.push_back(k);
     return out;
   });
 }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,7 +20,7 @@ enum class KeyKind { admin, publishable };
 struct ApiKey {
   ApiKeyId id;
   KeyKind kind = KeyKind::publishable;
-  std::string hint;        // the first characters of the key, to recognise it in lists
+  std::string hint;        // the first characters of the key (key_hint), to recognise it in lists and logs
   std::optional<ChannelId> channel_id;  // publishable keys only
   std::string label;
   std::int64_t created_at = 0;
@@ -32,6 +33,10 @@ struct IssuedKey {
   std::string secret;  // "qq_admin_..." or "qq_pk_..."
 };
 
+// The short prefix of a secret that may be shown and logged to recognise it: at most 12
+// characters and at most a quarter of the secret, so that most of it always stays unknown.
+std::string key_hint(std::string_view secret);
+
 class AccessService {
  public:
   AccessService(storage::Database& db, const Clock& clock);
@@ -41,6 +46,8 @@ class AccessService {
   Result<IssuedKey> create_admin_key(const std::string& label, std::optional<std::string> secret = {});
   Result<IssuedKey> create_publishable_key(const ChannelId& channel, const std::string& label);
   Result<std::vector<ApiKey>> list_publishable_keys(const ChannelId& channel);
+  // The admin keys that are not revoked, oldest first (hints only: secrets are not stored).
+  Result<std::vector<ApiKey>> list_admin_keys();
   // Revoked keys stop working at once on this node (and within the cache lifetime on others).
   Status revoke(const ChannelId& channel, const ApiKeyId& key);
 

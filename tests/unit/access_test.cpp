@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace quanqu {
 namespace {
 
@@ -33,6 +36,25 @@ TEST(AccessService, AdminKeysAreStoredHashedAndRecognised) {
   EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM api_keys WHERE key_hash = '" + sha256_hex(issued.secret) + "'"), 1);
   EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM api_keys WHERE key_hash = '" + issued.secret + "'"), 0);
   EXPECT_FALSE(env.access.create_admin_key("short", std::string("too-short")).ok());
+}
+
+TEST(AccessService, AHintIsAShortPrefixThatLeavesMostOfTheKeyUnknown) {
+  EXPECT_EQ(access::key_hint("qq_admin_0123456789abcdef0123456789abcdef0123456789abcdef"), "qq_admin_012");
+  EXPECT_EQ(access::key_hint("sk_configured_24_chars_x"), "sk_con");  // a quarter of 24
+  EXPECT_EQ(access::key_hint(""), "");
+}
+
+TEST(AccessService, AdminKeysAreListedByTheirHints) {
+  CoreEnv env;
+  EXPECT_TRUE(CoreEnv::must(env.access.list_admin_keys()).empty());
+  auto first = CoreEnv::must(env.access.create_admin_key("first"));
+  CoreEnv::must(env.access.create_admin_key("second", std::string("configured-admin-key-0123456789")));
+  auto listed = CoreEnv::must(env.access.list_admin_keys());
+  ASSERT_EQ(listed.size(), 2u);
+  std::map<std::string, std::string> hints;  // label -> hint
+  for (const auto& k : listed) hints[k.label] = k.hint;
+  EXPECT_EQ(hints["first"], first.key.hint);
+  EXPECT_EQ(hints["second"], "configu");  // a quarter of its 31 characters
 }
 
 TEST(AccessService, ADatabaseFailureIsAnErrorNotAnUnknownKey) {

@@ -95,16 +95,21 @@ bool ServerProcess::backend_available(std::string* why) {
 
 std::string ServerProcess::make_admin_key() { return "qq_admin_" + random_hex(16); }
 
-ServerProcess::ServerProcess(std::vector<std::string> extra_args) : backend_(backend_name()) {
+ServerProcess::ServerProcess(std::vector<std::string> extra_args) : ServerProcess(Launch{std::move(extra_args)}) {}
+
+ServerProcess::ServerProcess(Launch launch) : backend_(backend_name()) {
   if (backend_ != "sqlite" && backend_ != "postgresql")
     throw std::runtime_error("unknown QUANQU_TEST_BACKEND \"" + backend_ + "\" (expected sqlite or postgresql)");
-  admin_key_ = make_admin_key();
+  if (launch.pass_admin_key) admin_key_ = make_admin_key();
   try {
-    create_database();
-    std::vector<std::string> args = {QUANQU_BINARY, "serve",      "--host",  "127.0.0.1",   "--port",
-                                     "0",           "--demo",     "--database", database_url_, "--threads",
-                                     "4",           "--admin-key", admin_key_};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    if (launch.database_url.empty())
+      create_database();
+    else
+      database_url_ = launch.database_url;
+    std::vector<std::string> args = {QUANQU_BINARY, "serve",  "--host",     "127.0.0.1",   "--port",
+                                     "0",           "--demo", "--database", database_url_, "--threads", "4"};
+    if (launch.pass_admin_key) args.insert(args.end(), {"--admin-key", admin_key_});
+    args.insert(args.end(), launch.extra_args.begin(), launch.extra_args.end());
     spawn(args);
 
     std::unique_lock lock(mutex_);
@@ -258,9 +263,7 @@ void ServerProcess::on_line(const std::string& line, bool from_stderr) {
   if (!j.is_object()) return;
   const nlohmann::json json_null;
   auto msg = j["msg"].is_string() ? j["msg"].get<std::string>() : std::string();
-  if (msg == "demo keys" && j.value("admin_key", json_null).is_string() &&
-      j.value("publishable_key", json_null).is_string()) {
-    admin_key_ = j["admin_key"].get<std::string>();
+  if (msg == "demo keys" && j.value("publishable_key", json_null).is_string()) {
     publishable_key_ = j["publishable_key"].get<std::string>();
     saw_keys_ = true;
   } else if (msg == "listening" && j.contains("port") && j["port"].is_number_unsigned()) {

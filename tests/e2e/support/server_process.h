@@ -24,8 +24,7 @@ namespace quanqu::e2e {
 // The child runs `QUANQU_BINARY serve --host 127.0.0.1 --port 0 --demo --database <url>
 // --threads 4 --admin-key <make_admin_key()> <extra args...>`. Its stdout is read as JSON lines
 // (stderr is captured too, each line prefixed "stderr: "); start-up waits for the
-// {"msg":"demo keys","admin_key":..,"publishable_key":..} line and then the
-// {"msg":"listening","port":N} line. A background thread keeps draining both pipes for the
+// {"msg":"demo keys","publishable_key":..} line and then the {"msg":"listening","port":N} line. A background thread keeps draining both pipes for the
 // life of the child, so it never blocks on a full pipe.
 class ServerProcess {
  public:
@@ -36,10 +35,20 @@ class ServerProcess {
   // A fresh random admin key: "qq_admin_" followed by 32 hex digits.
   static std::string make_admin_key();
 
+  // How to start the child, when the defaults above are not what a test needs.
+  struct Launch {
+    std::vector<std::string> extra_args;
+    // False: no --admin-key, so the server makes its own (admin_key() is then empty).
+    bool pass_admin_key = true;
+    // Non-empty: serve this existing database (a restart); it is neither created nor dropped here.
+    std::string database_url;
+  };
+
   // Creates the database and starts the server. Throws std::runtime_error on an unknown
   // backend, a database that cannot be created, a child that fails to start, exits, or is not
   // listening within 20 s; the message includes the child's output so far.
   explicit ServerProcess(std::vector<std::string> extra_args = {});
+  explicit ServerProcess(Launch launch);
   // Stops the child if it is running, drops the database or removes the directory.
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
