@@ -11,8 +11,15 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
+// The longest lists a product body takes (the core checks the same limits on what it stores).
+constexpr std::size_t kMaxPrices = 50;       // one per currency; the engine knows fewer
+constexpr std::size_t kMaxOptions = 10;      // per variant
+constexpr std::size_t kMaxImages = 50;
+constexpr std::size_t kMaxCategoryIds = 50;
+constexpr std::size_t kMaxVariants = 100;
+
 std::optional<std::vector<Money>> read_prices(JsonFields& f) {
-  const json* list = f.array("prices");
+  const json* list = f.array("prices", kMaxPrices);
   if (!list) return std::nullopt;
   std::vector<Money> prices;
   for (std::size_t i = 0; i < list->size(); ++i)
@@ -26,13 +33,13 @@ catalog::NewVariant read_new_variant(JsonFields f) {
   v.sku = f.string("sku", true).value_or("");
   v.barcode = f.string("barcode");
   v.title = f.string("title", true).value_or("");
-  v.options = f.string_map("options").value_or(std::map<std::string, std::string>{});
+  v.options = f.string_map("options", kMaxOptions).value_or(std::map<std::string, std::string>{});
   v.prices = read_prices(f).value_or(std::vector<Money>{});
   return v;
 }
 
 std::optional<std::vector<catalog::Image>> read_images(JsonFields& f) {
-  const json* list = f.array("images");
+  const json* list = f.array("images", kMaxImages);
   if (!list) return std::nullopt;
   std::vector<catalog::Image> images;
   for (std::size_t i = 0; i < list->size(); ++i) {
@@ -48,11 +55,25 @@ std::optional<std::vector<catalog::Image>> read_images(JsonFields& f) {
 }
 
 std::optional<std::vector<CategoryId>> read_category_ids(JsonFields& f) {
-  auto ids = f.strings("category_ids");
+  auto ids = f.strings("category_ids", kMaxCategoryIds);
   if (!ids) return std::nullopt;
   std::vector<CategoryId> out;
   for (auto& id : *ids) out.emplace_back(std::move(id));
   return out;
+}
+
+// The product and, when the path names one, its variant: a 404 before any body is read.
+Result<catalog::Product> product_of(Services& s, const Request& r) {
+  QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_product(r.param("id")));
+  if (product.id.value != r.param("id"))  // by id only: a handle does not name a product here
+    return Error::not_found("product.not_found", "no product '" + r.param("id") + "'");
+  return product;
+}
+
+Status variant_exists(const catalog::Product& product, const std::string& id) {
+  for (const auto& v : product.variants)
+    if (v.id.value == id) return ok_status();
+  return Error::not_found("variant.not_found", "no variant '" + id + "' in product " + product.id.value);
 }
 
 Response product_reply(unsigned status, const catalog::Product& p) { return json_reply(status, product_admin_json(p)); }
@@ -83,7 +104,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     p.category_ids = read_category_ids(f).value_or(std::vector<CategoryId>{});
     if (const json* a = f.object("attributes")) p.attributes = *a;
     p.images = read_images(f).value_or(std::vector<catalog::Image>{});
-    if (const json* list = f.array("variants"))
+    if (const json* list = f.array("variants", kMaxVariants))
       for (std::size_t i = 0; i < list->size(); ++i) {
         if (!(*list)[i].is_object()) {
           f.fail("variants/" + std::to_string(i), "must be an object");
@@ -102,6 +123,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
   }));
 
   router.add("PATCH", "/v1/admin/products/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(product_of(s, r));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"handle", "title", "description", "status", "category_ids", "attributes", "images"});
@@ -124,6 +146,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
   }));
 
   router.add("POST", "/v1/admin/products/{id}/variants", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(product_of(s, r));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto v = read_new_variant(body.fields());
     QQ_TRY(body.status_with(catalog::CatalogService::validate(v)));
@@ -132,6 +155,8 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
   }));
 
   router.add("PATCH", "/v1/admin/products/{id}/variants/{variant_id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(auto product, product_of(s, r));
+    QQ_TRY(variant_exists(product, r.param("variant_id")));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"sku", "barcode", "title", "options", "prices"});
@@ -139,7 +164,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     patch.sku = f.string("sku");
     if (f.has("barcode")) patch.barcode = f.is_null("barcode") ? std::nullopt : f.string("barcode");
     patch.title = f.string("title");
-    patch.options = f.string_map("options");
+    patch.options = f.string_map("options", kMaxOptions);
     patch.prices = read_prices(f);
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto variant,
@@ -175,6 +200,9 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
   }));
 
   router.add("PATCH", "/v1/admin/categories/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(auto categories, s.catalog.list_categories());
+    if (std::none_of(categories.begin(), categories.end(), [&](const auto& c) { return c.id.value == r.param("id"); }))
+      return Error::not_found("category.not_found", "no category '" + r.param("id") + "'");
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"name", "parent_id", "position"});

@@ -16,7 +16,7 @@ using http::Response;
 using nlohmann::json;
 
 std::optional<std::vector<LocationId>> read_locations(JsonFields& f) {
-  auto ids = f.strings("location_ids");
+  auto ids = f.strings("location_ids", channels::ChannelService::kMaxLocations);
   if (!ids) return std::nullopt;
   std::vector<LocationId> out;
   for (auto& id : *ids) out.emplace_back(std::move(id));
@@ -27,8 +27,9 @@ Result<std::vector<ProductId>> read_product_ids(const Request& r) {
   QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
   auto f = body.fields();
   f.only({"product_ids"});
-  auto ids = f.strings("product_ids", true);
-  if (ids && (ids->empty() || ids->size() > 1000)) f.fail("product_ids", "must list 1 to 1000 product ids");
+  constexpr std::size_t kMax = channels::ChannelService::kMaxPublishIds;
+  auto ids = f.strings("product_ids", kMax, true);
+  if (ids && ids->empty()) f.fail("product_ids", "must list 1 to " + std::to_string(kMax) + " product ids");
   QQ_TRY(body.status());
   std::vector<ProductId> out;
   for (auto& id : *ids) out.emplace_back(std::move(id));
@@ -73,8 +74,8 @@ PluginFields read_plugin_fields(JsonFields& f, bool with_plugin) {
   if (with_plugin) p.plugin = f.string("plugin");
   p.config = f.object("config");
   p.provider_config = f.object("provider_config");
-  p.payment = f.strings("payment_providers");
-  p.fulfilment = f.strings("fulfilment_providers");
+  p.payment = f.strings("payment_providers", channels::ChannelService::kMaxProviders);
+  p.fulfilment = f.strings("fulfilment_providers", channels::ChannelService::kMaxProviders);
   return p;
 }
 
@@ -179,6 +180,7 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
   }));
 
   router.add("PATCH", "/v1/admin/channels/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));  // an unknown channel is a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"name", "tax_rate_bp", "tax_inclusive", "location_ids", "config", "payment_providers",
@@ -190,7 +192,6 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     patch.location_ids = read_locations(f);
     PluginFields plugin_fields = read_plugin_fields(f, false);
     QQ_TRY(body.status());
-    QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));
     patch.payment_providers = plugin_fields.payment;
     patch.fulfilment_providers = plugin_fields.fulfilment;
     if (plugin_fields.config || plugin_fields.provider_config || plugin_fields.payment || plugin_fields.fulfilment)

@@ -39,6 +39,7 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
   }));
 
   router.add("PATCH", "/v1/admin/stock-locations/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.inventory.get_location(LocationId(r.param("id"))));  // a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"name", "address", "pickup_enabled"});

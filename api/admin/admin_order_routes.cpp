@@ -33,6 +33,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
   }));
 
   router.add("POST", "/v1/admin/orders/{id}/cancel", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"reason"});
@@ -49,6 +50,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
   // The merchant took the money (or asks the provider to): the payment is captured and the order
   // paid. 202 when the provider confirms later (the order stays pending until it does).
   router.add("POST", "/v1/admin/orders/{id}/mark-paid", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     body.fields().only({});
     QQ_TRY(body.status());
@@ -57,6 +59,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
   }));
 
   router.add("POST", "/v1/admin/orders/{id}/fulfilment", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"status"});

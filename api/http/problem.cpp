@@ -1,5 +1,8 @@
 // Maps core errors to problem+json responses.
 #include "http/problem.h"
+#include "common/validation.h"
+
+#include <algorithm>
 
 namespace quanqu::http {
 
@@ -55,7 +58,10 @@ Response problem(const Error& error, unsigned status) {
   };
   if (!error.fields.empty()) {
     auto& list = body["errors"] = nlohmann::json::array();
-    for (const auto& f : error.fields) list.push_back({{"field", f.field}, {"message", f.message}});
+    std::size_t shown = std::min(error.fields.size(), kMaxReportedFieldErrors);
+    for (std::size_t i = 0; i < shown; ++i)
+      list.push_back({{"field", error.fields[i].field}, {"message", error.fields[i].message}});
+    if (error.fields.size() > shown) body["errors_truncated"] = error.fields.size() - shown;
   }
   if (!error.details.is_null()) body["details"] = error.details;
   Response r = Response::json(status, body);

@@ -188,7 +188,7 @@ const std::map<std::string, Operation>& operations() {
          f.only({"channel_id", "email", "shipping_address", "items"});
          cart::CartPatch details = read_cart_details(f);
          std::vector<cart::AddItem> items;
-         if (const json* list = f.array("items"))
+         if (const json* list = f.array("items", pricing::kMaxLines))
            for (std::size_t i = 0; i < list->size(); ++i) {
              if (!(*list)[i].is_object()) {
                f.fail("items/" + std::to_string(i), "must be an object");

@@ -2,7 +2,9 @@
 #include "routes/handler.h"
 #include "common/validation.h"
 
+#include <array>
 #include <optional>
+#include <string_view>
 
 namespace quanqu::api {
 namespace {
@@ -19,7 +21,20 @@ http::Response finish(Services& services, const http::Request& request, Result<h
 
 }  // namespace
 
+std::optional<http::Response> refuse_duplicate_headers(const http::Request& request) {
+  static constexpr std::array<std::string_view, 6> kSingle{"authorization",   "x-publishable-key", "x-order-token",
+                                                           "idempotency-key", "x-customer-token",  "content-type"};
+  std::array<int, kSingle.size()> seen{};
+  for (const auto& [name, value] : request.headers)  // names are lower-cased by the server
+    for (std::size_t i = 0; i < kSingle.size(); ++i)
+      if (name == kSingle[i] && ++seen[i] == 2)
+        return http::problem(Error::invalid("duplicate_header", "send the " + std::string(kSingle[i]) +
+                                                                    " header once; it was repeated"));
+  return std::nullopt;
+}
+
 std::optional<http::Response> refuse_malformed(const http::Request& request) {
+  if (auto refused = refuse_duplicate_headers(request)) return refused;
   bool ok = is_valid_utf8(request.path);
   for (const auto& [k, v] : request.query) ok = ok && is_valid_utf8(k) && is_valid_utf8(v);
   if (ok) return std::nullopt;

@@ -21,7 +21,14 @@ using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
 // the core or to a plugin calls it first.
 std::optional<http::Response> refuse_malformed(const http::Request& request);
 
-// Both adapters refuse a path or query that is not valid UTF-8 (400 `malformed_request`)
+// A 400 `duplicate_header` when a header the API reads as one value (Authorization,
+// X-Publishable-Key, X-Order-Token, Idempotency-Key, X-Customer-Token, Content-Type) is sent more
+// than once, or nothing: choosing one of two values would let a proxy and the server disagree.
+// refuse_malformed calls it, so every store, admin and plugin route refuses them.
+std::optional<http::Response> refuse_duplicate_headers(const http::Request& request);
+
+// Both adapters refuse a repeated single-valued header (400 `duplicate_header`), then a path or
+// query that is not valid UTF-8 (400 `malformed_request`)
 // before anything reaches the core, and log the internal cause of any 5xx they answer.
 
 // Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.

@@ -26,15 +26,30 @@ class JsonFields {
   bool has(const char* field) const { return object_.contains(field); }
   bool is_null(const char* field) const { return has(field) && object_.at(field).is_null(); }
 
+  // The longest string any field takes (a product description); the core checks each field's own
+  // limit, this one stops a megabyte string before it reaches the core.
+  static constexpr std::size_t kMaxStringBytes = 20000;
+  // The longest item of an id or name list (product_ids, location_ids, payment_providers, ...).
+  static constexpr std::size_t kMaxListItemBytes = 200;
+
   // Each getter records an error (missing when required, or wrong type) and returns nothing.
-  std::optional<std::string> string(const char* field, bool required = false);
+  // A string longer than `max_bytes` is an error too.
+  std::optional<std::string> string(const char* field, bool required = false, std::size_t max_bytes = kMaxStringBytes);
+  // Only a JSON integer in int64 range: 1.0, 1e2 and -0.0 are refused ("-0" is the integer 0).
   std::optional<std::int64_t> integer(const char* field, bool required = false);
   std::optional<bool> boolean(const char* field, bool required = false);
   std::optional<double> number(const char* field, bool required = false);
   const nlohmann::json* object(const char* field, bool required = false);
-  const nlohmann::json* array(const char* field, bool required = false);
-  std::optional<std::vector<std::string>> strings(const char* field, bool required = false);
-  std::optional<std::map<std::string, std::string>> string_map(const char* field, bool required = false);
+  // An array of at most `max_items` items; a longer one is one error and returns nothing, so that
+  // no caller ever walks more than `max_items` items.
+  const nlohmann::json* array(const char* field, std::size_t max_items, bool required = false);
+  // An array of at most `max_items` distinct strings, each 1..kMaxListItemBytes bytes. Every
+  // problem is recorded once: the first item of a wrong type, each string too long or empty, and
+  // each repeated value at its second occurrence ("x/3 repeats x/0").
+  std::optional<std::vector<std::string>> strings(const char* field, std::size_t max_items, bool required = false);
+  // An object of at most `max_entries` string values, each at most kMaxStringBytes.
+  std::optional<std::map<std::string, std::string>> string_map(const char* field, std::size_t max_entries,
+                                                               bool required = false);
   std::optional<Address> address(const char* field, bool required = false);
   std::optional<Money> money(const nlohmann::json& value, const std::string& path);
 
@@ -54,8 +69,19 @@ class JsonFields {
 // The parsed body of a request: always a JSON object (an empty body reads as {}).
 class JsonBody {
  public:
-  // Malformed JSON, a non-object, or a content type other than JSON is a 400/415 error.
+  // Objects and arrays nested deeper than this are refused.
+  static constexpr std::size_t kMaxDepth = 64;
+
+  // A non-empty body must say `Content-Type: application/json` or `application/<x>+json`
+  // (parameters such as charset are allowed); any other type, or none, is a 415
+  // `unsupported_media_type`. The body is then refused with a 400 `invalid_json`, naming the
+  // field (`errors[0].field`, a path such as "items/0/quantity") where there is one, when it is
+  // not JSON or not valid UTF-8, is not an object, nests deeper than kMaxDepth, repeats a key
+  // in one object, holds a number no double can hold (1e400), or holds a string or key with NUL
+  // (\u0000, which PostgreSQL text cannot store). Parsing is linear in the body's size.
   static Result<JsonBody> parse(const http::Request& request);
+  // The same checks on JSON text alone (no content type): the unit tests' entry point.
+  static Result<JsonBody> parse_text(std::string_view text);
 
   JsonFields fields() { return JsonFields(doc_, "", errors_); }
   const nlohmann::json& doc() const { return doc_; }

@@ -35,6 +35,7 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
   router.add("POST", "/v1/store/carts/{id}/payment-sessions",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
+               QQ_TRY(s.carts.get(c, id));  // another channel's cart is a 404 whatever the body says
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(payments::PaymentSession session, s.payments.start(c, id, provider));
                return json_reply(201, payment_session_json(session));
@@ -70,6 +71,7 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
   router.add("POST", "/v1/store/carts/{id}/shipping-method",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
+               QQ_TRY(s.carts.get(c, id));  // another channel's cart is a 404 whatever the body says
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.shipping.choose(c, id, provider));
                return json_reply(200, cart_json(cart));

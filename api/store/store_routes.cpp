@@ -21,6 +21,19 @@ Result<CartId> cart_id(const Request& r) {
   return CartId(id);
 }
 
+// The channel's cart named by the path, and its item when the path names one: a request for
+// another channel's cart, or an item it does not hold, is a 404 before any body is read.
+Result<cart::Cart> owned_cart(Services& s, const Request& r, const channels::Channel& c) {
+  QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+  return s.carts.get(c, id);
+}
+
+Status item_exists(const cart::Cart& cart, const std::string& item_id) {
+  for (const auto& i : cart.items)
+    if (i.id.value == item_id) return ok_status();
+  return Error::not_found("cart_item.not_found", "no item '" + item_id + "' in this cart");
+}
+
 // A cached reply, or the computed one stored for the next caller.
 Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const std::string& key,
                         const std::function<Result<nlohmann::json>()>& compute) {
@@ -80,7 +93,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     f.only({"email", "shipping_address", "items"});
     cart::CartPatch details = read_cart_details(f);
     std::vector<cart::AddItem> items;
-    if (const auto* list = f.array("items"))
+    if (const auto* list = f.array("items", pricing::kMaxLines))
       for (std::size_t i = 0; i < list->size(); ++i) {
         if (!(*list)[i].is_object()) {
           f.fail("items/" + std::to_string(i), "must be an object");
@@ -102,6 +115,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
 
   router.add("PATCH", "/v1/store/carts/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"email", "shipping_address"});
@@ -113,6 +127,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
 
   router.add("POST", "/v1/store/carts/{id}/items", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto item = read_add_item(body.fields());
     QQ_TRY(body.status_with(cart::CartService::validate(*item)));
@@ -123,6 +138,8 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
   router.add("PATCH", "/v1/store/carts/{id}/items/{item_id}",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_ASSIGN_OR_RETURN(cart::Cart current, owned_cart(s, r, c));
+    QQ_TRY(item_exists(current, r.param("item_id")));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"quantity"});
@@ -144,6 +161,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
   router.add("POST", "/v1/store/carts/{id}/checkout",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
+    QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     body.fields().only({});
     QQ_TRY(body.status());

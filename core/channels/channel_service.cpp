@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string_view>
+#include <unordered_map>
 
 namespace quanqu::channels {
 
@@ -28,12 +30,20 @@ void ChannelService::validate_plugins(Validator& v, const std::optional<std::str
   if (plugin && !plugin_name(*plugin)) v.fail("plugin", "must be a plugin name: 1 to 63 of a-z, 0-9 and -");
   if (!configs.is_object()) v.fail("config", "must be an object");
   for (const auto& [list, field] : {std::pair{&payment, "payment_providers"}, std::pair{&fulfilment, "fulfilment_providers"}}) {
-    if (list->size() > 20) v.fail(field, "may name at most 20 providers");
+    if (list->size() > kMaxProviders) {  // one error, and no walk over a list this long
+      v.fail(field, "may name at most " + std::to_string(kMaxProviders) + " providers");
+      continue;
+    }
+    std::unordered_map<std::string_view, bool> seen;  // name -> its repeat was reported
     for (std::size_t i = 0; i < list->size(); ++i) {
       std::string f = std::string(field) + "/" + std::to_string(i);
+      auto [it, first] = seen.try_emplace((*list)[i], false);
+      if (!first) {
+        if (!it->second) v.fail(f, "listed twice");
+        it->second = true;
+        continue;
+      }
       if (!plugin_name((*list)[i])) v.fail(f, "must be a provider name: 1 to 63 of a-z, 0-9 and -");
-      for (std::size_t j = 0; j < i; ++j)
-        if ((*list)[j] == (*list)[i]) v.fail(f, "listed twice");
     }
   }
 }
@@ -79,12 +89,22 @@ Result<Channel> ChannelService::load(soci::session& sql, const std::string& id_o
 
 Status ChannelService::validate_locations(soci::session& sql, const std::vector<LocationId>& ids) {
   Validator v;
+  if (ids.size() > kMaxLocations)
+    return Error::invalid("validation_failed", "location_ids may list at most " + std::to_string(kMaxLocations),
+                          {{"location_ids", "must have at most " + std::to_string(kMaxLocations) + " items"}});
+  // One query per distinct id and one error per distinct problem, whatever the list repeats.
+  std::unordered_map<std::string_view, bool> seen;  // id -> its repeat was reported
   for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::string f = "location_ids/" + std::to_string(i);
+    auto [it, first] = seen.try_emplace(ids[i].value, false);
+    if (!first) {
+      if (!it->second) v.fail(f, "listed twice");
+      it->second = true;
+      continue;
+    }
     long long n = 0;
     sql << "SELECT COUNT(*) FROM stock_locations WHERE id = :id", soci::into(n), soci::use(ids[i].value);
-    if (n == 0) v.fail("location_ids/" + std::to_string(i), "unknown stock location " + ids[i].value);
-    for (std::size_t j = 0; j < i; ++j)
-      if (ids[j] == ids[i]) v.fail("location_ids/" + std::to_string(i), "listed twice");
+    if (n == 0) v.fail(f, "unknown stock location " + ids[i].value);
   }
   return v.status();
 }
@@ -201,16 +221,31 @@ Result<std::vector<Channel>> ChannelService::list() {
   });
 }
 
+// The 422 for ids that name no product, or ok. One query per distinct id.
+Status ChannelService::check_products(soci::session& sql, const std::vector<ProductId>& products) {
+  std::vector<FieldError> unknown;
+  nlohmann::json ids = nlohmann::json::array();
+  std::unordered_map<std::string_view, bool> seen;
+  for (std::size_t i = 0; i < products.size(); ++i) {
+    if (!seen.try_emplace(products[i].value, true).second) continue;
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM products WHERE id = :id", soci::into(n), soci::use(products[i].value);
+    if (n) continue;
+    unknown.push_back({"product_ids/" + std::to_string(i), "unknown product " + products[i].value});
+    ids.push_back(products[i].value);
+  }
+  if (unknown.empty()) return ok_status();
+  Error e{ErrorKind::failed_precondition, "channel.unknown_products",
+          std::to_string(unknown.size()) + (unknown.size() == 1 ? " product id names" : " product ids name") +
+              " no product; nothing was changed",
+          std::move(unknown), {{"unknown_product_ids", std::move(ids)}}, {}};
+  return e;
+}
+
 Status ChannelService::publish(const ChannelId& channel, const std::vector<ProductId>& products) {
   auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
     QQ_TRY(load(sql, channel.value));
-    Validator v;
-    for (std::size_t i = 0; i < products.size(); ++i) {
-      long long n = 0;
-      sql << "SELECT COUNT(*) FROM products WHERE id = :id", soci::into(n), soci::use(products[i].value);
-      if (!n) v.fail("product_ids/" + std::to_string(i), "unknown product " + products[i].value);
-    }
-    QQ_TRY(v.status());
+    QQ_TRY(check_products(sql, products));
     long long now = clock_.now_ms();
     for (const auto& p : products) {
       long long n = 0;
@@ -229,6 +264,7 @@ Status ChannelService::publish(const ChannelId& channel, const std::vector<Produ
 Status ChannelService::unpublish(const ChannelId& channel, const std::vector<ProductId>& products) {
   auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
     QQ_TRY(load(sql, channel.value));
+    QQ_TRY(check_products(sql, products));
     for (const auto& p : products)
       sql << "DELETE FROM channel_products WHERE channel_id = :c AND product_id = :p", soci::use(channel.value),
           soci::use(p.value);

@@ -16,6 +16,12 @@ namespace quanqu::channels {
 
 class ChannelService {
  public:
+  // The longest lists a channel takes: stock locations, providers of each kind, and the product
+  // ids of one publish or unpublish call.
+  static constexpr std::size_t kMaxLocations = 100;
+  static constexpr std::size_t kMaxProviders = 20;
+  static constexpr std::size_t kMaxPublishIds = 1000;
+
   ChannelService(storage::Database& db, const Clock& clock, ChangeCounter& changes);
 
   // Validates and creates. A taken code is a 409 `channel.code_taken`; an unknown location a 400.
@@ -25,8 +31,10 @@ class ChannelService {
   Result<Channel> get(const std::string& id_or_code);
   Result<std::vector<Channel>> list();
 
-  // Makes products visible (or invisible) on the channel. Unknown ids are a 400 listing them.
-  // Publishing twice is harmless.
+  // Makes products visible (or invisible) on the channel, in one transaction. Ids that name no
+  // product are a 422 `channel.unknown_products` listing each (`errors`, one per distinct id, and
+  // `details.unknown_product_ids`), and nothing is written. Publishing twice, or unpublishing a
+  // product the channel does not show, is harmless.
   Status publish(const ChannelId& channel, const std::vector<ProductId>& products);
   Status unpublish(const ChannelId& channel, const std::vector<ProductId>& products);
 
@@ -38,6 +46,7 @@ class ChannelService {
  private:
   Result<Channel> load(soci::session& sql, const std::string& id_or_code);
   Status validate_locations(soci::session& sql, const std::vector<LocationId>& ids);
+  static Status check_products(soci::session& sql, const std::vector<ProductId>& products);
   static void validate_plugins(Validator& v, const std::optional<std::string>& plugin, const nlohmann::json& configs,
                                const std::vector<std::string>& payment, const std::vector<std::string>& fulfilment);
   void forget_cached();

@@ -2,6 +2,8 @@
 #include "common/validation.h"
 #include "common/money.h"
 
+#include <algorithm>
+
 namespace quanqu {
 
 bool is_valid_utf8(std::string_view s) {
@@ -59,12 +61,17 @@ void Validator::email(std::string_view field, std::string_view value) {
   if (!good) fail(std::string(field), "must be an e-mail address");
 }
 
+std::string describe_field_errors(const std::vector<FieldError>& errors) {
+  std::string message = "invalid input: ";
+  std::size_t shown = std::min(errors.size(), kMaxReportedFieldErrors);
+  for (std::size_t i = 0; i < shown; ++i) message += (i ? "; " : "") + errors[i].field + " " + errors[i].message;
+  if (errors.size() > shown) message += "; and " + std::to_string(errors.size() - shown) + " more";
+  return message;
+}
+
 Status Validator::status(std::string code) const {
   if (ok()) return ok_status();
-  std::string message = "invalid input: ";
-  for (std::size_t i = 0; i < errors_.size(); ++i)
-    message += (i ? "; " : "") + errors_[i].field + " " + errors_[i].message;
-  return Error::invalid(std::move(code), std::move(message), errors_);
+  return Error::invalid(std::move(code), describe_field_errors(errors_), errors_);
 }
 
 }  // namespace quanqu

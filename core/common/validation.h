@@ -34,4 +34,12 @@ class Validator {
 
 bool is_valid_utf8(std::string_view s);
 
+// How many field errors one reply lists; a problem names how many more there were
+// (`errors_truncated`) instead of listing them.
+inline constexpr std::size_t kMaxReportedFieldErrors = 100;
+
+// "invalid input: <field> <message>; ..." for the first kMaxReportedFieldErrors errors, then
+// "; and N more".
+std::string describe_field_errors(const std::vector<FieldError>& errors);
+
 }  // namespace quanqu
