@@ -335,9 +335,9 @@ struct detail::ServerImpl {
 // on the connection's strand (the socket's executor).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `remote` is the client's address; `refusal` is why the connection is refused (then it is
-  // answered 503 and closed without reading a request) or admitted (then it was counted by
-  // ServerImpl::admit and is released when the session ends).
+  // `remote` is the client's address. `admission` says whether the connection was admitted
+  // (counted by ServerImpl::admit, released when the session ends) or why it is refused (it is
+  // then answered 503 and closed without reading a request).
   Session(Socket&& socket, ServerImpl& server, std::string remote, ServerImpl::Admission admission)
       : server_(server), stream_(std::move(socket)), remote_(std::move(remote)), admission_(admission) {}
 
@@ -476,7 +476,6 @@ class Session : public std::enable_shared_from_this<Session> {
         503);
     response.set_header("Retry-After", "1");
     response.set_header("X-Request-Id", request_.request_id);
-    stream_.expires_after(server_.options.header_timeout);
     send(std::move(response), 11, false, false, true);
   }
 
