@@ -409,6 +409,32 @@ setup_quanqu() {
   register product_list "GET a page of 20 products" GET '/v1/store/products?limit=20' quanqu
   wrk_product_list() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products?limit=20" "${QUANQU_HDR[@]}"; }
 
+  # The same list gzipped (compressed once, when cached) and revalidated with its ETag (a 304).
+  local headers etag gz_bytes
+  headers=$(curl -sS --max-time 10 -o "$TMP/list.gz" -D - -H "X-Publishable-Key: $PK" -H 'Accept-Encoding: gzip' \
+    "$QUANQU_BASE/v1/store/products?limit=20" 2>"$TMP/curl.err" | tr -d '\r') || true
+  etag=$(awk 'tolower($1) == "etag:" {print $2}' <<<"$headers")
+  gz_bytes=$(wc -c <"$TMP/list.gz")
+  if ! grep -qi '^content-encoding: gzip' <<<"$headers"; then
+    issue "GET /v1/store/products?limit=20 with Accept-Encoding: gzip was not gzipped; product_list_gzip skipped"
+  else
+    register product_list_gzip "GET a page of 20 products with Accept-Encoding: gzip ($gz_bytes bytes on the wire)" \
+      GET '/v1/store/products?limit=20' quanqu
+    wrk_product_list_gzip() {
+      run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products?limit=20" "${QUANQU_HDR[@]}" -H 'Accept-Encoding: gzip'
+    }
+  fi
+  if [[ -z $etag ]]; then
+    issue "GET /v1/store/products?limit=20 sent no ETag; product_list_304 skipped"
+  else
+    LIST_ETAG=$etag
+    register product_list_304 "GET a page of 20 products with If-None-Match: its ETag (304, no body)" \
+      GET '/v1/store/products?limit=20' quanqu
+    wrk_product_list_304() {
+      run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products?limit=20" "${QUANQU_HDR[@]}" -H "If-None-Match: $LIST_ETAG"
+    }
+  fi
+
   if [[ -z $handle ]]; then
     issue "the product list has no items[0].handle; product_by_handle skipped"
   else
@@ -518,7 +544,7 @@ if [[ -n $QUANQU_PID && -f $QUANQU_LOG ]]; then
     jq -Rr 'fromjson? | "\(.level) \(.msg // "")\(if .code then " code=\(.code)" else "" end)\(if .detail then " detail=\(.detail)" else "" end)"' |
     sort | uniq -c | sort -rn | head -10 |
     while IFS= read -r line; do issue "quanqu logged: $line"; done || true
-  grep -a '"msg":"request"' "$QUANQU_LOG" | grep -av '"status":2[0-9][0-9][,}]' |
+  grep -a '"msg":"request"' "$QUANQU_LOG" | grep -av '"status":\(2[0-9][0-9]\|304\)[,}]' |
     jq -Rr 'fromjson? | "\(.method) \(.route // .path) -> \(.status)"' | sort | uniq -c | sort -rn | head -10 |
     while IFS= read -r line; do issue "quanqu access log, non-2xx: $line"; done || true
   grep -ahv '^{' "$QUANQU_LOG" "$TMP/quanqu.stderr.log" 2>/dev/null | grep -aiE 'error|exception|assert|abort|sanitizer' | head -5 |

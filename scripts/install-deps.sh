@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libsoci-dev libsqlite3-dev libpq-dev
-  nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
   postgresql wrk jq python3
 )
 

@@ -51,7 +51,9 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("demo", po::bool_switch(&c.demo), "serve: load the demo shop into an empty database [QUANQU_DEMO=1]")
       ("catalog-cache-ttl-ms", po::value(&c.catalog_cache_ttl_ms), "store catalog reply cache lifetime, 0 to disable [QUANQU_CATALOG_CACHE_TTL_MS] (default 1000)")
       ("cors-origins", po::value(&cors), "comma-separated origins allowed by CORS, or * [QUANQU_CORS_ORIGINS]")
-      ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)");
+      ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)")
+      ("max-connections-per-client", po::value(&c.max_connections_per_client), "open connections allowed from one client address, 0 for no limit [QUANQU_MAX_CONNECTIONS_PER_CLIENT] (default 256)")
+      ("max-connections", po::value(&c.max_connections), "open connections allowed in all, 0 to derive it from the open-files limit [QUANQU_MAX_CONNECTIONS] (default 0)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
   po::options_description all;
@@ -69,7 +71,9 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_THREADS", "threads"}, {"QUANQU_ADMIN_KEY", "admin-key"},
                     {"QUANQU_PLUGINS_DIR", "plugins-dir"}, {"QUANQU_LOG_LEVEL", "log-level"},
                     {"QUANQU_CATALOG_CACHE_TTL_MS", "catalog-cache-ttl-ms"},
-                    {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"}};
+                    {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"},
+                    {"QUANQU_MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client"},
+                    {"QUANQU_MAX_CONNECTIONS", "max-connections"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
                 return "";

@@ -20,6 +20,8 @@ struct Config {
   int catalog_cache_ttl_ms = 1000;
   std::vector<std::string> cors_origins;
   std::size_t body_limit = 1 << 20;
+  std::size_t max_connections_per_client = 256;  // 0: no limit
+  std::size_t max_connections = 0;               // 0: derived from the open-files limit
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).

@@ -52,6 +52,9 @@ Result<demo::DemoResult> seed(app::Engine& e) {
 
 int serve(const app::Config& config, http::Logger& log) {
   auto started = std::chrono::steady_clock::now();
+  // Every idle keep-alive connection holds a descriptor: the usual soft limit of 1,024 is not enough.
+  auto [files_before, files_after] = http::raise_open_files_limit();
+  log.log(http::LogLevel::info, "open files limit", {{"soft_limit", files_after}, {"was", files_before}});
   auto opened = open_logged(config, log);
   if (!opened) return fail(log, "cannot start", opened.error());
   app::Engine& e = **opened;
@@ -102,7 +105,21 @@ int serve(const app::Config& config, http::Logger& log) {
   options.threads = config.threads;
   options.body_limit = config.body_limit;
   options.cors_origins = config.cors_origins;
-  http::Server server(options, [&router](http::Request& r) { return router.dispatch(r); }, metrics, log);
+  options.max_connections_per_client = config.max_connections_per_client;
+  options.max_connections = config.max_connections;
+  http::Server server(
+      options, [&router](http::Request& r) { return router.dispatch(r); }, metrics, log);
+  metrics.add_counter("quanqu_http_connections_open", "Client connections open now",
+                      [&server] { return static_cast<double>(server.connection_stats().open_connections); });
+  metrics.add_labeled("quanqu_http_connections_refused_total",
+                      "Connections answered 503 too_many_connections, by the limit they hit", "reason", [&server] {
+                        auto s = server.connection_stats();
+                        return http::Metrics::LabeledSamples{
+                            {"per_client", static_cast<double>(s.refused_per_client)},
+                            {"server_full", static_cast<double>(s.refused_server_full)}};
+                      });
+  metrics.add_counter("quanqu_http_accept_errors_total", "Failed accepts (e.g. out of file descriptors)",
+                      [&server] { return static_cast<double>(server.connection_stats().accept_errors); });
   try {
     server.start();
   } catch (const std::exception& ex) {
@@ -112,7 +129,12 @@ int serve(const app::Config& config, http::Logger& log) {
   server.stop_on_signals();
   double ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   log.log(http::LogLevel::info, "listening",
-          {{"host", config.host}, {"port", server.port()}, {"threads", config.threads}, {"startup_ms", ready_ms}});
+          {{"host", config.host},
+           {"port", server.port()},
+           {"threads", config.threads},
+           {"startup_ms", ready_ms},
+           {"max_connections", server.max_connections()},
+           {"max_connections_per_client", config.max_connections_per_client}});
   server.run();
   e.events->drain();
   e.plugins->stop_all();

@@ -31,7 +31,9 @@ void split_path(std::string_view path, Out& out) {
   }
 }
 
-bool is_placeholder(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+bool is_placeholder(std::string_view s) {
+  return s.size() > 2 && s.front() == '{' && s.back() == '}';
+}
 
 }  // namespace
 
@@ -46,8 +48,7 @@ bool Router::matches(const Entry& e, PathSegmentsRef path) {
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   for (const auto& e : entries_)
-    if (e.method == method && e.pattern == pattern)
-      throw std::logic_error("duplicate route " + method + " " + pattern);
+    if (e.method == method && e.pattern == pattern) throw std::logic_error("duplicate route " + method + " " + pattern);
   std::vector<std::string_view> parts;
   split_path(pattern, parts);
   Entry entry{std::move(method), {}, {}, 0, std::move(handler)};
@@ -66,14 +67,27 @@ Response Router::dispatch(Request& request) const {
   std::span<const std::string_view> path(segments.data(), segments.size());
   std::string allow;
   // Exact (placeholder-free) matches win over placeholder matches: "/products/search" vs "{id}".
+  // HEAD is answered by a HEAD route, or else by the GET route (the server drops the body);
+  // a route of the request's own method wins over a GET standing in for HEAD.
+  const bool head = request.method == "HEAD";
   const Entry* found = nullptr;
+  bool found_exact_method = false;
+  auto allow_method = [&allow](std::string_view m) {
+    if (allow.find(m) == std::string::npos) (allow += allow.empty() ? "" : ", ") += m;
+  };
   for (const auto& e : entries_) {
     if (!matches(e, path)) continue;
-    if (e.method != request.method) {
-      if (allow.find(e.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + e.method;
+    bool same = e.method == request.method;
+    if (!same && !(head && e.method == "GET")) {
+      allow_method(e.method);
+      if (e.method == "GET") allow_method("HEAD");  // answered by the GET route
       continue;
     }
-    if (!found || e.placeholders < found->placeholders) found = &e;
+    if (!found || (same && !found_exact_method) ||
+        (same == found_exact_method && e.placeholders < found->placeholders)) {
+      found = &e;
+      found_exact_method = same;
+    }
   }
   if (!found) {
     for (const auto& [prefix, handler] : prefixes_)
@@ -83,8 +97,8 @@ Response Router::dispatch(Request& request) const {
         return handler(request);
       }
     if (!allow.empty()) {
-      auto r = problem(Error::invalid("method_not_allowed", request.method + " is not allowed on " + request.path),
-                       405);
+      auto r =
+          problem(Error::invalid("method_not_allowed", request.method + " is not allowed on " + request.path), 405);
       r.set_header("Allow", allow);
       return r;
     }

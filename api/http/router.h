@@ -24,8 +24,10 @@ class Router {
   // Registering the same method and pattern twice throws std::logic_error (a start-up bug).
   void add(std::string method, std::string pattern, Handler handler);
 
-  // Finds the handler, fills request.params and request.route, and calls it. No route is a
-  // 404 problem; a path known for other methods is a 405 with an Allow header. Exceptions from
+  // Finds the handler, fills request.params and request.route, and calls it. A HEAD request
+  // is handled by a HEAD route of the path, or else by its GET route (request.method stays
+  // "HEAD"; the server sends the headers without the body). No route is a 404 problem; a path
+  // known for other methods is a 405 with an Allow header (listing HEAD wherever GET is). Exceptions from
   // a handler propagate to the caller (the server logs them and answers a 500 problem).
   Response dispatch(Request& request) const;
 

@@ -15,13 +15,14 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/http/span_body.hpp>
 
+#include <sys/resource.h>
 #include <algorithm>
-#include <random>
 #include <atomic>
 #include <cctype>
 #include <csignal>
 #include <ctime>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -45,10 +46,14 @@ namespace {
 
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::seconds kLingerTime{1};
-constexpr std::chrono::milliseconds kAcceptRetry{100};
+constexpr std::chrono::milliseconds kAcceptRetry{100};      // the first back-off after an accept error
+constexpr std::chrono::milliseconds kAcceptRetryMax{1000};  // doubling up to this
+constexpr std::chrono::seconds kAcceptLogEvery{10};         // one "accept failed" log line per this
 
 // Boost 1.74's beast::string_view is boost::string_view.
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+std::string_view sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -143,14 +148,104 @@ bool is_parse_error(const beast::error_code& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
+// CORS (see ServerOptions::cors_origins): what a preflight allows and what scripts may read.
+constexpr std::string_view kCorsAllowMethods = "GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS";
+constexpr std::string_view kCorsAllowHeaders =
+    "Content-Type, Authorization, X-Publishable-Key, Idempotency-Key, X-Order-Token, X-Customer-Token, "
+    "X-Request-Id, If-None-Match";
+constexpr std::string_view kCorsExposeHeaders =
+    "X-Request-Id, Idempotent-Replayed, Location, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+    "RateLimit-Reset";
+constexpr std::string_view kCorsMaxAge = "7200";  // two hours: the most Chromium honours
+
+// Adds `token` to the response's Vary header unless it is already listed there.
+void add_vary(Response& r, std::string_view token) {
+  auto vary = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "vary"); });
+  if (vary == r.headers.end()) {
+    r.headers.emplace_back("Vary", std::string(token));
+    return;
+  }
+  std::string_view list = vary->second;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (iequals(item, token) || item == "*") return;
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  vary->second += ", ";
+  vary->second += token;
+}
+
 // The server sets these itself; a handler's copy would corrupt the framing.
 bool reserved_header(std::string_view name) {
   return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection");
 }
 
 std::string strip_crlf(std::string value) {
-  std::replace_if(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  std::replace_if(
+      value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
   return value;
+}
+
+// A request the server refuses before reading its body: the status and the problem it answers.
+struct Refusal {
+  unsigned status;
+  Error error;
+};
+
+// The comma-separated elements of a list header, trimmed of spaces and tabs and of any
+// ";parameters"; empty elements are skipped (RFC 9110 section 5.6.1).
+std::vector<std::string_view> list_elements(std::string_view value) {
+  std::vector<std::string_view> out;
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    item = item.substr(0, item.find(';'));
+    auto first = item.find_first_not_of(" \t");
+    if (first == std::string_view::npos) continue;
+    item = item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    out.push_back(item);
+  }
+  return out;
+}
+
+// RFC 9112 section 6: a request's framing must be unambiguous. Beast 1.74 ignores a
+// Transfer-Encoding whose last coding is not chunked (the body would then be read as the next
+// request), accepts a repeated identical Content-Length, and accepts Content-Length after
+// "Transfer-Encoding: gzip"; the checks here close those gaps before the body is read.
+std::optional<Refusal> framing_refusal(const bhttp::request_header<>& h) {
+  auto malformed = [](std::string why) {
+    return Refusal{400, Error::invalid("malformed_request", "malformed HTTP request: " + std::move(why))};
+  };
+  int content_lengths = 0;
+  std::vector<std::string_view> codings;
+  bool transfer_encoding = false;
+  for (const auto& field : h) {
+    if (field.name() == bhttp::field::content_length) {
+      ++content_lengths;
+      if (sv(field.value()).find(',') != std::string_view::npos) ++content_lengths;
+    } else if (field.name() == bhttp::field::transfer_encoding) {
+      transfer_encoding = true;
+      for (auto coding : list_elements(sv(field.value()))) codings.push_back(coding);
+    }
+  }
+  if (content_lengths > 1) return malformed("more than one Content-Length");
+  if (!transfer_encoding) return std::nullopt;
+  if (content_lengths > 0) return malformed("both Content-Length and Transfer-Encoding");
+  if (h.version() < 11) return malformed("Transfer-Encoding in an HTTP/1.0 request");
+  if (codings.empty() || !iequals(codings.back(), "chunked"))
+    return malformed("the final transfer coding is not chunked");
+  for (std::size_t i = 0; i + 1 < codings.size(); ++i) {
+    if (iequals(codings[i], "chunked")) return malformed("chunked applied more than once");
+  }
+  if (codings.size() > 1)
+    return Refusal{501, Error::invalid("transfer_coding_not_implemented",
+                                       "no transfer coding other than chunked is supported, got '" +
+                                           std::string(codings.front()) + "'")};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -196,6 +291,13 @@ struct detail::ServerImpl {
 
   void do_accept();
   void on_accept(beast::error_code ec, Socket socket);
+  void on_accept_error(const beast::error_code& ec);
+
+  // Why a new connection from `address` is refused, or nothing (it is then counted as open
+  // until release()). Thread-safe.
+  enum class Admission { admitted, per_client, server_full };
+  Admission admit(const std::string& address);
+  void release(const std::string& address);
   void do_stop();  // on listener_strand
 
   void add(const std::shared_ptr<Session>& s);
@@ -211,6 +313,16 @@ struct detail::ServerImpl {
   std::mutex sessions_mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 
+  std::size_t max_connections = 0;  // set by start()
+  std::mutex connections_mutex;
+  std::unordered_map<std::string, std::size_t> connections_per_client;  // admitted, open
+  std::size_t open_connections = 0;
+  std::atomic<std::uint64_t> refused_per_client{0}, refused_server_full{0}, accept_errors{0};
+  // Accept back-off and log rate limit (listener strand only).
+  std::chrono::milliseconds accept_backoff{kAcceptRetry};
+  Clock::time_point accept_logged{};
+  std::uint64_t accept_unlogged = 0;
+
   // Destroyed before the members above: pending handlers own sessions that unregister.
   net::io_context ioc;
   Strand listener_strand{net::make_strand(ioc)};
@@ -223,19 +335,22 @@ struct detail::ServerImpl {
 // on the connection's strand (the socket's executor).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string();
-  }
+  // `remote` is the client's address. `admission` says whether the connection was admitted
+  // (counted by ServerImpl::admit, released when the session ends) or why it is refused (it is
+  // then answered 503 and closed without reading a request).
+  Session(Socket&& socket, ServerImpl& server, std::string remote, ServerImpl::Admission admission)
+      : server_(server), stream_(std::move(socket)), remote_(std::move(remote)), admission_(admission) {}
 
   ~Session() {
     if (counted_) server_.metrics.finished();
+    if (admission_ == ServerImpl::Admission::admitted) server_.release(remote_);
     server_.remove(this);
   }
 
   void run() {
     server_.add(shared_from_this());
+    if (admission_ != ServerImpl::Admission::admitted)
+      return net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::refuse, shared_from_this()));
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
@@ -284,7 +399,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
-    if (parser_->is_done()) return handle();
+    // Refused framing closes the connection: whatever follows is never read as a request.
+    if (auto refusal = framing_refusal(parser_->get())) return reject(refusal->status, refusal->error);
+    header_fields_ = static_cast<std::size_t>(std::distance(parser_->get().begin(), parser_->get().end()));
+    if (parser_->is_done()) return on_message();
     if (iequals(sv(parser_->get()[bhttp::field::expect]), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
@@ -304,14 +422,26 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
+    on_message();
+  }
+
+  // A whole request has been read. Beast appends a chunked body's trailer fields to the
+  // header; they are dropped (RFC 9110 section 6.5.1 lets a recipient discard them), so no
+  // trailer can supply a credential or any other header that was not in the header section.
+  void on_message() {
+    auto& fields = parser_->get();
+    auto it = fields.begin();
+    for (std::size_t i = 0; i < header_fields_ && it != fields.end(); ++i) ++it;
+    while (it != fields.end()) it = fields.erase(it);
     handle();
   }
 
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream) return do_close();
     if (ec == bhttp::error::body_limit)
-      return reject(413, Error::invalid("payload_too_large", "the request body is larger than " +
-                                                                 std::to_string(server_.options.body_limit) + " bytes"));
+      return reject(413,
+                    Error::invalid("payload_too_large", "the request body is larger than " +
+                                                            std::to_string(server_.options.body_limit) + " bytes"));
     if (is_parse_error(ec))
       return reject(400, Error::invalid("malformed_request", "malformed HTTP request: " + ec.message()));
     fail(ec, "read");
@@ -331,6 +461,22 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }();
     send(std::move(response), req.version(), keep_alive, head, false);
+  }
+
+  // Answers a connection over a limit with a 503 before reading anything, then closes it.
+  void refuse() {
+    begin_request();
+    request_ = Request{};
+    request_.remote_address = remote_;
+    new_request_id(request_.request_id);
+    bool per_client = admission_ == ServerImpl::Admission::per_client;
+    Response response = problem(
+        Error{ErrorKind::unavailable, "too_many_connections",
+              per_client ? "too many open connections from your address" : "the server has too many open connections"},
+        503);
+    response.set_header("Retry-After", "1");
+    response.set_header("X-Request-Id", request_.request_id);
+    send(std::move(response), 11, false, false, true);
   }
 
   // Answers a request that could not be read, then closes the connection.
@@ -442,11 +588,13 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point started_;
   unsigned status_ = 0;
   std::size_t lingered_ = 0;
+  std::size_t header_fields_ = 0;  // fields in the header section of the request being read
   bool first_ = true;
   bool idle_ = false;
   bool counted_ = false;
   bool close_ = false;
   bool linger_ = false;
+  ServerImpl::Admission admission_;
 };
 
 Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote) {
@@ -483,10 +631,10 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
       return problem(Error::invalid("malformed_request", "the request target is not a valid, percent-encoded path"));
     if (cors && out.method == "OPTIONS") {
       Response preflight = Response::no_content();
-      preflight.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
-      preflight.set_header("Access-Control-Allow-Headers",
-                           "Content-Type, Authorization, X-Publishable-Key, Idempotency-Key, X-Request-Id");
-      preflight.set_header("Access-Control-Max-Age", "600");
+      preflight.set_header("Access-Control-Allow-Methods", std::string(kCorsAllowMethods));
+      preflight.set_header("Access-Control-Allow-Headers", std::string(kCorsAllowHeaders));
+      preflight.set_header("Access-Control-Max-Age", std::string(kCorsMaxAge));
+      preflight.set_header("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
       return preflight;
     }
     try {
@@ -504,12 +652,12 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
   }
   if (cors) {
     r.set_header("Access-Control-Allow-Origin", std::string(origin));
-    r.set_header("Access-Control-Expose-Headers", "X-Request-Id");
-    auto vary = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "vary"); });
-    if (vary == r.headers.end()) r.headers.emplace_back("Vary", "Origin");
-    else if (!iequals(vary->second, "origin") && vary->second.find("Origin") == std::string::npos)
-      vary->second += ", Origin";
+    r.set_header("Access-Control-Expose-Headers", std::string(kCorsExposeHeaders));
   }
+  // With CORS configured, every reply depends on Origin (allowed or not), so caches must key on it.
+  if (!options.cors_origins.empty()) add_vary(r, "Origin");
+  if (std::none_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "cache-control"); }))
+    r.headers.emplace_back("Cache-Control", "no-store");
   r.set_header("X-Request-Id", out.request_id);
   return r;
 }
@@ -528,18 +676,70 @@ void detail::ServerImpl::on_accept(beast::error_code ec, Socket socket) {
   if (stopping) return;  // the socket, if any, closes here
   if (ec) {
     if (ec == net::error::operation_aborted) return;
-    logger.log(LogLevel::warn, "accept failed", {{"error", ec.message()}});
-    // E.g. out of file descriptors: back off instead of spinning.
-    accept_retry.expires_after(kAcceptRetry);
-    accept_retry.async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec && !stopping) do_accept();
-    });
-    return;
+    return on_accept_error(ec);
   }
+  accept_backoff = kAcceptRetry;
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<Session>(std::move(socket), *this)->run();
+  std::string remote;
+  auto endpoint = socket.remote_endpoint(ignored);
+  if (!ignored) remote = endpoint.address().to_string();
+  Admission admission = admit(remote);
+  std::make_shared<Session>(std::move(socket), *this, std::move(remote), admission)->run();
   do_accept();
+}
+
+void detail::ServerImpl::on_accept_error(const beast::error_code& ec) {
+  // E.g. out of file descriptors: the pending connection stays queued and accept() would fail
+  // again at once, so back off (longer each time) instead of spinning, and log rarely.
+  accept_errors.fetch_add(1, std::memory_order_relaxed);
+  auto now = Clock::now();
+  if (accept_logged == Clock::time_point{} || now - accept_logged >= kAcceptLogEvery) {
+    logger.log(LogLevel::warn, "accept failed",
+               {{"error", ec.message()}, {"retry_ms", accept_backoff.count()}, {"not_logged", accept_unlogged}});
+    accept_logged = now;
+    accept_unlogged = 0;
+  } else {
+    ++accept_unlogged;
+  }
+  accept_retry.expires_after(accept_backoff);
+  accept_backoff = std::min(accept_backoff * 2, kAcceptRetryMax);
+  accept_retry.async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && !stopping) do_accept();
+  });
+}
+
+detail::ServerImpl::Admission detail::ServerImpl::admit(const std::string& address) {
+  std::lock_guard lock(connections_mutex);
+  if (open_connections >= max_connections) {
+    refused_server_full.fetch_add(1, std::memory_order_relaxed);
+    return Admission::server_full;
+  }
+  std::size_t& mine = connections_per_client[address];
+  if (options.max_connections_per_client > 0 && mine >= options.max_connections_per_client) {
+    refused_per_client.fetch_add(1, std::memory_order_relaxed);
+    return Admission::per_client;
+  }
+  ++mine;
+  ++open_connections;
+  return Admission::admitted;
+}
+
+void detail::ServerImpl::release(const std::string& address) {
+  std::lock_guard lock(connections_mutex);
+  --open_connections;
+  auto it = connections_per_client.find(address);
+  if (it != connections_per_client.end() && --it->second == 0) connections_per_client.erase(it);
+}
+
+std::pair<std::uint64_t, std::uint64_t> raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return {0, 0};
+  std::uint64_t before = limit.rlim_cur;
+  if (limit.rlim_cur == limit.rlim_max) return {before, before};
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return {before, before};
+  return {before, limit.rlim_cur};
 }
 
 void detail::ServerImpl::do_stop() {
@@ -602,10 +802,37 @@ void Server::start() {
     throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
   }
   impl_->bound_port = acceptor.local_endpoint(ec).port();
+  impl_->max_connections = o.max_connections;
+  if (impl_->max_connections == 0) {
+    rlimit limit{};
+    std::uint64_t soft = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                             ? limit.rlim_cur
+                             : std::uint64_t{1} << 20;
+    std::uint64_t reserve = std::max<std::uint64_t>(64, soft / 10);
+    impl_->max_connections = static_cast<std::size_t>(soft > reserve + 16 ? soft - reserve : 16);
+  }
   net::dispatch(impl_->listener_strand, [impl = impl_.get()] { impl->do_accept(); });
 }
 
-unsigned short Server::port() const { return impl_->bound_port; }
+unsigned short Server::port() const {
+  return impl_->bound_port;
+}
+
+std::size_t Server::max_connections() const {
+  return impl_->max_connections;
+}
+
+ConnectionStats Server::connection_stats() const {
+  ConnectionStats out;
+  {
+    std::lock_guard lock(impl_->connections_mutex);
+    out.open_connections = impl_->open_connections;
+  }
+  out.refused_per_client = impl_->refused_per_client.load(std::memory_order_relaxed);
+  out.refused_server_full = impl_->refused_server_full.load(std::memory_order_relaxed);
+  out.accept_errors = impl_->accept_errors.load(std::memory_order_relaxed);
+  return out;
+}
 
 void Server::stop_on_signals() {
   auto* impl = impl_.get();

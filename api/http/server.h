@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace quanqu::http {
@@ -33,7 +35,25 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{30};
   // Origins allowed by CORS ("https://shop.example", or "*" for any). Empty: no CORS headers.
   std::vector<std::string> cors_origins;
+  // Open connections allowed from one client address; 0 for no limit.
+  std::size_t max_connections_per_client = 256;
+  // Open connections allowed in all; 0 derives it at start() from the open-files soft limit
+  // (the limit less a tenth of it, at least 64, kept for the database, plugins and logs).
+  std::size_t max_connections = 0;
 };
+
+// Counters of the connection layer, read for /metrics. All monotonic except open_connections.
+struct ConnectionStats {
+  std::uint64_t open_connections = 0;     // admitted connections now open
+  std::uint64_t refused_per_client = 0;   // refused: their address was at max_connections_per_client
+  std::uint64_t refused_server_full = 0;  // refused: the server was at max_connections
+  std::uint64_t accept_errors = 0;        // accept() failures (EMFILE, ENFILE, ENOBUFS, ...)
+};
+
+// Raises this process's RLIMIT_NOFILE soft limit to its hard limit (a server holding many idle
+// keep-alive connections needs more than the usual 1,024). Returns {soft before, soft after};
+// after == before when it was already at the hard limit or the raise was refused.
+std::pair<std::uint64_t, std::uint64_t> raise_open_files_limit();
 
 // What the server does around the handler, per request:
 //  * the request is converted to a Request: method upper-case, path percent-decoded without the
@@ -49,9 +69,16 @@ struct ServerOptions {
 //    for different connections (so it must be thread-safe); it may block, occupying that
 //    thread. If it throws, the response is a 500 problem ("internal") and the server carries on.
 //  * CORS: when the Origin header matches cors_origins, responses get
-//    Access-Control-Allow-Origin (that origin), Vary: Origin and Access-Control-Expose-Headers:
-//    X-Request-Id; an OPTIONS request with such an Origin is answered 204 by the server
-//    itself (preflight) without calling the handler.
+//    Access-Control-Allow-Origin (that origin) and Access-Control-Expose-Headers (X-Request-Id,
+//    Idempotent-Replayed, Location, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining,
+//    RateLimit-Reset); an OPTIONS request with such an Origin is answered 204 by the server
+//    itself (preflight) without calling the handler, with Access-Control-Allow-Methods (GET,
+//    HEAD, POST, PATCH, PUT, DELETE, OPTIONS), Access-Control-Allow-Headers (Content-Type,
+//    Authorization, X-Publishable-Key, Idempotency-Key, X-Order-Token, X-Customer-Token,
+//    X-Request-Id, If-None-Match), Access-Control-Max-Age: 7200 and Vary:
+//    Access-Control-Request-Method, Access-Control-Request-Headers. Whenever cors_origins is
+//    not empty every response gets "Origin" added to its Vary header (allowed origin or not).
+//    Other origins get no Access-Control-* header at all.
 //  * the response gets Content-Type (unless the Response's content_type is empty), its headers
 //    (except Content-Length, Transfer-Encoding and Connection, which the server owns; CR and LF
 //    in values become spaces), Content-Length (not for 204/304, which carry no body), Date and
@@ -60,6 +87,24 @@ struct ServerOptions {
 //  * request headers are limited to Beast's default 8 KiB; more is a 400 problem.
 //  * HTTP/1.1 keep-alive; one request is handled at a time per connection (pipelined requests
 //    wait in the read buffer).
+//  * request framing follows RFC 9112 section 6, and anything ambiguous is refused before the
+//    body is read, answered once and the connection closed (nothing after it is read as a
+//    request): a Transfer-Encoding whose final coding is not chunked, chunked twice, any
+//    Transfer-Encoding in HTTP/1.0, Content-Length together with Transfer-Encoding, and a
+//    repeated, listed ("5, 5") or non-decimal Content-Length are a 400 problem
+//    ("malformed_request"); other codings before a final chunked ("gzip, chunked") are a 501
+//    problem ("transfer_coding_not_implemented"): no transfer coding but chunked is supported.
+//    Beast itself refuses (400 "malformed_request") bad chunk sizes, header names and bare-LF
+//    line endings; it unfolds an obsolete line fold into one space (RFC 9112 section 5.2), so
+//    a folded framing header is one malformed value. Trailer fields of a chunked body are
+//    discarded.
+//  * connections: once an address has max_connections_per_client open, or the server
+//    max_connections, a new connection is answered at once with a 503 problem
+//    ("too_many_connections", Retry-After: 1, Connection: close) and closed; nothing it sends is
+//    handled. accept() errors (out of file descriptors) retry after a back-off growing from
+//    100 ms to 1 s and are logged at most once every 10 s with a count of the ones left out.
+//  * caching: a response without Cache-Control gets "Cache-Control: no-store" (handlers of
+//    cacheable replies set their own).
 //  * once the response is written: metrics.observe(method, route, status, seconds from the
 //    request being read to the response written) and logger.access(...). Protocol errors
 //    (400/413) are counted and logged too, with route "".
@@ -78,6 +123,13 @@ class Server {
 
   // The bound port (the real one when options.port was 0). Valid after start().
   unsigned short port() const;
+
+  // The connection cap in force (options.max_connections, or the one derived from the open-files
+  // limit). Valid after start().
+  std::size_t max_connections() const;
+
+  // A snapshot of the connection counters. Thread-safe.
+  ConnectionStats connection_stats() const;
 
   // Makes SIGINT and SIGTERM call stop(). Call before run(); the signal handlers are owned by
   // the server and removed when it stops.

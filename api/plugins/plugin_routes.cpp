@@ -58,7 +58,7 @@ http::Response plugin_request(Services& services, http::Request& request) {
     if (!customer) return http::problem(customer.error());
     in.customer_id = customer->id.value;
   }
-  in.method = request.method;
+  in.method = request.method == "HEAD" ? "GET" : request.method;  // HEAD is a GET without the body
   in.path = request.path;
   in.body = request.body;
   in.request_id = request.request_id;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/change_counter.h"
+#include "http/caching.h"
 
 #include <chrono>
 #include <memory>
@@ -22,8 +23,9 @@ class ResponseCache {
 
   bool enabled() const { return ttl_ms_ > 0; }
 
-  // Bodies are shared and immutable: a hit hands out the same string, never a copy.
-  using Body = std::shared_ptr<const std::string>;
+  // Replies are shared and immutable: a hit hands out the same representation (body, ETag and
+  // gzip body, computed once when it was stored), never a copy.
+  using Body = std::shared_ptr<const http::Representation>;
 
   Body get(const std::string& key) const {
     if (!enabled()) return nullptr;

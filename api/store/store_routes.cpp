@@ -34,15 +34,24 @@ Status item_exists(const cart::Cart& cart, const std::string& item_id) {
   return Error::not_found("cart_item.not_found", "no item '" + item_id + "' in this cart");
 }
 
-// A cached reply, or the computed one stored for the next caller.
-Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const std::string& key,
+// Catalog replies may be stored by shared caches but must be revalidated (stock changes them at
+// any moment; a 304 is cheap). They depend on the publishable key (the channel) and the coding.
+constexpr std::string_view kCatalogCacheControl = "public, max-age=0, must-revalidate";
+constexpr std::string_view kCatalogVary = "X-Publishable-Key, Accept-Encoding";
+
+// A cached reply, or the computed one stored for the next caller; either way answered with its
+// ETag (304 on a matching If-None-Match) and gzipped when the client accepts it. The ETag and
+// gzip body are computed once, when the reply is stored.
+Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const Request& r, const std::string& key,
                         const std::function<Result<nlohmann::json>()>& compute) {
-  if (auto hit = cache.get(key)) return Response::shared(200, std::move(hit));
-  std::uint64_t generation = changes.current();
-  QQ_ASSIGN_OR_RETURN(nlohmann::json json, compute());
-  auto body = std::make_shared<const std::string>(std::move(json_reply(200, json).body));
-  cache.put(key, generation, body);
-  return Response::shared(200, std::move(body));
+  auto reply = cache.get(key);
+  if (!reply) {
+    std::uint64_t generation = changes.current();
+    QQ_ASSIGN_OR_RETURN(nlohmann::json json, compute());
+    reply = http::make_representation(std::move(json_reply(200, json).body));
+    cache.put(key, generation, reply);
+  }
+  return http::representation_response(r, std::move(reply), kCatalogCacheControl, kCatalogVary);
 }
 
 catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }
@@ -62,7 +71,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     // Length-prefixed parts, so no q or category text can make two queries share a key.
     std::string key = c.id.value + "|list|" + std::to_string(q.limit);
     for (const auto* part : {&q.cursor, &q.q, &q.category}) key += "|" + std::to_string(part->size()) + ":" + *part;
-    return cached(*cache, s.changes, key, [&]() -> Result<nlohmann::json> {
+    return cached(*cache, s.changes, r, key, [&]() -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto result, s.catalog.list_store_products(view_of(c), q));
       nlohmann::json items = nlohmann::json::array();
       for (const auto& p : result.items) items.push_back(product_store_json(p, c.currency));
@@ -72,14 +81,14 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
 
   router.add("GET", "/v1/store/products/{id}", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
     const std::string& id = r.param("id");
-    return cached(*cache, s.changes, c.id.value + "|product|" + id, [&]() -> Result<nlohmann::json> {
+    return cached(*cache, s.changes, r, c.id.value + "|product|" + id, [&]() -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_store_product(view_of(c), id));
       return product_store_json(product, c.currency);
     });
   }));
 
-  router.add("GET", "/v1/store/categories", store_route(s, [&s, cache](Request&, const channels::Channel& c) -> Result<Response> {
-    return cached(*cache, s.changes, "categories", [&]() -> Result<nlohmann::json> {
+  router.add("GET", "/v1/store/categories", store_route(s, [&s, cache](Request& r, const channels::Channel&) -> Result<Response> {
+    return cached(*cache, s.changes, r, "categories", [&]() -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto categories, s.catalog.list_categories());
       nlohmann::json items = nlohmann::json::array();
       for (const auto& cat : categories) items.push_back(category_json(cat));

@@ -106,6 +106,38 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
   EXPECT_TRUE(req.route.empty());
 }
 
+TEST_F(RouterTest, HeadIsServedByTheGetRoute) {
+  auto req = make("HEAD", "/v1/store/products/p_1");
+  auto r = router_.dispatch(req);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(body(r)["handler"], "get");
+  EXPECT_EQ(req.route, "/v1/store/products/{id}");
+  EXPECT_EQ(req.method, "HEAD");  // the server drops the body for it
+  auto search = make("HEAD", "/v1/store/products/search");
+  EXPECT_EQ(body(router_.dispatch(search))["handler"], "search");
+}
+
+TEST_F(RouterTest, AHeadRouteWinsOverTheGetRoute) {
+  router_.add("HEAD", "/v1/store/products/{id}", returns("head"));
+  auto req = make("HEAD", "/v1/store/products/p_1");
+  EXPECT_EQ(body(router_.dispatch(req))["handler"], "head");
+  // Even over a GET route with fewer placeholders.
+  auto search = make("HEAD", "/v1/store/products/search");
+  EXPECT_EQ(body(router_.dispatch(search))["handler"], "head");
+}
+
+TEST_F(RouterTest, HeadWithoutGetIs405AndAllowListsHeadBesideGet) {
+  auto head = make("HEAD", "/v1/admin/products/p_1");
+  EXPECT_EQ(router_.dispatch(head).status, 405u);
+  auto put = make("PUT", "/v1/store/products");
+  auto r = router_.dispatch(put);
+  EXPECT_EQ(r.status, 405u);
+  std::string allow;
+  for (const auto& [k, v] : r.headers)
+    if (k == "Allow") allow = v;
+  EXPECT_EQ(allow, "GET, HEAD");
+}
+
 TEST_F(RouterTest, MethodsAreCaseSensitive) {
   auto req = make("get", "/v1/store/products");
   EXPECT_EQ(router_.dispatch(req).status, 405u);
