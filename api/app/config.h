@@ -1,6 +1,8 @@
 // Command-line and QUANQU_* environment configuration of the quanqu executable.
 #pragma once
 
+#include "routes/rate_limits.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@ struct Config {
   int catalog_cache_ttl_ms = 1000;
   std::vector<std::string> cors_origins;
   std::size_t body_limit = 1 << 20;
+  api::RateLimitOptions rate_limits;  // --rate-limit-store, -admin, -open, -auth
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).
