@@ -55,8 +55,8 @@ class IdempotencyTest : public E2ETest {
   // A channel offering manual payment, the demo tee published on it; returns its publishable key.
   std::string manual_channel(const std::string& code) {
     json locations = json::array();
-    auto listed = admin().get("/v1/admin/stock-locations");
-    for (const auto& l : listed.json()["items"]) locations.push_back(l["id"]);
+    for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"})
+      locations.push_back(admin().get(std::string("/v1/admin/stock-locations/") + code).json().value("id", ""));
     auto c = admin().post("/v1/admin/channels", {{"code", code},
                                                  {"type", "web"},
                                                  {"currency", "CNY"},
@@ -122,7 +122,7 @@ TEST_F(IdempotencyTest, AdminCreatesReplayTheFirstReplyAndCreateNothingNew) {
     std::string location_prefix;
   };
   auto product = admin().post("/v1/admin/products", {{"handle", "idem-mug"}, {"title", "Mug"},
-                                                     {"variants", {{{"sku", "IDEM-MUG-1"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
+                                                     {"variants", {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
                               key("product-1"));
   ASSERT_EQ(product.status, 201u) << product.body;
   std::string product_id = product.json().value("id", "");
@@ -130,7 +130,7 @@ TEST_F(IdempotencyTest, AdminCreatesReplayTheFirstReplyAndCreateNothingNew) {
   EXPECT_EQ(admin().get(product.header("Location")).json().value("id", ""), product_id);
   std::size_t products = count("/v1/admin/products?limit=100");
   expect_replay(product, admin().post("/v1/admin/products", {{"handle", "idem-mug"}, {"title", "Mug"},
-                                                             {"variants", {{{"sku", "IDEM-MUG-1"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
+                                                             {"variants", {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
                                       key("product-1")),
                 201);
   EXPECT_EQ(count("/v1/admin/products?limit=100"), products);
@@ -138,7 +138,7 @@ TEST_F(IdempotencyTest, AdminCreatesReplayTheFirstReplyAndCreateNothingNew) {
   std::string channel_id = admin().get("/v1/admin/channels").json()["items"][0].value("id", "");
   std::vector<Create> creates = {
       {"/v1/admin/products/" + product_id + "/variants", "", "variant-1",
-       {{"sku", "IDEM-MUG-2"}, {"prices", {{{"currency", "CNY"}, {"amount", 4900}}}}},
+       {{"sku", "IDEM-MUG-2"}, {"title", "Large"}, {"prices", {{{"currency", "CNY"}, {"amount", 4900}}}}},
        "/v1/admin/products/" + product_id + "/variants/"},
       {"/v1/admin/categories", "/v1/admin/categories", "category-1", {{"handle", "idem-cups"}, {"name", "Cups"}},
        "/v1/admin/categories/"},
