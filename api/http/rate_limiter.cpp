@@ -19,15 +19,17 @@ std::optional<double> parse_number(std::string_view text) {
   return v;
 }
 
-std::int64_t ceil_seconds(double s) { return static_cast<std::int64_t>(std::ceil(s - 1e-9)); }
+std::int64_t ceil_seconds(double s) {
+  return static_cast<std::int64_t>(std::ceil(s - 1e-9));
+}
 
 }  // namespace
 
 Result<RateLimit> RateLimit::parse(std::string_view text) {
   auto bad = [&] {
     return Error::invalid("rate_limit.invalid", "rate limit '" + std::string(text) +
-                                                     "' is not R or R:B (R requests per second, 0 to 1000000, "
-                                                     "0 = off; B a whole burst, 1 to 1000000)");
+                                                    "' is not R or R:B (R requests per second, 0 to 1000000, "
+                                                    "0 = off; B a whole burst, 1 to 1000000)");
   };
   auto colon = text.find(':');
   auto rate = parse_number(text.substr(0, colon));
@@ -43,7 +45,10 @@ Result<RateLimit> RateLimit::parse(std::string_view text) {
 }
 
 RateLimiter::RateLimiter(std::string name, RateLimit limit, const Clock& clock, std::size_t max_buckets)
-    : name_(std::move(name)), limit_(limit), clock_(clock), max_per_shard_(std::max<std::size_t>(1, max_buckets / kShards)) {}
+    : name_(std::move(name)),
+      limit_(limit),
+      clock_(clock),
+      max_per_shard_(std::max<std::size_t>(1, max_buckets / kShards)) {}
 
 RateLimiter::Shard& RateLimiter::shard_for(std::string_view key) {
   return shards_[std::hash<std::string_view>{}(key) % kShards];

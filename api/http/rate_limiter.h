@@ -31,9 +31,9 @@ struct RateLimit {
 // What a bucket said about one request, and what the RateLimit-* headers report.
 struct RateDecision {
   bool allowed = true;
-  std::int64_t limit = 0;        // the burst: RateLimit-Limit
-  std::int64_t remaining = 0;    // whole tokens left after this request: RateLimit-Remaining
-  std::int64_t reset_s = 0;      // seconds until the bucket is full again (rounded up): RateLimit-Reset
+  std::int64_t limit = 0;          // the burst: RateLimit-Limit
+  std::int64_t remaining = 0;      // whole tokens left after this request: RateLimit-Remaining
+  std::int64_t reset_s = 0;        // seconds until the bucket is full again (rounded up): RateLimit-Reset
   std::int64_t retry_after_s = 0;  // refused only: seconds until one token is back (at least 1)
 };
 

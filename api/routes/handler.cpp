@@ -50,8 +50,8 @@ http::Handler store_route(Services& services, StoreHandler handler) {
       if (!resolved) return finish(services, request, resolved.error());
       const auto& channel_id = *resolved;
       if (!channel_id)
-        return http::problem(Error::unauthenticated("auth.publishable_key_invalid",
-                                                    "the publishable key is unknown or revoked"));
+        return http::problem(
+            Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
       auto channel = services.channels.get_cached(*channel_id);
       if (!channel) return finish(services, request, channel.error());
       return finish(services, request, handler(request, *channel));
@@ -115,7 +115,8 @@ StoreHandler failures_limited(Services& services, std::string param, StoreHandle
     std::string key = request.route + "|" + request.remote_address + "|" + request.param(param);
     if (auto limited = over_limit(services.limits, RouteClass::auth, key)) return std::move(*limited);
     auto result = handler(request, channel);
-    if (result.ok() && result->status < 400 && services.limits) services.limits->bucket(RouteClass::auth).give_back(key);
+    if (result.ok() && result->status < 400 && services.limits)
+      services.limits->bucket(RouteClass::auth).give_back(key);
     return result;
   };
 }

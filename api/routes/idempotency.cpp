@@ -58,14 +58,18 @@ Result<http::Response> run_once(Services& s, http::Request& request, const std::
     // it is answered 409 in_progress until the claim's lease ends, then runs again.
     if (!saved && s.log)
       s.log->log(http::LogLevel::error, "idempotency reply not stored",
-                 {{"code", saved.error().code}, {"cause", saved.error().cause}, {"request_id", request.request_id},
+                 {{"code", saved.error().code},
+                  {"cause", saved.error().cause},
+                  {"request_id", request.request_id},
                   {"route", request.route}});
   } else {
     auto released = s.idempotency.release(scope, key, claim->claim_id);
     if (!released && s.log)
       s.log->log(http::LogLevel::error, "idempotency key not released",
-                 {{"code", released.error().code}, {"cause", released.error().cause},
-                  {"request_id", request.request_id}, {"route", request.route}});
+                 {{"code", released.error().code},
+                  {"cause", released.error().cause},
+                  {"request_id", request.request_id},
+                  {"route", request.route}});
   }
   return result;
 }

@@ -13,10 +13,14 @@ RateLimits::RateLimits(const RateLimitOptions& o, const Clock& clock)
 
 http::RateLimiter& RateLimits::bucket(RouteClass c) {
   switch (c) {
-    case RouteClass::store: return *store_;
-    case RouteClass::admin: return *admin_;
-    case RouteClass::open: return *open_;
-    case RouteClass::auth: return *auth_;
+    case RouteClass::store:
+      return *store_;
+    case RouteClass::admin:
+      return *admin_;
+    case RouteClass::open:
+      return *open_;
+    case RouteClass::auth:
+      return *auth_;
   }
   return *open_;
 }
@@ -31,7 +35,9 @@ void RateLimits::register_metrics(http::Metrics& metrics) {
                       });
 }
 
-std::string secret_key(std::string_view secret) { return sha256_hex(secret).substr(0, 32); }
+std::string secret_key(std::string_view secret) {
+  return sha256_hex(secret).substr(0, 32);
+}
 
 void set_rate_headers(http::Response& response, const std::optional<http::RateDecision>& d) {
   if (!d) return;
@@ -43,9 +49,12 @@ void set_rate_headers(http::Response& response, const std::optional<http::RateDe
 namespace {
 
 http::Response too_many(const http::RateLimiter& bucket, const http::RateDecision& d) {
-  auto reply = http::problem(Error{ErrorKind::unavailable, "rate_limited",
+  auto reply = http::problem(Error{ErrorKind::unavailable,
+                                   "rate_limited",
                                    "too many requests; retry after " + std::to_string(d.retry_after_s) + " s",
-                                   {}, {{"bucket", bucket.name()}, {"retry_after", d.retry_after_s}}, {}},
+                                   {},
+                                   {{"bucket", bucket.name()}, {"retry_after", d.retry_after_s}},
+                                   {}},
                              429);
   reply.set_header("Retry-After", std::to_string(d.retry_after_s));
   set_rate_headers(reply, d);

@@ -23,7 +23,9 @@ using quanqu::e2e::PluginsDir;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
 
-Headers key(const std::string& k) { return {{"Idempotency-Key", k}}; }
+Headers key(const std::string& k) {
+  return {{"Idempotency-Key", k}};
+}
 
 // The first reply is a fresh create with its Location; the second, with the same key and body,
 // is that reply again, marked replayed.
@@ -121,33 +123,57 @@ TEST_F(IdempotencyTest, AdminCreatesReplayTheFirstReplyAndCreateNothingNew) {
     json body;
     std::string location_prefix;
   };
-  auto product = admin().post("/v1/admin/products", {{"handle", "idem-mug"}, {"title", "Mug"},
-                                                     {"variants", {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
-                              key("product-1"));
+  auto product = admin().post(
+      "/v1/admin/products",
+      {{"handle", "idem-mug"},
+       {"title", "Mug"},
+       {"variants",
+        {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
+      key("product-1"));
   ASSERT_EQ(product.status, 201u) << product.body;
   std::string product_id = product.json().value("id", "");
   EXPECT_EQ(product.header("Location"), "/v1/admin/products/" + product_id);
   EXPECT_EQ(admin().get(product.header("Location")).json().value("id", ""), product_id);
   std::size_t products = count("/v1/admin/products?limit=100");
-  expect_replay(product, admin().post("/v1/admin/products", {{"handle", "idem-mug"}, {"title", "Mug"},
-                                                             {"variants", {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
-                                      key("product-1")),
-                201);
+  expect_replay(
+      product,
+      admin().post(
+          "/v1/admin/products",
+          {{"handle", "idem-mug"},
+           {"title", "Mug"},
+           {"variants",
+            {{{"sku", "IDEM-MUG-1"}, {"title", "One size"}, {"prices", {{{"currency", "CNY"}, {"amount", 3900}}}}}}}},
+          key("product-1")),
+      201);
   EXPECT_EQ(count("/v1/admin/products?limit=100"), products);
 
   std::string channel_id = admin().get("/v1/admin/channels").json()["items"][0].value("id", "");
   std::vector<Create> creates = {
-      {"/v1/admin/products/" + product_id + "/variants", "", "variant-1",
+      {"/v1/admin/products/" + product_id + "/variants",
+       "",
+       "variant-1",
        {{"sku", "IDEM-MUG-2"}, {"title", "Large"}, {"prices", {{{"currency", "CNY"}, {"amount", 4900}}}}},
        "/v1/admin/products/" + product_id + "/variants/"},
-      {"/v1/admin/categories", "/v1/admin/categories", "category-1", {{"handle", "idem-cups"}, {"name", "Cups"}},
+      {"/v1/admin/categories",
+       "/v1/admin/categories",
+       "category-1",
+       {{"handle", "idem-cups"}, {"name", "Cups"}},
        "/v1/admin/categories/"},
-      {"/v1/admin/stock-locations", "/v1/admin/stock-locations", "location-1",
-       {{"code", "idem-depot"}, {"name", "Depot"}, {"address", kAddress}}, "/v1/admin/stock-locations/"},
-      {"/v1/admin/channels", "/v1/admin/channels", "channel-1", {{"code", "idem-kiosk"}, {"type", "web"}, {"currency", "CNY"}},
+      {"/v1/admin/stock-locations",
+       "/v1/admin/stock-locations",
+       "location-1",
+       {{"code", "idem-depot"}, {"name", "Depot"}, {"address", kAddress}},
+       "/v1/admin/stock-locations/"},
+      {"/v1/admin/channels",
+       "/v1/admin/channels",
+       "channel-1",
+       {{"code", "idem-kiosk"}, {"type", "web"}, {"currency", "CNY"}},
        "/v1/admin/channels/"},
-      {"/v1/admin/channels/" + channel_id + "/publishable-keys", "/v1/admin/channels/" + channel_id + "/publishable-keys",
-       "pk-1", {{"label", "idem"}}, "/v1/admin/channels/" + channel_id + "/publishable-keys/"},
+      {"/v1/admin/channels/" + channel_id + "/publishable-keys",
+       "/v1/admin/channels/" + channel_id + "/publishable-keys",
+       "pk-1",
+       {{"label", "idem"}},
+       "/v1/admin/channels/" + channel_id + "/publishable-keys/"},
   };
   for (const auto& c : creates) {
     SCOPED_TRACE(c.path);

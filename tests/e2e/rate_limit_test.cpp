@@ -1,4 +1,5 @@
-// End to end: rate limits per publishable key, admin key, client address and guessed secret; 429 and RateLimit-* headers.
+// End to end: rate limits per publishable key, admin key, client address and guessed secret; 429 and RateLimit-*
+// headers.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
 
@@ -44,8 +45,8 @@ double sample(const std::string& text, const std::string& series) {
 class RateLimitTest : public E2ETest {
  protected:
   std::vector<std::string> extra_args() const override {
-    return {"--rate-limit-store", "2:3", "--rate-limit-admin", "2:3", "--rate-limit-open", "1:2", "--rate-limit-auth",
-            "0.001:3"};
+    return {"--rate-limit-store", "2:3", "--rate-limit-admin", "2:3",
+            "--rate-limit-open",  "1:2", "--rate-limit-auth",  "0.001:3"};
   }
 };
 
@@ -75,8 +76,8 @@ TEST_F(RateLimitTest, SeparateKeysHaveSeparateBuckets) {
   // A second channel's storefront, made before the demo key's bucket is spent.
   auto channel = admin().post("/v1/admin/channels", {{"code", "kiosk"}, {"type", "web"}, {"currency", "CNY"}});
   ASSERT_EQ(channel.status, 201u) << channel.body;
-  auto issued = admin().post("/v1/admin/channels/" + channel.json().value("id", "") + "/publishable-keys",
-                             {{"label", "kiosk"}});
+  auto issued =
+      admin().post("/v1/admin/channels/" + channel.json().value("id", "") + "/publishable-keys", {{"label", "kiosk"}});
   ASSERT_EQ(issued.status, 201u) << issued.body;
   HttpClient kiosk = storefront(issued.json().value("key", ""));
 
@@ -137,8 +138,8 @@ TEST_F(RateLimitTest, WrongOrderTokensRunOutPerOrderAndTheRightOneThenWaits) {
   for (int i = 0; i < 2; ++i) EXPECT_EQ(store().get(path, {{"X-Order-Token", token}}).status, 200u);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   for (int i = 0; i < 3; ++i)
-    EXPECT_TRUE(IsProblem(store().get(path, {{"X-Order-Token", "qq_ot_wrong" + std::to_string(i)}}), 404,
-                          "order.not_found"));
+    EXPECT_TRUE(
+        IsProblem(store().get(path, {{"X-Order-Token", "qq_ot_wrong" + std::to_string(i)}}), 404, "order.not_found"));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   auto refused = store().get(path, {{"X-Order-Token", token}});
   EXPECT_TRUE(IsRateLimited(refused, "auth"));

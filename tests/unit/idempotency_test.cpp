@@ -125,9 +125,12 @@ TEST_F(IdempotencyTest, ConcurrentClaimsOfOneKeyClaimExactlyOnce) {
   for (int i = 0; i < kThreads; ++i)
     threads.emplace_back([&] {
       auto c = keys.claim("s", "race", "fp");
-      if (c.ok() && c->claimed) claimed.fetch_add(1);
-      else if (!c.ok() && c.error().code == "idempotency.in_progress") busy.fetch_add(1);
-      else other.fetch_add(1);
+      if (c.ok() && c->claimed)
+        claimed.fetch_add(1);
+      else if (!c.ok() && c.error().code == "idempotency.in_progress")
+        busy.fetch_add(1);
+      else
+        other.fetch_add(1);
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(claimed.load(), 1);
