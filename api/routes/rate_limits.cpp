@@ -41,6 +41,9 @@ std::string secret_key(std::string_view secret) {
 
 void set_rate_headers(http::Response& response, const std::optional<http::RateDecision>& d) {
   if (!d) return;
+  // A reply refused by an inner bucket (429) already describes that bucket.
+  for (const auto& [name, value] : response.headers)
+    if (name == "RateLimit-Limit") return;
   response.set_header("RateLimit-Limit", std::to_string(d->limit));
   response.set_header("RateLimit-Remaining", std::to_string(d->remaining));
   response.set_header("RateLimit-Reset", std::to_string(d->reset_s));

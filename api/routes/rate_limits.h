@@ -67,7 +67,8 @@ std::optional<http::Response> exhausted(RateLimits* limits, RouteClass c, std::s
 void charge(RateLimits* limits, RouteClass c, std::string_view key);
 
 // Sets RateLimit-Limit (the burst), RateLimit-Remaining (whole requests left) and RateLimit-Reset
-// (seconds until the bucket is full again) from `decision`; nothing when there is none.
+// (seconds until the bucket is full again) from `decision`; nothing when there is none, or when
+// the response carries them already (a 429 from an inner bucket, which they then describe).
 void set_rate_headers(http::Response& response, const std::optional<http::RateDecision>& decision);
 
 }  // namespace quanqu::api
