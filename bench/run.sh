@@ -13,6 +13,10 @@
 #                           cart line runs out of stock at the rate measured so far
 #   BENCH_SKUS=4            SKUs (those with the most stock) rotated through in add-to-cart
 #   BENCH_SERVER_ARGS=      extra arguments for quanqu serve, e.g. "--log-level warn"
+#   BENCH_RATE_LIMIT=1000000:1000000  the --rate-limit-store/-admin/-open given to quanqu: 64
+#                           connections from one address would exhaust the defaults (100:500 and
+#                           less) at once; this keeps the limiter on the path (its cost is measured)
+#                           without refusing anything. 0 switches it off.
 #   BENCH_BUILD_DIR=build   build directory (configured with Ninja if it does not exist)
 #   BENCH_CEILING_ONLY=1    measure only the ceiling
 #   BENCH_TIMEOUTS_CEILING=0  skip the informational ceiling with strand + timeouts
@@ -48,6 +52,8 @@ SERVER_THREADS=$(count "${BENCH_SERVER_THREADS:-2}")
 CARTS=${BENCH_CARTS:-auto}
 [[ $CARTS == auto ]] || CARTS=$(count "$CARTS")
 read -r -a SERVER_ARGS <<<"${BENCH_SERVER_ARGS:-}"
+RATE_LIMIT=${BENCH_RATE_LIMIT:-1000000:1000000}
+RATE_ARGS=(--rate-limit-store "$RATE_LIMIT" --rate-limit-admin "$RATE_LIMIT" --rate-limit-open "$RATE_LIMIT")
 SKUS=$(count "${BENCH_SKUS:-4}")
 CEILING_ONLY=${BENCH_CEILING_ONLY:-0}
 TIMEOUTS_CEILING=${BENCH_TIMEOUTS_CEILING:-1}
@@ -357,7 +363,7 @@ setup_quanqu() {
   log "starting quanqu ($SERVER_THREADS threads, demo data, $DB_URL)"
   started_at=$(date +%s%N)
   if ! start_server quanqu "$QUANQU_BIN" serve --host "$HOST" --port 0 --demo --database "$DB_URL" \
-    --threads "$SERVER_THREADS" --admin-key "$admin_key" "${PLUGIN_ARGS[@]}" "${SERVER_ARGS[@]}"; then
+    --threads "$SERVER_THREADS" --admin-key "$admin_key" "${PLUGIN_ARGS[@]}" "${RATE_ARGS[@]}" "${SERVER_ARGS[@]}"; then
     if grep -q 'database.unavailable' "$TMP/quanqu.stdout.log" "$TMP/quanqu.stderr.log" 2>/dev/null; then
       # Seen: an absolute sqlite path is refused while a relative one works. Measure anyway.
       issue "quanqu refused --database $DB_URL: $(grep -h 'database.unavailable' "$TMP/quanqu.stdout.log" "$TMP/quanqu.stderr.log" | head -1); retried with a path relative to the working directory"

@@ -2,6 +2,7 @@
 #include "admin/admin_routes.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 
 namespace quanqu::api {
@@ -92,7 +93,7 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     return json_reply(200, page_json(std::move(items), result.next_cursor));
   }));
 
-  router.add("POST", "/v1/admin/products", admin_route(s, [&s](Request& r) -> Result<Response> {
+  router.add("POST", "/v1/admin/products", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"handle", "title", "description", "status", "category_ids", "attributes", "images", "variants"});
@@ -114,8 +115,8 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
       }
     QQ_TRY(body.status_with(catalog::CatalogService::validate(p)));
     QQ_ASSIGN_OR_RETURN(auto product, s.catalog.create_product(p));
-    return product_reply(201, product);
-  }));
+    return created(product_admin_json(product), "/v1/admin/products/" + product.id.value);
+  })));
 
   router.add("GET", "/v1/admin/products/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_product(r.param("id")));
@@ -145,14 +146,16 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     return product_reply(200, product);
   }));
 
-  router.add("POST", "/v1/admin/products/{id}/variants", admin_route(s, [&s](Request& r) -> Result<Response> {
+  // A variant has no GET of its own (the product carries it): Location is its PATCH URL.
+  router.add("POST", "/v1/admin/products/{id}/variants", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_TRY(product_of(s, r));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto v = read_new_variant(body.fields());
     QQ_TRY(body.status_with(catalog::CatalogService::validate(v)));
     QQ_ASSIGN_OR_RETURN(auto variant, s.catalog.add_variant(ProductId(r.param("id")), v));
-    return json_reply(201, variant_admin_json(variant));
-  }));
+    return created(variant_admin_json(variant),
+                   "/v1/admin/products/" + variant.product_id.value + "/variants/" + variant.id.value);
+  })));
 
   router.add("PATCH", "/v1/admin/products/{id}/variants/{variant_id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto product, product_of(s, r));
@@ -185,7 +188,8 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     return json_reply(200, page_json(std::move(items), ""));
   }));
 
-  router.add("POST", "/v1/admin/categories", admin_route(s, [&s](Request& r) -> Result<Response> {
+  // Categories are read as a list: Location is the category's PATCH URL.
+  router.add("POST", "/v1/admin/categories", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"handle", "name", "parent_id", "position"});
@@ -196,8 +200,8 @@ void register_admin_catalog_routes(http::Router& router, Services& s) {
     c.position = static_cast<int>(std::clamp<std::int64_t>(f.integer("position").value_or(0), -1, 2'000'000));
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto category, s.catalog.create_category(c));
-    return json_reply(201, category_json(category));
-  }));
+    return created(category_json(category), "/v1/admin/categories/" + category.id.value);
+  })));
 
   router.add("PATCH", "/v1/admin/categories/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto categories, s.catalog.list_categories());

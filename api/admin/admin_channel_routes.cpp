@@ -4,6 +4,7 @@
 #include "plugins/plugin_services.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 
 #include <set>
@@ -149,7 +150,7 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     return json_reply(200, page_json(std::move(items), ""));
   }));
 
-  router.add("POST", "/v1/admin/channels", admin_route(s, [&s](Request& r) -> Result<Response> {
+  router.add("POST", "/v1/admin/channels", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"code", "name", "type", "currency", "tax_rate_bp", "tax_inclusive", "location_ids", "plugin", "config",
@@ -171,8 +172,8 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto channel, s.channels.create(c));
     configure_channel(s, channel);  // the plugin is told
-    return json_reply(201, admin_channel_json(s, channel));
-  }));
+    return created(admin_channel_json(s, channel), "/v1/admin/channels/" + channel.id.value);
+  })));
 
   router.add("GET", "/v1/admin/channels/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));
@@ -227,7 +228,8 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     return json_reply(200, page_json(std::move(items), ""));
   }));
 
-  router.add("POST", "/v1/admin/channels/{id}/publishable-keys", admin_route(s, [&s](Request& r) -> Result<Response> {
+  // Keys are read as a list: Location is the key's DELETE URL.
+  router.add("POST", "/v1/admin/channels/{id}/publishable-keys", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
@@ -236,9 +238,9 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto issued, s.access.create_publishable_key(channel.id, label));
     json out = api_key_json(issued.key);
-    out["key"] = issued.secret;  // shown once
-    return json_reply(201, out);
-  }));
+    out["key"] = issued.secret;  // shown once (and to a replay of its Idempotency-Key)
+    return created(out, "/v1/admin/channels/" + channel.id.value + "/publishable-keys/" + issued.key.id.value);
+  })));
 
   router.add("DELETE", "/v1/admin/channels/{id}/publishable-keys/{key_id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));

@@ -2,6 +2,7 @@
 #include "admin/admin_routes.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 
 namespace quanqu::api {
@@ -18,7 +19,7 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
     return json_reply(200, page_json(std::move(items), ""));
   }));
 
-  router.add("POST", "/v1/admin/stock-locations", admin_route(s, [&s](Request& r) -> Result<Response> {
+  router.add("POST", "/v1/admin/stock-locations", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"code", "name", "kind", "address", "pickup_enabled"});
@@ -30,8 +31,8 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
     l.pickup_enabled = f.boolean("pickup_enabled").value_or(false);
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto location, s.inventory.create_location(l));
-    return json_reply(201, location_json(location));
-  }));
+    return created(location_json(location), "/v1/admin/stock-locations/" + location.id.value);
+  })));
 
   router.add("GET", "/v1/admin/stock-locations/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto location, s.inventory.get_location(LocationId(r.param("id"))));

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace quanqu::app {
 namespace po = boost::program_options;
@@ -37,6 +38,7 @@ ParseOutcome parse_config(int argc, char** argv) {
   Config c;
   std::string cors;
   int port = c.port;
+  std::string limit_store = "100:500", limit_admin = "50:500", limit_open = "20:100", limit_auth = "0.2:20";
   po::options_description opts("Options");
   opts.add_options()
       ("help,h", "show this help")
@@ -53,7 +55,11 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("cors-origins", po::value(&cors), "comma-separated origins allowed by CORS, or * [QUANQU_CORS_ORIGINS]")
       ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)")
       ("max-connections-per-client", po::value(&c.max_connections_per_client), "open connections allowed from one client address, 0 for no limit [QUANQU_MAX_CONNECTIONS_PER_CLIENT] (default 256)")
-      ("max-connections", po::value(&c.max_connections), "open connections allowed in all, 0 to derive it from the open-files limit [QUANQU_MAX_CONNECTIONS] (default 0)");
+      ("max-connections", po::value(&c.max_connections), "open connections allowed in all, 0 to derive it from the open-files limit [QUANQU_MAX_CONNECTIONS] (default 0)")
+      ("rate-limit-store", po::value(&limit_store), "store API requests per second and burst, per publishable key and client address, as R or R:B, 0 = off [QUANQU_RATE_LIMIT_STORE] (default 100:500)")
+      ("rate-limit-admin", po::value(&limit_admin), "admin API requests per second and burst, per admin key [QUANQU_RATE_LIMIT_ADMIN] (default 50:500)")
+      ("rate-limit-open", po::value(&limit_open), "requests without credentials and plugin routes, per client address [QUANQU_RATE_LIMIT_OPEN] (default 20:100)")
+      ("rate-limit-auth", po::value(&limit_auth), "failed secret attempts (unknown keys per client address, wrong order tokens per order and address) [QUANQU_RATE_LIMIT_AUTH] (default 0.2:20)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
   po::options_description all;
@@ -73,7 +79,9 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_CATALOG_CACHE_TTL_MS", "catalog-cache-ttl-ms"},
                     {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"},
                     {"QUANQU_MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client"},
-                    {"QUANQU_MAX_CONNECTIONS", "max-connections"}};
+                    {"QUANQU_MAX_CONNECTIONS", "max-connections"},
+                    {"QUANQU_RATE_LIMIT_STORE", "rate-limit-store"}, {"QUANQU_RATE_LIMIT_ADMIN", "rate-limit-admin"},
+                    {"QUANQU_RATE_LIMIT_OPEN", "rate-limit-open"}, {"QUANQU_RATE_LIMIT_AUTH", "rate-limit-auth"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
                 return "";
@@ -99,6 +107,14 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.catalog_cache_ttl_ms < 0) throw po::error("--catalog-cache-ttl-ms must not be negative");
     if (c.body_limit < 1024) throw po::error("--body-limit must be at least 1024");
     c.cors_origins = split_commas(cors);
+    for (auto [text, flag, out] : {std::tuple{&limit_store, "--rate-limit-store", &c.rate_limits.store},
+                                   std::tuple{&limit_admin, "--rate-limit-admin", &c.rate_limits.admin},
+                                   std::tuple{&limit_open, "--rate-limit-open", &c.rate_limits.open},
+                                   std::tuple{&limit_auth, "--rate-limit-auth", &c.rate_limits.auth}}) {
+      auto parsed = http::RateLimit::parse(*text);
+      if (!parsed) throw po::error(std::string(flag) + ": " + parsed.error().message);
+      *out = *parsed;
+    }
     if (c.command != "serve" && c.command != "migrate" && c.command != "seed-demo" && c.command != "create-admin-key")
       throw po::error("unknown command '" + c.command + "'");
   } catch (const po::error& e) {

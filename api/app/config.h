@@ -1,6 +1,8 @@
 // Command-line and QUANQU_* environment configuration of the quanqu executable.
 #pragma once
 
+#include "routes/rate_limits.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@ struct Config {
   std::size_t body_limit = 1 << 20;
   std::size_t max_connections_per_client = 256;  // 0: no limit
   std::size_t max_connections = 0;               // 0: derived from the open-files limit
+  api::RateLimitOptions rate_limits;  // --rate-limit-store, -admin, -open, -auth
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).

@@ -11,7 +11,7 @@ namespace quanqu::app {
 
 api::Services Engine::services() {
   return {*db,      changes,   *access,    *channels, *catalog, *inventory, *carts,
-          *checkout, *orders,   *payments, *customers, *shipping, *plugins, *events};
+          *checkout, *orders,   *payments, *customers, *shipping, *plugins, *events, *idempotency};
 }
 
 Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size) {
@@ -31,6 +31,7 @@ Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::
   e.checkout = std::make_unique<checkout::CheckoutService>(*e.db, e.clock, e.changes, *e.events, *e.payments);
   e.customers = std::make_unique<customers::CustomerService>(*e.db, e.clock);
   e.shipping = std::make_unique<fulfilment::ShippingService>(*e.db, *e.carts, *e.plugins);
+  e.idempotency = std::make_unique<idempotency::IdempotencyService>(*e.db, e.clock);
   return engine;
 }
 

@@ -30,6 +30,7 @@ struct Engine {
   std::unique_ptr<payments::PaymentService> payments;
   std::unique_ptr<customers::CustomerService> customers;
   std::unique_ptr<fulfilment::ShippingService> shipping;
+  std::unique_ptr<idempotency::IdempotencyService> idempotency;
 
   // The services as the API sees them; they refer into this Engine, which must outlive them.
   api::Services services();

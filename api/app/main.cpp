@@ -7,6 +7,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "plugins/plugin_routes.h"
+#include "routes/rate_limits.h"
 
 #include <chrono>
 #include <iostream>
@@ -96,6 +97,9 @@ int serve(const app::Config& config, http::Logger& log) {
                       [&e] { return static_cast<double>(e.events->published()); });
   metrics.add_counter("quanqu_events_dropped_total", "Domain events dropped because the queue was full",
                       [&e] { return static_cast<double>(e.events->dropped()); });
+  api::RateLimits limits(config.rate_limits, e.clock);
+  limits.register_metrics(metrics);
+  services.limits = &limits;
   http::Router router;
   app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, metrics);
 

@@ -122,7 +122,7 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                return json_reply(200, plugin_json(info));
              }));
 
-  router.add_prefix("/v1/plugins/", [&services](http::Request& r) { return plugin_request(services, r); });
+  router.add_prefix("/v1/plugins/", open_route(services, [&services](http::Request& r) { return plugin_request(services, r); }));
 
   metrics.add_labeled("quanqu_plugin_errors_total",
                       "Plugin route, event and provider calls that failed (error or exception), by plugin.", "plugin",

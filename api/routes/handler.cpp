@@ -1,6 +1,7 @@
 // Authentication of store and admin requests, and the error-to-problem conversion of handlers.
 #include "routes/handler.h"
 #include "common/validation.h"
+#include "routes/rate_limits.h"
 
 #include <array>
 #include <optional>
@@ -44,40 +45,94 @@ std::optional<http::Response> refuse_malformed(const http::Request& request) {
 http::Handler store_route(Services& services, StoreHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
     if (auto refused = refuse_malformed(request)) return *refused;
+    std::optional<http::RateDecision> shown;
     auto key = request.header("x-publishable-key");
-    if (!key || key->empty())
-      return http::problem(Error::unauthenticated("auth.publishable_key_missing",
-                                                  "send the channel's publishable key in X-Publishable-Key"));
+    if (!key || key->empty()) {
+      if (auto limited = over_limit(services.limits, RouteClass::open, request.remote_address, &shown)) return *limited;
+      auto r = http::problem(Error::unauthenticated("auth.publishable_key_missing",
+                                                    "send the channel's publishable key in X-Publishable-Key"));
+      set_rate_headers(r, shown);
+      return r;
+    }
+    std::string bucket = secret_key(*key) + "|" + request.remote_address;
+    if (auto limited = over_limit(services.limits, RouteClass::store, bucket, &shown)) return *limited;
+    // An unknown key is a failed guess: it counts against the client address's auth bucket.
+    std::string guesses = "key|" + request.remote_address;
+    if (auto limited = exhausted(services.limits, RouteClass::auth, guesses)) return *limited;
     auto resolved = services.access.resolve_channel(std::string(*key));
-    if (!resolved) return finish(services, request, resolved.error());
-    const auto& channel_id = *resolved;
-    if (!channel_id)
-      return http::problem(Error::unauthenticated("auth.publishable_key_invalid",
-                                                  "the publishable key is unknown or revoked"));
-    auto channel = services.channels.get_cached(*channel_id);
-    if (!channel) return finish(services, request, channel.error());
-    return finish(services, request, handler(request, *channel));
+    if (resolved && !*resolved) charge(services.limits, RouteClass::auth, guesses);
+    http::Response reply = [&] {
+      if (!resolved) return finish(services, request, resolved.error());
+      const auto& channel_id = *resolved;
+      if (!channel_id)
+        return http::problem(
+            Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
+      auto channel = services.channels.get_cached(*channel_id);
+      if (!channel) return finish(services, request, channel.error());
+      return finish(services, request, handler(request, *channel));
+    }();
+    set_rate_headers(reply, shown);
+    return reply;
   };
 }
 
 http::Handler admin_route(Services& services, AdminHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
     if (auto refused = refuse_malformed(request)) return *refused;
-    auto auth = request.header("authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    std::string secret;
-    if (auth && auth->size() > kBearer.size() && auth->substr(0, kBearer.size()) == kBearer)
-      secret = std::string(auth->substr(kBearer.size()));
-    Result<bool> admin = secret.empty() ? Result<bool>(false) : services.access.check_admin(secret);
-    if (!admin) return finish(services, request, admin.error());
-    if (!*admin) {
-      auto r = http::problem(Error::unauthenticated(
-          secret.empty() ? "auth.admin_key_missing" : "auth.admin_key_invalid",
-          secret.empty() ? "send an admin key as Authorization: Bearer <key>" : "the admin key is not valid"));
-      r.set_header("WWW-Authenticate", "Bearer realm=\"quanqu-admin\"");
-      return r;
+    std::string secret = admin_secret(request);
+    std::optional<http::RateDecision> shown;
+    std::string guesses = "key|" + request.remote_address;
+    if (secret.empty()) {
+      if (auto limited = over_limit(services.limits, RouteClass::open, request.remote_address, &shown)) return *limited;
+    } else {
+      if (auto limited = over_limit(services.limits, RouteClass::admin, secret_key(secret), &shown)) return *limited;
+      if (auto limited = exhausted(services.limits, RouteClass::auth, guesses)) return *limited;
     }
-    return finish(services, request, handler(request));
+    Result<bool> admin = secret.empty() ? Result<bool>(false) : services.access.check_admin(secret);
+    if (admin && !*admin && !secret.empty()) charge(services.limits, RouteClass::auth, guesses);
+    http::Response reply = [&] {
+      if (!admin) return finish(services, request, admin.error());
+      if (!*admin) {
+        auto r = http::problem(Error::unauthenticated(
+            secret.empty() ? "auth.admin_key_missing" : "auth.admin_key_invalid",
+            secret.empty() ? "send an admin key as Authorization: Bearer <key>" : "the admin key is not valid"));
+        r.set_header("WWW-Authenticate", "Bearer realm=\"quanqu-admin\"");
+        return r;
+      }
+      return finish(services, request, handler(request));
+    }();
+    set_rate_headers(reply, shown);
+    return reply;
+  };
+}
+
+std::string admin_secret(const http::Request& request) {
+  auto auth = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth && auth->size() > kBearer.size() && auth->substr(0, kBearer.size()) == kBearer)
+    return std::string(auth->substr(kBearer.size()));
+  return "";
+}
+
+http::Handler open_route(Services& services, http::Handler handler) {
+  return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
+    std::optional<http::RateDecision> shown;
+    if (auto limited = over_limit(services.limits, RouteClass::open, request.remote_address, &shown)) return *limited;
+    http::Response reply = handler(request);
+    set_rate_headers(reply, shown);
+    return reply;
+  };
+}
+
+StoreHandler failures_limited(Services& services, std::string param, StoreHandler handler) {
+  return [&services, param = std::move(param), handler = std::move(handler)](
+             http::Request& request, const channels::Channel& channel) -> Result<http::Response> {
+    std::string key = request.route + "|" + request.remote_address + "|" + request.param(param);
+    if (auto limited = over_limit(services.limits, RouteClass::auth, key)) return std::move(*limited);
+    auto result = handler(request, channel);
+    if (result.ok() && result->status < 400 && services.limits)
+      services.limits->bucket(RouteClass::auth).give_back(key);
+    return result;
   };
 }
 

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 
 namespace quanqu::api {
 
@@ -30,11 +31,33 @@ std::optional<http::Response> refuse_duplicate_headers(const http::Request& requ
 // Both adapters refuse a repeated single-valued header (400 `duplicate_header`), then a path or
 // query that is not valid UTF-8 (400 `malformed_request`)
 // before anything reaches the core, and log the internal cause of any 5xx they answer.
+//
+// Both are rate limited (routes/rate_limits.h, when services.limits is set) before the
+// credential is checked: a request with its credential in the store or admin bucket of that
+// credential, one without in the open bucket of its client address. A refusal is a 429
+// problem+json `rate_limited` with Retry-After; every other reply carries RateLimit-Limit,
+// RateLimit-Remaining and RateLimit-Reset of that bucket. An unknown key counts as a failed
+// guess against the auth bucket of the client address; once that is empty, requests from the
+// address that carry a key are refused (429) until it refills, whatever the key.
 
 // Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.
 http::Handler store_route(Services& services, StoreHandler handler);
 // Missing or wrong `Authorization: Bearer <admin key>` is a 401 problem with WWW-Authenticate.
 http::Handler admin_route(Services& services, AdminHandler handler);
+
+// The secret of `Authorization: Bearer <secret>`, or "" when there is none.
+std::string admin_secret(const http::Request& request);
+
+// Rate limits `handler` in the open bucket of the client address (plugin routes), with the
+// same 429 and RateLimit-* headers as the adapters above.
+http::Handler open_route(Services& services, http::Handler handler);
+
+// For routes where a caller proves knowledge of a secret (an order token today, a sign-in
+// tomorrow): each failed attempt (an error or a reply of 400 or more) is counted in the auth
+// bucket of (route, client address, path parameter `param`); once it is empty, attempts are
+// refused with 429 before the secret is checked. Successes cost nothing. Use inside
+// store_route: `store_route(s, failures_limited(s, "id", handler))`.
+StoreHandler failures_limited(Services& services, std::string param, StoreHandler handler);
 
 inline http::Response json_reply(unsigned status, const nlohmann::json& body) {
   return http::Response::json(status, body);

@@ -12,12 +12,15 @@
 #include "customers/customer_service.h"
 #include "events/event_bus.h"
 #include "fulfilment/shipping_service.h"
+#include "idempotency/idempotency_service.h"
 #include "orders/order_service.h"
 #include "payments/payment_service.h"
 #include "plugins/plugin_host.h"
 #include "storage/database.h"
 
 namespace quanqu::api {
+
+class RateLimits;
 
 struct Services {
   storage::Database& db;
@@ -34,8 +37,11 @@ struct Services {
   fulfilment::ShippingService& shipping;
   plugins::PluginHost& plugins;
   events::EventBus& events;
+  idempotency::IdempotencyService& idempotency;
   // Where handlers log the internal cause of a 5xx; nothing is logged when null.
   http::Logger* log = nullptr;
+  // The rate limits of store, admin and plugin routes (routes/rate_limits.h); none when null.
+  RateLimits* limits = nullptr;
 };
 
 // Options of the API itself (not of the transport).

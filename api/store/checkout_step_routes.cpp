@@ -1,6 +1,7 @@
 // Checkout steps that call providers: payment sessions and the shipping method of a cart.
 #include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 #include "store/store_routes.h"
 
@@ -32,14 +33,15 @@ Result<std::string> provider_of(const Request& r) {
 void register_checkout_step_routes(http::Router& router, Services& s) {
   // {"provider": "card-gateway"} -> 201 the session: status, amount, and the provider's data for
   // the storefront (a client secret, instructions). Checkout then needs it authorised.
+  // A session has no URL of its own: Location is the cart's list of sessions, which holds it.
   router.add("POST", "/v1/store/carts/{id}/payment-sessions",
-             store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+             store_route(s, idempotent_store(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
                QQ_TRY(s.carts.get(c, id));  // another channel's cart is a 404 whatever the body says
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(payments::PaymentSession session, s.payments.start(c, id, provider));
-               return json_reply(201, payment_session_json(session));
-             }));
+               return created(payment_session_json(session), "/v1/store/carts/" + id.value + "/payment-sessions");
+             })));
 
   router.add("GET", "/v1/store/carts/{id}/payment-sessions",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
@@ -69,13 +71,13 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
 
   // {"provider": "local-delivery"} -> the cart with the quoted shipping in its totals.
   router.add("POST", "/v1/store/carts/{id}/shipping-method",
-             store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+             store_route(s, idempotent_store(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
                QQ_ASSIGN_OR_RETURN(CartId id, cart_param(r));
                QQ_TRY(s.carts.get(c, id));  // another channel's cart is a 404 whatever the body says
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.shipping.choose(c, id, provider));
                return json_reply(200, cart_json(cart));
-             }));
+             })));
 }
 
 }  // namespace quanqu::api

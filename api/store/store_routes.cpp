@@ -4,6 +4,7 @@
 #include "routes/cart_input.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 #include "store/response_cache.h"
 
@@ -96,7 +97,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     });
   }));
 
-  router.add("POST", "/v1/store/carts", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+  router.add("POST", "/v1/store/carts", store_route(s, idempotent_store(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"email", "shipping_address", "items"});
@@ -113,8 +114,8 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
       }
     QQ_TRY(body.status_with(cart::CartService::validate(details)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
-    return json_reply(201, cart_json(cart));
-  }));
+    return created(cart_json(cart), "/v1/store/carts/" + cart.id.value);
+  })));
 
   router.add("GET", "/v1/store/carts/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
@@ -134,7 +135,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     return json_reply(200, cart_json(cart));
   }));
 
-  router.add("POST", "/v1/store/carts/{id}/items", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+  router.add("POST", "/v1/store/carts/{id}/items", store_route(s, idempotent_store(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(CartId id, cart_id(r));
     QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
@@ -142,7 +143,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     QQ_TRY(body.status_with(cart::CartService::validate(*item)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.add_item(c, id, *item));
     return json_reply(200, cart_json(cart));
-  }));
+  })));
 
   router.add("PATCH", "/v1/store/carts/{id}/items/{item_id}",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
@@ -179,18 +180,19 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
     nlohmann::json out = order_json(result.order, false);
     out["access_token"] = result.access_token;
-    Response reply = json_reply(201, out);
+    Response reply = created(out, "/v1/store/orders/" + result.order.id.value);
     if (result.replayed) reply.set_header("Idempotent-Replayed", "true");
     return reply;
   }));
 
   register_checkout_step_routes(router, s);
 
-  router.add("GET", "/v1/store/orders/{id}", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+  // The order token is a secret a caller may guess: failed attempts are rate limited per order.
+  router.add("GET", "/v1/store/orders/{id}", store_route(s, failures_limited(s, "id", [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     std::string token(r.header("x-order-token").value_or(""));
     QQ_ASSIGN_OR_RETURN(orders::Order order, s.orders.get_with_token(c.id, OrderId(r.param("id")), token));
     return json_reply(200, order_json(order, false));
-  }));
+  })));
 }
 
 }  // namespace quanqu::api

@@ -132,6 +132,13 @@ class PluginRuntimeReloadTest : public PluginRuntimeBase {
   std::vector<std::pair<std::string, std::string>> plugins() const override {
     return {{QUANQU_FIXTURE_VERSIONED_V1, "versioned"}};
   }
+  // Four clients on one address call a plugin route as fast as they can, like a benchmark: the
+  // per-address limit of plugin routes is lifted so that the test measures the reload.
+  std::vector<std::string> extra_args() const override {
+    auto args = PluginRuntimeBase::extra_args();
+    args.insert(args.end(), {"--rate-limit-open", "0"});
+    return args;
+  }
 };
 
 TEST_F(PluginRuntimeTest, AdminShowsTheRecordersProvidersAndSubscriptions) {
