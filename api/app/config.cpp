@@ -51,7 +51,10 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("demo", po::bool_switch(&c.demo), "serve: load the demo shop into an empty database [QUANQU_DEMO=1]")
       ("catalog-cache-ttl-ms", po::value(&c.catalog_cache_ttl_ms), "store catalog reply cache lifetime, 0 to disable [QUANQU_CATALOG_CACHE_TTL_MS] (default 1000)")
       ("cors-origins", po::value(&cors), "comma-separated origins allowed by CORS, or * [QUANQU_CORS_ORIGINS]")
-      ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)");
+      ("body-limit", po::value(&c.body_limit), "largest request body in bytes [QUANQU_BODY_LIMIT] (default 1048576)")
+      ("plugin-timeout-ms", po::value(&c.plugin_timeout_ms), "deadline of every plugin call unless the merchant set one for the plugin, 1..300000 [QUANQU_PLUGIN_TIMEOUT_MS] (default 5000)")
+      ("plugin-threads", po::value(&c.plugin_threads), "threads running plugin calls, 1..1024 [QUANQU_PLUGIN_THREADS] (default 16)")
+      ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
   po::options_description all;
@@ -69,7 +72,9 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_THREADS", "threads"}, {"QUANQU_ADMIN_KEY", "admin-key"},
                     {"QUANQU_PLUGINS_DIR", "plugins-dir"}, {"QUANQU_LOG_LEVEL", "log-level"},
                     {"QUANQU_CATALOG_CACHE_TTL_MS", "catalog-cache-ttl-ms"},
-                    {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"}};
+                    {"QUANQU_CORS_ORIGINS", "cors-origins"}, {"QUANQU_BODY_LIMIT", "body-limit"},
+                    {"QUANQU_PLUGIN_TIMEOUT_MS", "plugin-timeout-ms"}, {"QUANQU_PLUGIN_THREADS", "plugin-threads"},
+                    {"QUANQU_SHUTDOWN_GRACE_MS", "shutdown-grace-ms"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
                 return "";
@@ -94,6 +99,11 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.threads == 0) c.threads = std::max(2u, std::thread::hardware_concurrency());
     if (c.catalog_cache_ttl_ms < 0) throw po::error("--catalog-cache-ttl-ms must not be negative");
     if (c.body_limit < 1024) throw po::error("--body-limit must be at least 1024");
+    if (c.plugin_timeout_ms < 1 || c.plugin_timeout_ms > 300000)
+      throw po::error("--plugin-timeout-ms must be between 1 and 300000");
+    if (c.plugin_threads < 1 || c.plugin_threads > 1024) throw po::error("--plugin-threads must be between 1 and 1024");
+    if (c.shutdown_grace_ms < 0 || c.shutdown_grace_ms > 3600000)
+      throw po::error("--shutdown-grace-ms must be between 0 and 3600000");
     c.cors_origins = split_commas(cors);
     if (c.command != "serve" && c.command != "migrate" && c.command != "seed-demo" && c.command != "create-admin-key")
       throw po::error("unknown command '" + c.command + "'");

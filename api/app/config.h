@@ -20,6 +20,9 @@ struct Config {
   int catalog_cache_ttl_ms = 1000;
   std::vector<std::string> cors_origins;
   std::size_t body_limit = 1 << 20;
+  int plugin_timeout_ms = 5000;  // the deadline of every plugin call, unless the plugin has an override
+  int plugin_threads = 16;       // the plugin call pool
+  int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -101,9 +102,11 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) : backend_(bac
   admin_key_ = make_admin_key();
   try {
     create_database();
-    std::vector<std::string> args = {QUANQU_BINARY, "serve",      "--host",  "127.0.0.1",   "--port",
-                                     "0",           "--demo",     "--database", database_url_, "--threads",
-                                     "4",           "--admin-key", admin_key_};
+    std::vector<std::string> args = {QUANQU_BINARY, "serve",      "--host",      "127.0.0.1",   "--port",  "0",
+                                     "--demo",      "--database", database_url_, "--admin-key", admin_key_};
+    // --threads 4 unless the test chose its own.
+    if (std::find(extra_args.begin(), extra_args.end(), "--threads") == extra_args.end())
+      args.insert(args.end(), {"--threads", "4"});
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     spawn(args);
 
