@@ -59,7 +59,10 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("rate-limit-store", po::value(&limit_store), "store API requests per second and burst, per publishable key and client address, as R or R:B, 0 = off [QUANQU_RATE_LIMIT_STORE] (default 100:500)")
       ("rate-limit-admin", po::value(&limit_admin), "admin API requests per second and burst, per admin key [QUANQU_RATE_LIMIT_ADMIN] (default 50:500)")
       ("rate-limit-open", po::value(&limit_open), "requests without credentials and plugin routes, per client address [QUANQU_RATE_LIMIT_OPEN] (default 20:100)")
-      ("rate-limit-auth", po::value(&limit_auth), "failed secret attempts (unknown keys per client address, wrong order tokens per order and address) [QUANQU_RATE_LIMIT_AUTH] (default 0.2:20)");
+      ("rate-limit-auth", po::value(&limit_auth), "failed secret attempts (unknown keys per client address, wrong order tokens per order and address) [QUANQU_RATE_LIMIT_AUTH] (default 0.2:20)")
+      ("plugin-timeout-ms", po::value(&c.plugin_timeout_ms), "deadline of every plugin call unless the merchant set one for the plugin, 1..300000 [QUANQU_PLUGIN_TIMEOUT_MS] (default 5000)")
+      ("plugin-threads", po::value(&c.plugin_threads), "threads running plugin calls, 1..1024 [QUANQU_PLUGIN_THREADS] (default 16)")
+      ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
   po::options_description all;
@@ -81,7 +84,9 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client"},
                     {"QUANQU_MAX_CONNECTIONS", "max-connections"},
                     {"QUANQU_RATE_LIMIT_STORE", "rate-limit-store"}, {"QUANQU_RATE_LIMIT_ADMIN", "rate-limit-admin"},
-                    {"QUANQU_RATE_LIMIT_OPEN", "rate-limit-open"}, {"QUANQU_RATE_LIMIT_AUTH", "rate-limit-auth"}};
+                    {"QUANQU_RATE_LIMIT_OPEN", "rate-limit-open"}, {"QUANQU_RATE_LIMIT_AUTH", "rate-limit-auth"},
+                    {"QUANQU_PLUGIN_TIMEOUT_MS", "plugin-timeout-ms"}, {"QUANQU_PLUGIN_THREADS", "plugin-threads"},
+                    {"QUANQU_SHUTDOWN_GRACE_MS", "shutdown-grace-ms"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
                 return "";
@@ -106,6 +111,11 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.threads == 0) c.threads = std::max(2u, std::thread::hardware_concurrency());
     if (c.catalog_cache_ttl_ms < 0) throw po::error("--catalog-cache-ttl-ms must not be negative");
     if (c.body_limit < 1024) throw po::error("--body-limit must be at least 1024");
+    if (c.plugin_timeout_ms < 1 || c.plugin_timeout_ms > 300000)
+      throw po::error("--plugin-timeout-ms must be between 1 and 300000");
+    if (c.plugin_threads < 1 || c.plugin_threads > 1024) throw po::error("--plugin-threads must be between 1 and 1024");
+    if (c.shutdown_grace_ms < 0 || c.shutdown_grace_ms > 3600000)
+      throw po::error("--shutdown-grace-ms must be between 0 and 3600000");
     c.cors_origins = split_commas(cors);
     for (auto [text, flag, out] : {std::tuple{&limit_store, "--rate-limit-store", &c.rate_limits.store},
                                    std::tuple{&limit_admin, "--rate-limit-admin", &c.rate_limits.admin},

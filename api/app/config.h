@@ -25,6 +25,9 @@ struct Config {
   std::size_t max_connections_per_client = 256;  // 0: no limit
   std::size_t max_connections = 0;               // 0: derived from the open-files limit
   api::RateLimitOptions rate_limits;  // --rate-limit-store, -admin, -open, -auth
+  int plugin_timeout_ms = 5000;  // the deadline of every plugin call, unless the plugin has an override
+  int plugin_threads = 16;       // the plugin call pool
+  int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).

@@ -10,12 +10,54 @@
 #include "routes/rate_limits.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 namespace {
 
 using namespace quanqu;
 using json = nlohmann::json;
+
+// Logs, flushes the log and ends the process at once with status 1, running no destructor: a
+// plugin call stuck past its deadline still runs on a thread that nothing may join or pull the
+// host from under. Every write is a transaction, so the database is consistent.
+[[noreturn]] void exit_now(http::Logger& log, const plugins::PluginHost& host, const char* why) {
+  for (const auto& calls : host.running_calls())
+    log.log(http::LogLevel::error, "plugin calls still running at exit",
+            {{"plugin", calls.plugin}, {"calls", calls.running}, {"past_deadline", calls.stuck}});
+  log.log(http::LogLevel::error, "stopped without waiting", {{"reason", why}});
+  log.flush();
+  std::cout.flush();
+  std::_Exit(1);
+}
+
+// Ends the process with exit_now() if the rest of the shutdown outlasts `deadline`.
+class ShutdownGuard {
+ public:
+  ShutdownGuard(http::Logger& log, const plugins::PluginHost& host, std::chrono::steady_clock::time_point deadline)
+      : thread_([this, &log, &host, deadline] {
+          std::unique_lock lock(mutex_);
+          if (!changed_.wait_until(lock, deadline, [this] { return done_; }))
+            exit_now(log, host, "the shutdown grace period is over");
+        }) {}
+  ~ShutdownGuard() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 int fail(http::Logger& log, const std::string& what, const Error& e) {
   log.log(http::LogLevel::error, what, {{"code", e.code}, {"detail", e.message}});
@@ -88,6 +130,10 @@ int serve(const app::Config& config, http::Logger& log) {
   http::HttpClient outgoing;
   e.plugins->set_log(api::plugin_log_sink(log));
   app::connect_plugins(e, services, outgoing);
+  plugins::CallOptions calls;
+  calls.default_timeout = std::chrono::milliseconds(config.plugin_timeout_ms);
+  calls.pool.threads = config.plugin_threads;
+  e.plugins->set_call_options(calls);
   e.plugins->load_directory(config.plugins_dir);
 
   http::Metrics metrics;
@@ -111,6 +157,7 @@ int serve(const app::Config& config, http::Logger& log) {
   options.cors_origins = config.cors_origins;
   options.max_connections_per_client = config.max_connections_per_client;
   options.max_connections = config.max_connections;
+  options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
   http::Server server(
       options, [&router](http::Request& r) { return router.dispatch(r); }, metrics, log);
   metrics.add_counter("quanqu_http_connections_open", "Client connections open now",
@@ -139,9 +186,15 @@ int serve(const app::Config& config, http::Logger& log) {
            {"startup_ms", ready_ms},
            {"max_connections", server.max_connections()},
            {"max_connections_per_client", config.max_connections_per_client}});
-  server.run();
-  e.events->drain();
-  e.plugins->stop_all();
+  bool clean = server.run();
+  if (!clean) exit_now(log, *e.plugins, "the shutdown grace period is over");
+  {
+    // Queued events and the plugins' stop() get what is left of the grace period.
+    ShutdownGuard guard(log, *e.plugins, server.stop_deadline());
+    e.events->drain();
+    e.plugins->stop_all();
+  }
+  if (!e.plugins->running_calls().empty()) exit_now(log, *e.plugins, "plugin calls are stuck past their deadline");
   log.log(http::LogLevel::info, "stopped");
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,17 @@ struct Response {
 
   // The body that will be sent: *shared_body when set, otherwise body.
   std::string_view body_view() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
+
+  // A handler that answers later, from another thread, returns a Response whose `deferred` is
+  // set (everything else in it is ignored). The server calls it once, on the connection's
+  // strand, with a Completion; the handler's work calls that Completion exactly once, from any
+  // thread, with the final Response, which the server then treats as if the handler had returned
+  // it (headers, CORS, keep-alive, metrics and access log as usual). A second call is ignored.
+  // Until it is called the connection waits and a graceful stop waits for it; a Completion
+  // destroyed without being called closes the connection without an answer. The request the
+  // handler saw is not kept for the work: copy what it needs.
+  using Completion = std::function<void(Response)>;
+  std::function<void(Completion)> deferred;
 
   static Response json(unsigned status, const nlohmann::json& body);
   static Response text(unsigned status, std::string body, std::string content_type = "text/plain; charset=utf-8");

@@ -35,6 +35,7 @@ const char* title_for(unsigned status) {
     case 429: return "Too Many Requests";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Internal Server Error";
   }
 }
@@ -46,6 +47,8 @@ Response problem(const Error& error) {
   if (error.code == "payload_too_large") return problem(error, 413);
   // A plugin (route, provider) failed: the engine is fine, what it relied on is not.
   if (error.code == "plugin_error") return problem(error, 502);
+  // A plugin (route, provider) did not answer within its deadline.
+  if (error.code == "plugin_timeout") return problem(error, 504);
   return problem(error, status_for(error.kind));
 }
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <csignal>
 #include <ctime>
 #include <mutex>
@@ -285,9 +286,16 @@ struct detail::ServerImpl {
   ServerImpl(ServerOptions o, std::function<Response(Request&)> h, Metrics& m, Logger& l)
       : options(std::move(o)), handler(std::move(h)), metrics(m), logger(l) {}
 
-  // The response to a complete request; fills `out` for the access log. Never throws.
+  // The response to a complete request; fills `out` for the access log. Never throws. A
+  // deferred response is returned as the handler gave it: finish() it once completed.
   Response respond(bhttp::request<bhttp::string_body>& in, Request& out, const std::string& remote);
+  // What the server adds to every handler response: a valid status, CORS headers for an allowed
+  // `origin`, X-Request-Id.
+  void finish(Response& r, const Request& out, std::string_view origin);
   bool origin_allowed(std::string_view origin) const;
+  // Stops the io_context if stop() has not finished within options.shutdown_grace. Runs on its
+  // own thread from run(); returns once run_finished is set.
+  void watch_grace();
 
   void do_accept();
   void on_accept(beast::error_code ec, Socket socket);
@@ -309,6 +317,13 @@ struct detail::ServerImpl {
   Logger& logger;
   std::atomic<bool> stopping{false};
   unsigned short bound_port = 0;
+
+  std::mutex stop_mutex;  // guards the four below
+  std::condition_variable stop_changed;
+  Clock::time_point stop_deadline{};  // set by do_stop
+  bool stop_requested = false;
+  bool run_finished = false;
+  bool grace_expired = false;
 
   std::mutex sessions_mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -460,6 +475,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return Response::text(500, "internal error");
       }
     }();
+    if (response.deferred) return defer(std::move(response.deferred), req.version(), keep_alive, head);
     send(std::move(response), req.version(), keep_alive, head, false);
   }
 
@@ -477,6 +493,50 @@ class Session : public std::enable_shared_from_this<Session> {
     response.set_header("Retry-After", "1");
     response.set_header("X-Request-Id", request_.request_id);
     send(std::move(response), 11, false, false, true);
+  }
+
+  // The handler answers later (Response::deferred): it gets a completion that brings the final
+  // response back to this strand, once. The work guard keeps run() going until then.
+  void defer(std::function<void(Response::Completion)> start, unsigned version, bool keep_alive, bool head) {
+    struct Pending {
+      Pending(std::shared_ptr<Session> s, net::io_context& ioc) : session(std::move(s)), work(ioc.get_executor()) {}
+      std::shared_ptr<Session> session;
+      net::executor_work_guard<net::io_context::executor_type> work;
+      std::atomic<bool> called{false};
+    };
+    auto pending = std::make_shared<Pending>(shared_from_this(), server_.ioc);
+    Response::Completion complete = [pending, version, keep_alive, head](Response r) {
+      if (pending->called.exchange(true)) return;
+      auto self = std::move(pending->session);
+      auto executor = self->executor();
+      net::post(executor, [self = std::move(self), r = std::move(r), work = std::move(pending->work), version,
+                           keep_alive, head]() mutable { self->on_deferred(std::move(r), version, keep_alive, head); });
+    };
+    try {
+      start(complete);
+    } catch (const std::exception& e) {
+      server_.logger.log(LogLevel::error, "handler threw", {{"error", e.what()}, {"request_id", request_.request_id}});
+      complete(problem(Error::internal("unexpected error")));
+    } catch (...) {
+      complete(problem(Error::internal("unexpected error")));
+    }
+  }
+
+  void on_deferred(Response r, unsigned version, bool keep_alive, bool head) {
+    Response response = [&]() -> Response {
+      try {
+        if (r.deferred) {
+          server_.logger.log(LogLevel::error, "a deferred response was completed with another deferred response",
+                             {{"route", request_.route}});
+          r = problem(Error::internal("unexpected error"));
+        }
+        server_.finish(r, request_, request_.header("origin").value_or(std::string_view()));
+        return std::move(r);
+      } catch (...) {
+        return Response::text(500, "internal error");
+      }
+    }();
+    send(std::move(response), version, keep_alive, head, false);
   }
 
   // Answers a request that could not be read, then closes the connection.
@@ -646,6 +706,13 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
     }
     return problem(Error::internal("unexpected error"));
   }();
+  if (r.deferred) return r;  // finished when the handler completes it (Session::on_deferred)
+  finish(r, out, cors ? origin : std::string_view());
+  return r;
+}
+
+void detail::ServerImpl::finish(Response& r, const Request& out, std::string_view origin) {
+  bool cors = !origin.empty() && origin_allowed(origin);
   if (r.status < 200 || r.status > 599) {  // 1xx cannot be a final response; Beast throws above 999
     logger.log(LogLevel::error, "handler returned an invalid status", {{"status", r.status}, {"route", out.route}});
     r = problem(Error::internal("invalid response status"));
@@ -659,7 +726,6 @@ Response detail::ServerImpl::respond(bhttp::request<bhttp::string_body>& in, Req
   if (std::none_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "cache-control"); }))
     r.headers.emplace_back("Cache-Control", "no-store");
   r.set_header("X-Request-Id", out.request_id);
-  return r;
 }
 
 bool detail::ServerImpl::origin_allowed(std::string_view origin) const {
@@ -744,6 +810,12 @@ std::pair<std::uint64_t, std::uint64_t> raise_open_files_limit() {
 
 void detail::ServerImpl::do_stop() {
   if (stopping.exchange(true)) return;
+  {
+    std::lock_guard lock(stop_mutex);
+    stop_requested = true;
+    stop_deadline = Clock::now() + options.shutdown_grace;
+  }
+  stop_changed.notify_all();
   beast::error_code ignored;
   acceptor.close(ignored);
   accept_retry.cancel();
@@ -759,6 +831,17 @@ void detail::ServerImpl::do_stop() {
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
   for (auto& s : live) net::post(s->executor(), [s] { s->on_server_stop(); });
+}
+
+void detail::ServerImpl::watch_grace() {
+  std::unique_lock lock(stop_mutex);
+  stop_changed.wait(lock, [&] { return stop_requested || run_finished; });
+  if (stop_changed.wait_until(lock, stop_deadline, [&] { return run_finished; })) return;
+  grace_expired = true;
+  lock.unlock();
+  logger.log(LogLevel::warn, "shutdown grace period over; abandoning the requests still in flight",
+             {{"grace_ms", options.shutdown_grace.count()}});
+  ioc.stop();
 }
 
 void detail::ServerImpl::add(const std::shared_ptr<Session>& s) {
@@ -844,8 +927,9 @@ void Server::stop_on_signals() {
   });
 }
 
-void Server::run() {
+bool Server::run() {
   auto* impl = impl_.get();
+  std::thread grace([impl] { impl->watch_grace(); });
   auto worker = [impl] {
     for (;;) {
       try {
@@ -860,6 +944,18 @@ void Server::run() {
   for (int i = 1; i < impl->options.threads; ++i) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(impl->stop_mutex);
+    impl->run_finished = true;
+  }
+  impl->stop_changed.notify_all();
+  grace.join();
+  return !impl->grace_expired;
+}
+
+std::chrono::steady_clock::time_point Server::stop_deadline() const {
+  std::lock_guard lock(impl_->stop_mutex);
+  return impl_->stop_requested ? impl_->stop_deadline : Clock::now() + impl_->options.shutdown_grace;
 }
 
 void Server::stop() {

@@ -40,6 +40,9 @@ struct ServerOptions {
   // Open connections allowed in all; 0 derives it at start() from the open-files soft limit
   // (the limit less a tenth of it, at least 64, kept for the database, plugins and logs).
   std::size_t max_connections = 0;
+  // How long a graceful stop may take: past it, run() stops the io threads without waiting for
+  // the requests still in flight (see run()).
+  std::chrono::milliseconds shutdown_grace{10000};
 };
 
 // Counters of the connection layer, read for /metrics. All monotonic except open_connections.
@@ -68,6 +71,9 @@ std::pair<std::uint64_t, std::uint64_t> raise_open_files_limit();
 //  * the handler is called synchronously on an io thread, concurrently from several threads
 //    for different connections (so it must be thread-safe); it may block, occupying that
 //    thread. If it throws, the response is a 500 problem ("internal") and the server carries on.
+//    A handler that must wait for something slow (a plugin) returns a deferred Response instead
+//    (Response::deferred) and answers from another thread, leaving the io thread free; the
+//    connection then waits for that answer, and everything below applies to it.
 //  * CORS: when the Origin header matches cors_origins, responses get
 //    Access-Control-Allow-Origin (that origin) and Access-Control-Expose-Headers (X-Request-Id,
 //    Idempotent-Replayed, Location, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining,
@@ -136,14 +142,23 @@ class Server {
   void stop_on_signals();
 
   // Runs the server on options.threads threads (the calling thread is one of them) and blocks
-  // until stop() has finished: no more connections accepted, every in-flight request answered,
-  // every connection closed and every thread joined. Call once, after start().
-  void run();
+  // until stop() has finished: no more connections accepted, every in-flight request answered
+  // (deferred ones included), every connection closed and every thread joined. Returns true
+  // then. If that takes longer than options.shutdown_grace after stop() began, the io threads
+  // are stopped with requests still in flight (logged: "shutdown grace period over"), joined
+  // once their current handler returns, and run() returns false: the Server must then not be
+  // destroyed while a deferred response may still complete (exit the process instead). Call
+  // once, after start().
+  bool run();
+
+  // When a graceful stop must be over: stop() began + options.shutdown_grace (now + the grace
+  // before stop()). The caller bounds its own shutdown work after run() with it.
+  std::chrono::steady_clock::time_point stop_deadline() const;
 
   // Graceful stop: stops accepting, closes idle keep-alive connections at once, lets requests
   // being read or handled finish (their responses carry "Connection: close"), then run()
   // returns. A request still being received is bounded by header_timeout, a response write by
-  // idle_timeout; a handler that never returns blocks run() forever. Thread-safe, idempotent,
+  // idle_timeout, the whole by shutdown_grace (see run()). Thread-safe, idempotent,
   // and may be called before run() (run() then returns as soon as in-flight work is done). Not
   // async-signal-safe: from a POSIX signal handler use stop_on_signals() instead.
   void stop();

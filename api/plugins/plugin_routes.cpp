@@ -3,6 +3,7 @@
 
 #include "http/problem.h"
 #include "routes/handler.h"
+#include "routes/json_body.h"
 
 #include <cctype>
 
@@ -27,7 +28,6 @@ bool allowed_header(const std::string& name, const std::string& value) {
 }
 
 http::Response plugin_failure(const Error& error) {
-  if (error.code == "plugin_error") return http::problem(error, 502);
   if (error.code == "method_not_allowed") {
     auto r = http::problem(error, 405);
     if (error.details.is_object() && error.details.contains("allow"))
@@ -37,7 +37,20 @@ http::Response plugin_failure(const Error& error) {
   return http::problem(error);
 }
 
-// Everything under /v1/plugins/: the caller's channel and customer resolved, then the plugin host.
+// The HTTP response for what the plugin host answered.
+http::Response plugin_reply(Result<plugins::PluginResponse> out) {
+  if (!out) return plugin_failure(out.error());
+  http::Response response;
+  response.status = static_cast<unsigned>(out->status);
+  response.content_type = allowed_header("x", out->content_type) ? std::move(out->content_type) : "";
+  response.body = std::move(out->body);
+  for (auto& [header, value] : out->headers)
+    if (allowed_header(header, value)) response.set_header(std::move(header), std::move(value));
+  return response;
+}
+
+// Everything under /v1/plugins/: the caller's channel and customer resolved, then the plugin
+// host, whose call runs on its pool: the response is deferred, and the io thread is free meanwhile.
 http::Response plugin_request(Services& services, http::Request& request) {
   // The SDK promises UTF-8 text in the path and query; refuse anything else before the plugin.
   if (auto refused = refuse_malformed(request)) return *refused;
@@ -64,15 +77,27 @@ http::Response plugin_request(Services& services, http::Request& request) {
   in.request_id = request.request_id;
   in.query.assign(request.query.begin(), request.query.end());
   in.headers = request.headers;
-  auto out = services.plugins.handle(name, in);
-  if (!out) return plugin_failure(out.error());
   http::Response response;
-  response.status = static_cast<unsigned>(out->status);
-  response.content_type = allowed_header("x", out->content_type) ? std::move(out->content_type) : "";
-  response.body = std::move(out->body);
-  for (auto& [header, value] : out->headers)
-    if (allowed_header(header, value)) response.set_header(std::move(header), std::move(value));
+  response.deferred = [&host = services.plugins, name = std::move(name),
+                       in = std::move(in)](http::Response::Completion complete) mutable {
+    host.handle_async(name, std::move(in), [complete = std::move(complete)](Result<plugins::PluginResponse> out) {
+      complete(plugin_reply(std::move(out)));
+    });
+  };
   return response;
+}
+
+// PATCH /v1/admin/plugins/{name}: {"timeout_ms": 1..300000 or null}.
+Result<http::Response> patch_plugin(plugins::PluginHost& host, http::Request& r) {
+  QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+  auto f = body.fields();
+  f.only({"timeout_ms"});
+  std::optional<std::int64_t> timeout_ms;
+  bool clear = f.is_null("timeout_ms");
+  if (!clear) timeout_ms = f.integer("timeout_ms", true);
+  QQ_TRY(body.status());
+  QQ_ASSIGN_OR_RETURN(plugins::PluginInfo info, host.set_timeout(r.param("name"), clear ? std::nullopt : timeout_ms));
+  return json_reply(200, plugin_json(info));
 }
 
 }  // namespace
@@ -97,7 +122,12 @@ json plugin_json(const plugins::PluginInfo& p) {
           {"generation", p.generation},
           {"loaded_at", p.loaded_at ? json(p.loaded_at) : json(nullptr)},
           {"errors", p.errors},
-          {"event_errors", p.event_errors}};
+          {"event_errors", p.event_errors},
+          {"timeout_ms", p.timeout_ms},
+          {"timeout_override_ms", p.timeout_override_ms ? json(*p.timeout_override_ms) : json(nullptr)},
+          {"timeouts", p.timeouts},
+          {"busy", p.busy},
+          {"stuck_calls", p.stuck_calls}};
 }
 
 void register_plugin_routes(http::Router& router, Services& services, http::Metrics& metrics) {
@@ -116,6 +146,9 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                return json_reply(200, plugin_json(*p));
              }));
 
+  router.add("PATCH", "/v1/admin/plugins/{name}",
+             admin_route(services, [&host](http::Request& r) { return patch_plugin(host, r); }));
+
   router.add("POST", "/v1/admin/plugins/{name}/reload",
              admin_route(services, [&host](http::Request& r) -> Result<http::Response> {
                QQ_ASSIGN_OR_RETURN(plugins::PluginInfo info, host.reload(r.param("name")));
@@ -132,6 +165,25 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                           out.emplace_back(name, static_cast<double>(n));
                         return out;
                       });
+  // One read of the host per family; the pool's counters cover every plugin that made a call.
+  auto per_plugin = [&host](auto field) {
+    return [&host, field] {
+      http::Metrics::LabeledSamples out;
+      for (const auto& p : host.plugins())
+        if (p.generation > 0 || p.*field > 0) out.emplace_back(p.name, static_cast<double>(p.*field));
+      return out;
+    };
+  };
+  metrics.add_labeled("quanqu_plugin_timeouts_total",
+                      "Plugin calls (route, provider, event, init, start, stop) that missed their deadline, by plugin.",
+                      "plugin", per_plugin(&plugins::PluginInfo::timeouts));
+  metrics.add_labeled("quanqu_plugin_busy_total",
+                      "Plugin calls refused at once because the plugin call pool or the plugin's share of it was "
+                      "full, by plugin.",
+                      "plugin", per_plugin(&plugins::PluginInfo::busy));
+  metrics.add_labeled("quanqu_plugin_stuck_calls",
+                      "Plugin calls abandoned at their deadline that still hold a thread, by plugin.", "plugin",
+                      per_plugin(&plugins::PluginInfo::stuck_calls));
 }
 
 plugins::LogSink plugin_log_sink(http::Logger& log) {

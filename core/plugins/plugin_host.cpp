@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <future>
 #include <mutex>
 
 // The opaque response handle of abi.h: what a route handler fills through the host table.
@@ -89,9 +90,11 @@ struct PluginHost::Generation {
   };
 
   PluginHost* host = nullptr;
+  PluginHost::Slot* slot = nullptr;  // the plugin's slot: slots live as long as the host
   std::string plugin;
   std::vector<std::string> provides;  // from the manifest it was loaded with
-  boost::dll::shared_library library;
+  // Shared with a stop() that outlives its deadline: the code must stay mapped while it runs.
+  std::shared_ptr<boost::dll::shared_library> library = std::make_shared<boost::dll::shared_library>();
   const quanqu_plugin_descriptor* descriptor = nullptr;
   quanqu_host table{};
   void* instance = nullptr;
@@ -109,16 +112,11 @@ struct PluginHost::Generation {
   Generation& operator=(const Generation&) = delete;
 
   // The last reference is gone: no call runs on this generation and none will again.
+  // stop() runs on the call pool with the plugin's deadline; the library unloads with the last
+  // reference (this one, or a stop() still running past its deadline).
   ~Generation() {
-    if (initialised && descriptor) {
-      try {
-        descriptor->stop(instance);
-      } catch (...) {
-        host->log(LogLevel::error, "plugin threw while stopping", {{"plugin", plugin}});
-      }
-    }
+    if (initialised && descriptor) host->stop_generation(*this);
     descriptor = nullptr;
-    if (library.is_loaded()) library.unload();
   }
 };
 
@@ -127,6 +125,8 @@ struct PluginHost::Slot {
   std::shared_ptr<Generation> current;  // likewise; null when failed or stopped
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> event_errors{0};
+  std::atomic<std::int64_t> timeout_override_ms{0};  // 0: none, the server default applies
+  std::atomic<bool> event_running{false};            // an event handler runs (or is stuck) now
   std::uint64_t generations = 0;  // under reload_mutex
   std::mutex reload_mutex;        // one load or reload of this plugin at a time
 };
@@ -134,10 +134,19 @@ struct PluginHost::Slot {
 namespace {
 
 // What the runtime knows of a plugin, with its counters as they are now (under the host's lock).
-PluginInfo snapshot(const PluginHost::Slot& s) {
+PluginInfo snapshot(const PluginHost::Slot& s, std::chrono::milliseconds default_timeout, const CallPool& pool) {
   PluginInfo info = s.info;
   info.errors = s.errors.load(std::memory_order_relaxed);
   info.event_errors = s.event_errors.load(std::memory_order_relaxed);
+  std::int64_t override_ms = s.timeout_override_ms.load(std::memory_order_relaxed);
+  info.timeout_override_ms = override_ms > 0 ? std::optional<std::int64_t>(override_ms) : std::nullopt;
+  info.timeout_ms = override_ms > 0 ? override_ms : default_timeout.count();
+  for (const auto& stats : pool.stats())
+    if (stats.plugin == info.name) {
+      info.timeouts = stats.timeouts;
+      info.busy = stats.refused;
+      info.stuck_calls = stats.stuck;
+    }
   return info;
 }
 
@@ -522,7 +531,12 @@ struct HostTable {
 };
 
 PluginHost::PluginHost(storage::Database& db, const Clock& clock, events::EventBus& events, LogSink log)
-    : db_(db), clock_(clock), events_(events), log_(std::move(log)), kv_(db, clock) {
+    : db_(db),
+      clock_(clock),
+      events_(events),
+      log_(std::move(log)),
+      kv_(db, clock),
+      pool_(std::make_unique<CallPool>(call_options_.pool)) {
   if (!log_) log_ = [](LogLevel, std::string_view, const nlohmann::json&) {};
   shadow_dir_ =
       std::filesystem::temp_directory_path() / ("quanqu-plugins-" + std::to_string(::getpid()) + "-" + random_hex(4));
@@ -540,6 +554,125 @@ void PluginHost::set_log(LogSink log) {
 
 void PluginHost::set_services(HostServices services) {
   services_ = std::move(services);
+}
+
+void PluginHost::set_call_options(CallOptions options) {
+  options.default_timeout = std::max(options.default_timeout, std::chrono::milliseconds(1));
+  call_options_ = options;
+  pool_ = std::make_unique<CallPool>(options.pool);
+}
+
+std::chrono::milliseconds PluginHost::timeout_of(const Slot& slot) const {
+  std::int64_t override_ms = slot.timeout_override_ms.load(std::memory_order_relaxed);
+  return override_ms > 0 ? std::chrono::milliseconds(override_ms) : call_options_.default_timeout;
+}
+
+CallOutcome PluginHost::run_call(const Slot& slot, const std::string& plugin, CallPool::Work work) {
+  return pool_->run(plugin, timeout_of(slot), std::move(work));
+}
+
+Error PluginHost::call_error(const std::string& plugin, CallOutcome outcome, std::chrono::milliseconds timeout) const {
+  if (outcome == CallOutcome::timed_out)
+    return Error{
+        ErrorKind::unavailable,
+        "plugin_timeout",
+        "plugin '" + plugin + "' did not answer within its deadline of " + std::to_string(timeout.count()) + " ms",
+        {},
+        nlohmann::json{{"plugin", plugin}, {"timeout_ms", timeout.count()}},
+        {}};
+  return Error{ErrorKind::unavailable,
+               "plugin_busy",
+               "plugin '" + plugin +
+                   "' cannot take more calls now (too many are waiting or past their deadline); "
+                   "retry later",
+               {},
+               nlohmann::json{{"plugin", plugin}},
+               {}};
+}
+
+void PluginHost::log_outcome(const std::string& plugin, const char* call, CallOutcome outcome,
+                             std::chrono::milliseconds timeout, nlohmann::json fields) const {
+  fields["plugin"] = plugin;
+  fields["call"] = call;
+  if (outcome == CallOutcome::timed_out) {
+    fields["timeout_ms"] = timeout.count();
+    log(LogLevel::error, "plugin call timed out; it keeps its thread until it returns", fields);
+  } else {
+    log(LogLevel::warn, "plugin call refused: the plugin call pool is full", fields);
+  }
+}
+
+void PluginHost::stop_generation(Generation& g) {
+  Slot* slot = g.slot;
+  std::string plugin = g.plugin;
+  auto stop = [library = g.library, stop_fn = g.descriptor->stop, instance = g.instance, host = this, plugin] {
+    try {
+      stop_fn(instance);
+    } catch (...) {
+      host->log(LogLevel::error, "plugin threw while stopping", {{"plugin", plugin}});
+    }
+  };
+  if (!slot || !pool_) return stop();
+  auto timeout = timeout_of(*slot);
+  auto outcome = pool_->run(plugin, timeout, std::move(stop));
+  if (outcome != CallOutcome::done) log_outcome(plugin, "stop", outcome, timeout, nlohmann::json::object());
+}
+
+std::vector<PluginHost::RunningCalls> PluginHost::running_calls() const {
+  std::vector<RunningCalls> out;
+  for (const auto& stats : pool_->stats())
+    if (stats.running > 0) out.push_back({stats.plugin, stats.running, stats.stuck});
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> PluginHost::load_settings() {
+  using Rows = std::vector<std::pair<std::string, std::int64_t>>;
+  auto rows = db_.read<Rows>([](soci::session& sql) -> Result<Rows> {
+    Rows out;
+    std::string plugin;
+    long long timeout_ms = 0;
+    soci::statement st = (sql.prepare << "SELECT plugin, timeout_ms FROM plugin_settings WHERE timeout_ms IS NOT NULL",
+                          soci::into(plugin), soci::into(timeout_ms));
+    st.execute();
+    while (st.fetch()) out.emplace_back(plugin, timeout_ms);
+    return out;
+  });
+  if (rows) return *rows;
+  log(LogLevel::error, "cannot read the plugins' settings; the default deadline applies",
+      {{"detail", rows.error().message}});
+  return {};
+}
+
+Result<PluginInfo> PluginHost::set_timeout(const std::string& name, std::optional<std::int64_t> timeout_ms) {
+  Slot* slot = nullptr;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->info.name == name) slot = s.get();
+  }
+  if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
+  if (timeout_ms && (*timeout_ms < 1 || *timeout_ms > kMaxTimeoutMs))
+    return Error::invalid(
+        "plugin.timeout_invalid",
+        "timeout_ms must be an integer from 1 to " + std::to_string(kMaxTimeoutMs) + ", or null",
+        {{"timeout_ms", "must be an integer from 1 to " + std::to_string(kMaxTimeoutMs) + ", or null"}});
+  long long now = clock_.now_ms();
+  long long value = timeout_ms.value_or(0);
+  soci::indicator ind = timeout_ms ? soci::i_ok : soci::i_null;
+  auto stored = db_.write<Ok>([&](soci::session& sql) -> Status {
+    // clang-format off
+    sql << "INSERT INTO plugin_settings (plugin, timeout_ms, updated_at) VALUES (:p, :t, :u) "
+           "ON CONFLICT (plugin) DO UPDATE SET timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at",
+        soci::use(name), soci::use(value, ind), soci::use(now);
+    // clang-format on
+    return ok_status();
+  });
+  if (!stored) return stored.error();
+  slot->timeout_override_ms = timeout_ms.value_or(0);
+  log(LogLevel::info, "plugin deadline set",
+      {{"plugin", name}, {"timeout_ms", timeout_of(*slot).count()}, {"override", timeout_ms.has_value()}});
+  std::shared_lock lock(mutex_);
+  return snapshot(*slot, call_options_.default_timeout, *pool_);
 }
 
 void PluginHost::log(LogLevel level, std::string_view message, const nlohmann::json& fields) const {
@@ -602,6 +735,7 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
     log(LogLevel::error, "cannot list the plugins directory",
         {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
   std::sort(found.begin(), found.end());
+  auto settings = load_settings();
   std::vector<std::string> started;
   for (const auto& [manifest_path, fallback] : found) {
     auto slot = std::make_unique<Slot>();
@@ -631,6 +765,9 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
         s.info.library = manifest_path.parent_path() / manifest->library;
         s.info.config_schema = manifest->config_schema;
       }
+      for (const auto& [plugin, timeout_ms] : settings)
+        if (plugin == manifest->name && timeout_ms > 0 && timeout_ms <= kMaxTimeoutMs)
+          s.timeout_override_ms = timeout_ms;
       if (duplicate) {
         fail(s, "another plugin named '" + manifest->name + "' was found first");
         continue;
@@ -691,26 +828,27 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
 
   auto g = std::make_shared<Generation>();
   g->host = this;
+  g->slot = &slot;
   g->plugin = m.name;
   g->provides = m.provides;
 
   // Loading runs the library's static initialisers: the one thing we cannot check beforehand.
   boost::dll::fs::error_code ec;
   dlerror();
-  g->library.load(boost::dll::fs::path(shadow.string()), ec,
-                  boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  g->library->load(boost::dll::fs::path(shadow.string()), ec,
+                   boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   std::filesystem::remove(shadow, fs_ec);  // the mapping stays; nothing is left behind
-  if (ec || !g->library.is_loaded()) {
+  if (ec || !g->library->is_loaded()) {
     const char* detail = dlerror();
     reason = "cannot load " + library.string() + ": " + (detail ? detail : ec.message());
     return nullptr;
   }
-  if (!g->library.has(QUANQU_PLUGIN_ENTRY_SYMBOL)) {
+  if (!g->library->has(QUANQU_PLUGIN_ENTRY_SYMBOL)) {
     reason = "the library " + library.string() + " exports no " + QUANQU_PLUGIN_ENTRY_SYMBOL +
              " symbol (export it with QUANQU_PLUGIN, see docs/sdk.md)";
     return nullptr;
   }
-  auto& entry = g->library.get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
+  auto& entry = g->library->get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
   try {
     g->descriptor = entry();
   } catch (const std::exception& e) {
@@ -778,35 +916,64 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   t.http_fetch = &HostTable::http_fetch;
   t.hmac_sha256 = &HostTable::hmac_sha256;
 
-  char err[kErrCap] = {0};
-  quanqu_status status = QUANQU_ERR_INTERNAL;
-  try {
-    status = d.init(&g->table, &g->instance, err, sizeof err);
-  } catch (const std::exception& e) {  // a plugin that breaks the ABI's rule; still contained
-    reason = std::string("init threw: ") + e.what();
-    return nullptr;
-  } catch (...) {
-    reason = "init threw an unknown exception";
+  // init and start run on the call pool like every other call: one that never returns makes the
+  // plugin fail to load instead of holding up the server. The work owns `g` (and so the
+  // library) until it returns, even past the deadline.
+  struct Boot {
+    char err[kErrCap] = {0};
+    quanqu_status status = QUANQU_ERR_INTERNAL;
+    std::string reason;
+  };
+  auto timeout = timeout_of(slot);
+  auto did_not_return = [&](const char* step, CallOutcome outcome) {
+    log_outcome(m.name, step, outcome, timeout, nlohmann::json::object());
+    return std::string(step) + (outcome == CallOutcome::timed_out
+                                    ? " did not return within " + std::to_string(timeout.count()) + " ms"
+                                    : " could not run: the plugin call pool is full");
+  };
+  auto init = std::make_shared<Boot>();
+  auto outcome = run_call(slot, m.name, [g, init] {
+    try {
+      init->status = g->descriptor->init(&g->table, &g->instance, init->err, sizeof init->err);
+      if (init->status == QUANQU_OK) g->initialised = true;
+    } catch (const std::exception& e) {  // a plugin that breaks the ABI's rule; still contained
+      init->reason = std::string("init threw: ") + e.what();
+    } catch (...) {
+      init->reason = "init threw an unknown exception";
+    }
+  });
+  if (outcome != CallOutcome::done) {
+    reason = did_not_return("init", outcome);
     return nullptr;
   }
-  if (status != QUANQU_OK) {
-    reason = "init failed: " + message_from(err, status);
+  if (!init->reason.empty()) {
+    reason = init->reason;
     return nullptr;
   }
-  g->initialised = true;
+  if (init->status != QUANQU_OK) {
+    reason = "init failed: " + message_from(init->err, init->status);
+    return nullptr;
+  }
 
-  std::memset(err, 0, sizeof err);
-  g->starting = true;
-  try {
-    status = d.start(g->instance, err, sizeof err);
-    if (status != QUANQU_OK) reason = "start failed: " + message_from(err, status);
-  } catch (const std::exception& e) {
-    reason = std::string("start threw: ") + e.what();
-  } catch (...) {
-    reason = "start threw an unknown exception";
+  auto start = std::make_shared<Boot>();
+  outcome = run_call(slot, m.name, [g, start] {
+    g->starting = true;
+    try {
+      start->status = g->descriptor->start(g->instance, start->err, sizeof start->err);
+      if (start->status != QUANQU_OK) start->reason = "start failed: " + message_from(start->err, start->status);
+    } catch (const std::exception& e) {
+      start->reason = std::string("start threw: ") + e.what();
+    } catch (...) {
+      start->reason = "start threw an unknown exception";
+    }
+    g->starting = false;
+  });
+  if (outcome != CallOutcome::done) {
+    reason = did_not_return("start", outcome);
+    return nullptr;  // stop runs when start returns and the work lets go of the generation
   }
-  g->starting = false;
-  if (!reason.empty()) {
+  if (!start->reason.empty()) {
+    reason = start->reason;
     g->routes.clear();
     g->subscriptions.clear();
     g->providers.clear();
@@ -853,7 +1020,7 @@ Result<PluginInfo> PluginHost::reload(const std::string& name) {
     slot->info.library = slot->info.manifest.parent_path() / manifest->library;
     slot->info.config_schema = manifest->config_schema;
     publish_info(*slot, *fresh);
-    info = snapshot(*slot);
+    info = snapshot(*slot, call_options_.default_timeout, *pool_);
   }
   log(LogLevel::info, "plugin reloaded",
       {{"plugin", name},
@@ -885,14 +1052,14 @@ std::vector<PluginInfo> PluginHost::plugins() const {
   std::shared_lock lock(mutex_);
   std::vector<PluginInfo> out;
   out.reserve(slots_.size());
-  for (const auto& s : slots_) out.push_back(snapshot(*s));
+  for (const auto& s : slots_) out.push_back(snapshot(*s, call_options_.default_timeout, *pool_));
   return out;
 }
 
 std::optional<PluginInfo> PluginHost::plugin(const std::string& name) const {
   std::shared_lock lock(mutex_);
   for (const auto& s : slots_)
-    if (s->info.name == name) return snapshot(*s);
+    if (s->info.name == name) return snapshot(*s, call_options_.default_timeout, *pool_);
   return std::nullopt;
 }
 
@@ -924,16 +1091,61 @@ std::shared_ptr<Generation> PluginHost::current(const std::string& name, Slot** 
   return nullptr;
 }
 
+namespace {
+
+// One route call, owned by the pool's work and completion: it may outlive handle_async's caller.
+struct RouteCall {
+  std::shared_ptr<Generation> g;
+  const Generation::Route* route = nullptr;  // into g->routes, fixed once the generation started
+  PluginRequest request;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<quanqu_pair> param_pairs, query_pairs, header_pairs;
+  quanqu_request in{};
+  PluginResponse response;
+  char err[kErrCap] = {0};
+  std::string failure;
+
+  void run() {
+    quanqu_response out{&response};
+    try {
+      quanqu_status status = route->fn(route->user, &in, &out, err, sizeof err);
+      if (status != QUANQU_OK) failure = message_from(err, status);
+    } catch (const std::exception& e) {
+      failure = std::string("threw: ") + e.what();
+    } catch (...) {
+      failure = "threw an unknown exception";
+    }
+    if (failure.empty() && (response.status < 100 || response.status > 599))
+      failure = "replied with an invalid status " + std::to_string(response.status);
+  }
+};
+
+std::vector<quanqu_pair> pairs_of(const std::vector<std::pair<std::string, std::string>>& in) {
+  std::vector<quanqu_pair> out;
+  out.reserve(in.size());
+  for (const auto& [n, v] : in) out.push_back({str(n), str(v)});
+  return out;
+}
+
+}  // namespace
+
 Result<PluginResponse> PluginHost::handle(const std::string& plugin, const PluginRequest& request) {
+  std::promise<Result<PluginResponse>> answer;
+  auto future = answer.get_future();
+  handle_async(plugin, request, [&answer](Result<PluginResponse> r) { answer.set_value(std::move(r)); });
+  return future.get();
+}
+
+void PluginHost::handle_async(const std::string& plugin, PluginRequest request, HandleDone done) {
   Slot* slot = nullptr;
   auto g = current(plugin, &slot);
   std::string prefix = "/v1/plugins/" + plugin;
   auto no_route = [&] {
     return Error::not_found("route_not_found", "no route for " + request.method + " " + request.path);
   };
-  if (!g || request.path.compare(0, prefix.size(), prefix) != 0) return no_route();
+  if (!g || request.path.compare(0, prefix.size(), prefix) != 0) return done(no_route());
   std::string_view rest = std::string_view(request.path).substr(prefix.size());
-  if (!rest.empty() && rest.front() != '/') return no_route();
+  if (!rest.empty() && rest.front() != '/') return done(no_route());
   auto segments = split(rest.empty() ? "/" : rest);
 
   const Generation::Route* found = nullptr;
@@ -953,65 +1165,62 @@ Result<PluginResponse> PluginHost::handle(const std::string& plugin, const Plugi
     if (!found || r.placeholders < found->placeholders) found = &r;
   }
   if (!found) {
-    if (allow.empty()) return no_route();
+    if (allow.empty()) return done(no_route());
     Error e = Error::invalid("method_not_allowed", request.method + " is not allowed on " + request.path);
     e.details = {{"allow", allow}};
-    return e;
+    return done(std::move(e));
   }
 
-  std::vector<std::pair<std::string, std::string>> param_values;
+  auto call = std::make_shared<RouteCall>();
   for (std::size_t i = 0; i < segments.size(); ++i)
     if (!found->segments[i].empty() && found->segments[i].front() == '{')
-      param_values.emplace_back(found->segments[i].substr(1, found->segments[i].size() - 2), segments[i]);
-  auto pairs = [](const std::vector<std::pair<std::string, std::string>>& in) {
-    std::vector<quanqu_pair> out;
-    out.reserve(in.size());
-    for (const auto& [n, v] : in) out.push_back({str(n), str(v)});
-    return out;
-  };
-  auto params = pairs(param_values), query = pairs(request.query), headers = pairs(request.headers);
-  quanqu_request in{};
+      call->params.emplace_back(found->segments[i].substr(1, found->segments[i].size() - 2), segments[i]);
+  call->g = std::move(g);
+  call->route = found;
+  call->request = std::move(request);
+  const PluginRequest& req = call->request;
+  call->param_pairs = pairs_of(call->params);
+  call->query_pairs = pairs_of(req.query);
+  call->header_pairs = pairs_of(req.headers);
+  quanqu_request& in = call->in;
   in.size = sizeof(quanqu_request);
-  in.method = str(request.method);
-  in.path = str(request.path);
-  in.body = str(request.body);
-  in.channel_id = str(request.channel_id);
-  in.request_id = str(request.request_id);
-  in.params = params.data();
-  in.param_count = params.size();
-  in.query = query.data();
-  in.query_count = query.size();
-  in.headers = headers.data();
-  in.header_count = headers.size();
-  in.customer_id = str(request.customer_id);
+  in.method = str(req.method);
+  in.path = str(req.path);
+  in.body = str(req.body);
+  in.channel_id = str(req.channel_id);
+  in.request_id = str(req.request_id);
+  in.params = call->param_pairs.data();
+  in.param_count = call->param_pairs.size();
+  in.query = call->query_pairs.data();
+  in.query_count = call->query_pairs.size();
+  in.headers = call->header_pairs.data();
+  in.header_count = call->header_pairs.size();
+  in.customer_id = str(req.customer_id);
 
-  PluginResponse response;
-  quanqu_response out{&response};
-  char err[kErrCap] = {0};
-  std::string failure;
-  try {
-    quanqu_status status = found->fn(found->user, &in, &out, err, sizeof err);
-    if (status != QUANQU_OK) failure = message_from(err, status);
-  } catch (const std::exception& e) {
-    failure = std::string("threw: ") + e.what();
-  } catch (...) {
-    failure = "threw an unknown exception";
-  }
-  if (failure.empty() && (response.status < 100 || response.status > 599))
-    failure = "replied with an invalid status " + std::to_string(response.status);
-  if (!failure.empty()) {
-    slot->errors.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::error, "plugin route failed",
-        {{"plugin", plugin},
-         {"route", found->method + " " + prefix + found->pattern},
-         {"detail", failure},
-         {"request_id", request.request_id}});
-    return plugin_error(plugin,
-                        "plugin '" + plugin + "' failed on " + found->method + " " + found->pattern + ": " + failure);
-  }
-  if (response.status == 204 && response.content_type.empty() && response.body.empty()) return response;
-  if (response.content_type.empty()) response.content_type = "application/octet-stream";
-  return response;
+  auto timeout = timeout_of(*slot);
+  auto finish = [this, call, slot, timeout, done = std::move(done)](CallOutcome outcome) {
+    const std::string& plugin = call->g->plugin;
+    std::string route = call->route->method + " /v1/plugins/" + plugin + call->route->pattern;
+    if (outcome != CallOutcome::done) {
+      if (outcome == CallOutcome::timed_out) slot->errors.fetch_add(1, std::memory_order_relaxed);
+      log_outcome(plugin, "route", outcome, timeout, {{"route", route}, {"request_id", call->request.request_id}});
+      return done(call_error(plugin, outcome, timeout));
+    }
+    if (!call->failure.empty()) {
+      slot->errors.fetch_add(1, std::memory_order_relaxed);
+      log(LogLevel::error, "plugin route failed",
+          {{"plugin", plugin}, {"route", route}, {"detail", call->failure}, {"request_id", call->request.request_id}});
+      return done(plugin_error(plugin, "plugin '" + plugin + "' failed on " + call->route->method + " " +
+                                           call->route->pattern + ": " + call->failure));
+    }
+    PluginResponse response = std::move(call->response);
+    if (!(response.status == 204 && response.content_type.empty() && response.body.empty()) &&
+        response.content_type.empty())
+      response.content_type = "application/octet-stream";
+    done(std::move(response));
+  };
+  pool_->submit(
+      plugin, timeout, [call] { call->run(); }, std::move(finish));
 }
 
 bool PluginHost::has(const std::string& kind, const std::string& name) const {
@@ -1050,20 +1259,43 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
                  {}};
   input["config"] = channel_configs.is_object() && channel_configs.contains(g->plugin) ? channel_configs[g->plugin]
                                                                                        : nlohmann::json::object();
-  std::string text = input.dump(), reply;
-  char err[kErrCap] = {0};
-  std::string failure;
-  auto sink = [](void* user, const char* data, std::size_t size) {
-    static_cast<std::string*>(user)->assign(data, size);
+  // Owned by the work, which may outlive this call when the provider misses its deadline.
+  struct ProviderCall {
+    std::shared_ptr<Generation> g;
+    Generation::Provider provider;
+    std::string operation, text, reply;
+    char err[kErrCap] = {0};
+    std::string failure;
   };
-  try {
-    quanqu_status status = provider.fn(provider.user, str(operation), str(text), sink, &reply, err, sizeof err);
-    if (status != QUANQU_OK) failure = message_from(err, status);
-  } catch (const std::exception& e) {
-    failure = std::string("threw: ") + e.what();
-  } catch (...) {
-    failure = "threw an unknown exception";
+  auto call = std::make_shared<ProviderCall>();
+  call->g = g;
+  call->provider = provider;
+  call->operation = operation;
+  call->text = input.dump();
+  auto timeout = timeout_of(*slot);
+  auto outcome = pool_->run(g->plugin, timeout, [call] {
+    auto sink = [](void* user, const char* data, std::size_t size) {
+      static_cast<std::string*>(user)->assign(data, size);
+    };
+    try {
+      quanqu_status status = call->provider.fn(call->provider.user, str(call->operation), str(call->text), sink,
+                                               &call->reply, call->err, sizeof call->err);
+      if (status != QUANQU_OK) call->failure = message_from(call->err, status);
+    } catch (const std::exception& e) {
+      call->failure = std::string("threw: ") + e.what();
+    } catch (...) {
+      call->failure = "threw an unknown exception";
+    }
+  });
+  if (outcome != CallOutcome::done) {
+    if (outcome == CallOutcome::timed_out) slot->errors.fetch_add(1, std::memory_order_relaxed);
+    log_outcome(g->plugin, "provider", outcome, timeout, {{"provider", kind + "/" + name}, {"operation", operation}});
+    Error e = call_error(g->plugin, outcome, timeout);
+    e.details["provider"] = name;
+    return e;
   }
+  std::string failure = std::move(call->failure);
+  const std::string& reply = call->reply;
   nlohmann::json answer;
   if (failure.empty()) {
     answer = nlohmann::json::parse(reply, nullptr, false);
@@ -1125,24 +1357,56 @@ void PluginHost::deliver(const events::Event& event) {
           if (events::matches(sub.pattern, event.type)) targets.push_back({s->current, s.get(), sub});
   }
   if (targets.empty()) return;
-  std::string data = event.data.dump();
-  quanqu_event e{sizeof(quanqu_event), str(event.id), str(event.type), event.occurred_at, str(data)};
+  // Owned by the work of each handler, which may outlive this delivery past its deadline.
+  struct EventCopy {
+    std::string id, type, data;
+    std::int64_t occurred_at = 0;
+  };
+  auto copy = std::make_shared<const EventCopy>(EventCopy{event.id, event.type, event.data.dump(), event.occurred_at});
   for (const auto& t : targets) {
-    char err[kErrCap] = {0};
     std::string failure;
-    try {
-      quanqu_status status = t.sub.fn(t.sub.user, &e, err, sizeof err);
-      if (status != QUANQU_OK) failure = message_from(err, status);
-    } catch (const std::exception& ex) {
-      failure = std::string("threw: ") + ex.what();
-    } catch (...) {
-      failure = "threw an unknown exception";
+    const std::string& plugin = t.g->plugin;
+    // One handler of a plugin at a time: while one runs past its deadline, the plugin gets no events.
+    if (t.slot->event_running.exchange(true)) {
+      failure = "skipped: an earlier event handler of this plugin is still running past its deadline";
+    } else {
+      struct EventCall {
+        std::shared_ptr<Generation> g;
+        Slot* slot;
+        Generation::Subscription sub;
+        std::shared_ptr<const EventCopy> event;
+        char err[kErrCap] = {0};
+        std::string failure;
+      };
+      auto call = std::make_shared<EventCall>(EventCall{t.g, t.slot, t.sub, copy, {0}, {}});
+      auto timeout = timeout_of(*t.slot);
+      auto outcome = pool_->run(plugin, timeout, [call] {
+        const EventCopy& ev = *call->event;
+        quanqu_event e{sizeof(quanqu_event), str(ev.id), str(ev.type), ev.occurred_at, str(ev.data)};
+        try {
+          quanqu_status status = call->sub.fn(call->sub.user, &e, call->err, sizeof call->err);
+          if (status != QUANQU_OK) call->failure = message_from(call->err, status);
+        } catch (const std::exception& ex) {
+          call->failure = std::string("threw: ") + ex.what();
+        } catch (...) {
+          call->failure = "threw an unknown exception";
+        }
+        call->slot->event_running = false;
+      });
+      if (outcome == CallOutcome::busy) t.slot->event_running = false;  // the work never ran
+      if (outcome != CallOutcome::done) {
+        log_outcome(plugin, "event", outcome, timeout, {{"event", event.type}, {"event_id", event.id}});
+        failure = outcome == CallOutcome::timed_out ? "did not return within " + std::to_string(timeout.count()) + " ms"
+                                                    : "could not run: the plugin call pool is full";
+      } else {
+        failure = std::move(call->failure);
+      }
     }
     if (failure.empty()) continue;
     t.slot->errors.fetch_add(1, std::memory_order_relaxed);
     t.slot->event_errors.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::error, "plugin event handler failed",
-        {{"plugin", t.g->plugin}, {"event", event.type}, {"event_id", event.id}, {"detail", failure}});
+        {{"plugin", plugin}, {"event", event.type}, {"event_id", event.id}, {"detail", failure}});
   }
 }
 

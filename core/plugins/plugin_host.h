@@ -5,6 +5,7 @@
 #include "common/providers.h"
 #include "common/result.h"
 #include "events/event_bus.h"
+#include "plugins/call_pool.h"
 #include "plugins/kv_store.h"
 #include "plugins/manifest.h"
 #include "storage/database.h"
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -73,6 +75,17 @@ struct PluginInfo {
   std::uint64_t event_errors = 0;  // of which event deliveries
   std::uint64_t generation = 0;    // 1 at start-up, +1 per successful reload
   std::int64_t loaded_at = 0;      // ms since the epoch, of the running generation
+  std::int64_t timeout_ms = 0;     // the deadline of each of its calls: the override, else the server default
+  std::optional<std::int64_t> timeout_override_ms;  // the merchant's setting (set_timeout), if any
+  std::uint64_t timeouts = 0;                       // calls that reached their deadline (timed out or abandoned)
+  std::uint64_t busy = 0;         // calls refused because the pool or this plugin's share of it was full
+  std::uint64_t stuck_calls = 0;  // abandoned calls still running now
+};
+
+// How plugin calls run: on a CallPool with these options, each with a deadline.
+struct CallOptions {
+  std::chrono::milliseconds default_timeout{5000};  // per call, unless the plugin has an override
+  CallPoolOptions pool;
 };
 
 // A request to a plugin route, free of any HTTP library type (the API adapts its own).
@@ -142,6 +155,33 @@ class PluginHost final : public Providers {
 
   void set_log(LogSink log);
   void set_services(HostServices services);
+  // Replaces the call pool (and its options): call before load_directory(), never after.
+  void set_call_options(CallOptions options);
+
+  // Every call into a plugin (init, start, stop, route handlers, providers, event handlers) runs
+  // on the host's CallPool with the plugin's deadline: its timeout override, else
+  // CallOptions::default_timeout. A call past it is abandoned (see CallPool): the caller gets
+  // `plugin_timeout` (ErrorKind::unavailable, details {"plugin", "timeout_ms"}), counted in
+  // PluginInfo::timeouts; a call the pool refuses is `plugin_busy` (unavailable, details
+  // {"plugin"}). A plugin with an event handler still running past its deadline gets no events
+  // until it returns (each skipped one counts as an event error): event handlers of one plugin
+  // never overlap.
+
+  // Sets (a value in 1..kMaxTimeoutMs) or clears (nothing) the plugin's deadline override, stored
+  // in the database (table plugin_settings) so that it survives restarts and applies from the
+  // next call. not_found `plugin.not_found` for an unknown plugin; invalid_argument
+  // `plugin.timeout_invalid` out of range.
+  static constexpr std::int64_t kMaxTimeoutMs = 300'000;
+  Result<PluginInfo> set_timeout(const std::string& name, std::optional<std::int64_t> timeout_ms);
+
+  // The plugins with calls running now (e.g. to report at exit), and how many of those are
+  // abandoned past their deadline.
+  struct RunningCalls {
+    std::string plugin;
+    std::size_t running = 0;
+    std::size_t stuck = 0;
+  };
+  std::vector<RunningCalls> running_calls() const;
 
   // Discovers manifests in `dir`: each subdirectory holding a plugin.json, and each *.json file
   // directly in `dir` (its library beside it), in name order. A missing directory means no
@@ -168,6 +208,12 @@ class PluginHost final : public Providers {
   // invalid status) is an `internal` error with code "plugin_error", details {"plugin": name},
   // counted against the plugin.
   Result<PluginResponse> handle(const std::string& plugin, const PluginRequest& request);
+  // handle() without waiting: routing happens now (a not_found or method_not_allowed reaches
+  // `done` before this returns), the handler runs on the call pool, and `done` is called exactly
+  // once, from whichever thread finished the call (a pool worker, or the pool's timer with
+  // `plugin_timeout`). `done` must not throw and must own what it captures.
+  using HandleDone = std::function<void(Result<PluginResponse>)>;
+  void handle_async(const std::string& plugin, PluginRequest request, HandleDone done);
 
   // (plugin name, failed calls) for every plugin that has run, in load order.
   std::vector<std::pair<std::string, std::uint64_t>> error_counts() const;
@@ -195,6 +241,14 @@ class PluginHost final : public Providers {
   void deliver(const events::Event& event);
   std::shared_ptr<Generation> current(const std::string& name, Slot** slot = nullptr) const;
   void publish_info(Slot& slot, const Generation& g);
+  std::chrono::milliseconds timeout_of(const Slot& slot) const;
+  // Runs `work` on the pool with the slot's deadline and waits for the outcome.
+  CallOutcome run_call(const Slot& slot, const std::string& plugin, CallPool::Work work);
+  Error call_error(const std::string& plugin, CallOutcome outcome, std::chrono::milliseconds timeout) const;
+  void log_outcome(const std::string& plugin, const char* call, CallOutcome outcome, std::chrono::milliseconds timeout,
+                   nlohmann::json fields) const;
+  void stop_generation(Generation& g);
+  std::vector<std::pair<std::string, std::int64_t>> load_settings();  // (plugin, timeout_ms) overrides
 
   storage::Database& db_;
   const Clock& clock_;
@@ -206,6 +260,8 @@ class PluginHost final : public Providers {
   std::atomic<std::uint64_t> shadow_counter_{0};
   mutable std::shared_mutex mutex_;  // guards slots_ and each slot's current generation
   std::vector<std::unique_ptr<Slot>> slots_;
+  CallOptions call_options_;
+  std::unique_ptr<CallPool> pool_;  // declared after slots_: destroyed (joined) before them
   std::atomic<bool> stopped_{false};
   std::atomic<bool> listening_{false};
   std::uint64_t listener_ = 0;  // our id on the event bus

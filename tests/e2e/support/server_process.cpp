@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -108,8 +109,13 @@ ServerProcess::ServerProcess(Launch launch) : backend_(backend_name()) {
       database_url_ = launch.database_url;
     std::vector<std::string> args = {QUANQU_BINARY, "serve",  "--host",     "127.0.0.1",   "--port",
                                      "0",           "--demo", "--database", database_url_, "--threads", "4"};
+    std::vector<std::string> args = {QUANQU_BINARY, "serve",  "--host",     "127.0.0.1",   "--port",
+                                     "0",           "--demo", "--database", database_url_};
     if (launch.pass_admin_key) args.insert(args.end(), {"--admin-key", admin_key_});
-    args.insert(args.end(), launch.extra_args.begin(), launch.extra_args.end());
+    const auto& extra = launch.extra_args;
+    // --threads 4 unless the test chose its own.
+    if (std::find(extra.begin(), extra.end(), "--threads") == extra.end()) args.insert(args.end(), {"--threads", "4"});
+    args.insert(args.end(), extra.begin(), extra.end());
     spawn(args);
 
     std::unique_lock lock(mutex_);

@@ -22,7 +22,8 @@ namespace quanqu::e2e {
 //     database, which the destructor drops (WITH (FORCE)).
 //
 // The child runs `QUANQU_BINARY serve --host 127.0.0.1 --port 0 --demo --database <url>
-// --threads 4 --admin-key <make_admin_key()> <extra args...>`. Its stdout is read as JSON lines
+// --admin-key <make_admin_key()> --threads 4 <extra args...>` (without --threads 4 when the extra
+// args hold their own --threads). Its stdout is read as JSON lines
 // (stderr is captured too, each line prefixed "stderr: "); start-up waits for the
 // {"msg":"demo keys","publishable_key":..} line and then the {"msg":"listening","port":N} line. A background thread keeps draining both pipes for the
 // life of the child, so it never blocks on a full pipe.
