@@ -108,8 +108,6 @@ ServerProcess::ServerProcess(Launch launch) : backend_(backend_name()) {
     else
       database_url_ = launch.database_url;
     std::vector<std::string> args = {QUANQU_BINARY, "serve",  "--host",     "127.0.0.1",   "--port",
-                                     "0",           "--demo", "--database", database_url_, "--threads", "4"};
-    std::vector<std::string> args = {QUANQU_BINARY, "serve",  "--host",     "127.0.0.1",   "--port",
                                      "0",           "--demo", "--database", database_url_};
     if (launch.pass_admin_key) args.insert(args.end(), {"--admin-key", admin_key_});
     const auto& extra = launch.extra_args;
