@@ -1,4 +1,5 @@
 // The quanqu executable: wires storage, core services, the API and the HTTP server together.
+#include "access/access_service.h"
 #include "app/config.h"
 #include "app/engine.h"
 #include "demo/demo_seed.h"
@@ -108,7 +109,8 @@ int serve(const app::Config& config, http::Logger& log) {
   if (config.admin_key) {
     auto admin = e.access->create_admin_key("configured", *config.admin_key);
     if (!admin) return fail(log, "cannot register the admin key", admin.error());
-    keys["admin_key_hint"] = admin->key.hint;
+    // From the secret, not the stored hint: rows written before hints were shortened hold 12 characters.
+    keys["admin_key_hint"] = access::key_hint(*config.admin_key);
   } else {
     auto hint = ensure_admin_key(e, log);
     if (!hint) return fail(log, "cannot create an admin key", hint.error());
