@@ -61,7 +61,7 @@ TEST_F(OpsTest, HealthAndReadiness) {
   // No credentials needed, and unsafe methods are not allowed.
   auto post = client.post("/healthz", json::object());
   EXPECT_EQ(post.status, 405u) << post.body;
-  EXPECT_EQ(post.header("Allow"), "GET");
+  EXPECT_EQ(post.header("Allow"), "GET, HEAD");
 }
 
 TEST_F(OpsTest, MetricsCountRequestsByRoutePatternAndStatus) {
