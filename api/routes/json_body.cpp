@@ -259,9 +259,12 @@ class CheckedBuilder {
   // "items/0/quantity": the value being read now.
   std::string path() const {
     std::string out;
-    for (const auto& f : stack_) {
+    for (std::size_t i = 0; i < stack_.size(); ++i) {
+      const Frame& f = stack_[i];
       if (!out.empty()) out += '/';
-      out += f.node->is_object() ? f.key : std::to_string(f.node->size());
+      // An array's open child is its last element; a scalar being read is the next one.
+      bool child_open = i + 1 < stack_.size();
+      out += f.node->is_object() ? f.key : std::to_string(f.node->size() - (child_open ? 1 : 0));
     }
     return out;
   }
