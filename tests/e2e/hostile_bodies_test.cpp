@@ -133,8 +133,7 @@ class HostileBodiesTest : public E2ETest {
         add(name + " = 100,000 items", "{\"" + name + "\": " + huge + "]}");
         add(name + " = 100,000 objects", json{{name, json(std::vector<json>(100000, json::object()))}}.dump());
       }
-      if (types.count("object"))
-        add(name + " = object with NUL", "{\"" + name + "\": {\"k\": \"\\u0000\"}}");
+      if (types.count("object")) add(name + " = object with NUL", "{\"" + name + "\": {\"k\": \"\\u0000\"}}");
     }
     return out;
   }
@@ -156,9 +155,10 @@ class HostileBodiesTest : public E2ETest {
       }
       return items;
     };
-    for (const std::string& path : std::vector<std::string>{"/v1/admin/products", "/v1/admin/channels", "/v1/admin/orders",
-                             "/v1/admin/inventory-levels", "/v1/admin/stock-locations", "/v1/admin/categories",
-                             "/v1/admin/channels/" + channel + "/publishable-keys"})
+    for (const std::string& path :
+         std::vector<std::string>{"/v1/admin/products", "/v1/admin/channels", "/v1/admin/orders",
+                                  "/v1/admin/inventory-levels", "/v1/admin/stock-locations", "/v1/admin/categories",
+                                  "/v1/admin/channels/" + channel + "/publishable-keys"})
       out[path] = all(path);
     for (const auto& cart : carts) {
       out[cart] = store().get("/v1/store/carts/" + cart).json();
@@ -196,7 +196,8 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
   const std::string product_id = product["id"], variant_id = product["variants"][0]["id"];
   auto fill = [&](std::string path) {
     auto put = [&](const std::string& name, const std::string& value) {
-      for (auto at = path.find(name); at != std::string::npos; at = path.find(name)) path.replace(at, name.size(), value);
+      for (auto at = path.find(name); at != std::string::npos; at = path.find(name))
+        path.replace(at, name.size(), value);
     };
     const std::pair<const char*, std::string> by_prefix[] = {
         {"/v1/store/carts/", cart_id},

@@ -63,7 +63,10 @@ TEST_F(InputTest, LongArraysAreOneErrorAndRepeatsAreReportedOnce) {
   // 1,000 and 100,000 copies of one bad id: one error each, a small reply, fast.
   for (std::size_t n : {std::size_t{1000}, std::size_t{100000}}) {
     SCOPED_TRACE(n);
-    json body{{"code", "many"}, {"type", "web"}, {"currency", "CNY"}, {"location_ids", json(std::vector<std::string>(n, "x"))}};
+    json body{{"code", "many"},
+              {"type", "web"},
+              {"currency", "CNY"},
+              {"location_ids", json(std::vector<std::string>(n, "x"))}};
     auto started = std::chrono::steady_clock::now();
     auto r = admin().post("/v1/admin/channels", body);
     auto took = std::chrono::steady_clock::now() - started;
@@ -96,7 +99,8 @@ TEST_F(InputTest, LongArraysAreOneErrorAndRepeatsAreReportedOnce) {
   r = admin().patch("/v1/admin/channels/" + web, {{"location_ids", json(std::vector<std::string>(5000, "x"))}});
   EXPECT_TRUE(IsProblem(r, 400, "validation_failed"));
   EXPECT_EQ(error_fields(r), std::vector<std::string>{"location_ids"});
-  r = admin().post("/v1/admin/channels/" + web + "/publish", {{"product_ids", json(std::vector<std::string>(1001, "p"))}});
+  r = admin().post("/v1/admin/channels/" + web + "/publish",
+                   {{"product_ids", json(std::vector<std::string>(1001, "p"))}});
   EXPECT_TRUE(IsProblem(r, 400, "validation_failed"));
   EXPECT_EQ(error_fields(r), std::vector<std::string>{"product_ids"});
   r = admin().post("/v1/admin/products", {{"handle", "many"},
@@ -109,7 +113,8 @@ TEST_F(InputTest, LongArraysAreOneErrorAndRepeatsAreReportedOnce) {
   EXPECT_EQ(std::set<std::string>(fields.begin(), fields.end()),
             (std::set<std::string>{"category_ids", "images", "variants"}))
       << r.body;
-  auto cart = store().post("/v1/store/carts", {{"items", json(std::vector<json>(201, {{"sku", kSku}, {"quantity", 1}}))}});
+  auto cart =
+      store().post("/v1/store/carts", {{"items", json(std::vector<json>(201, {{"sku", kSku}, {"quantity", 1}}))}});
   EXPECT_TRUE(IsProblem(cart, 400, "validation_failed"));
   EXPECT_EQ(error_fields(cart), std::vector<std::string>{"items"});
   // Nothing was written, and the server still answers.
@@ -119,8 +124,9 @@ TEST_F(InputTest, LongArraysAreOneErrorAndRepeatsAreReportedOnce) {
 
 TEST_F(InputTest, ErrorListIsCappedWithACountOfTheRest) {
   // 100 empty variants: sku and title missing on each, 200 errors.
-  auto r = admin().post("/v1/admin/products",
-                        {{"handle", "capped"}, {"title", "Capped"}, {"variants", json(std::vector<json>(100, json::object()))}});
+  auto r = admin().post(
+      "/v1/admin/products",
+      {{"handle", "capped"}, {"title", "Capped"}, {"variants", json(std::vector<json>(100, json::object()))}});
   ASSERT_TRUE(IsProblem(r, 400, "validation_failed"));
   json j = r.json();
   EXPECT_EQ(j["errors"].size(), 100u);
@@ -148,8 +154,8 @@ TEST_F(InputTest, NumbersTheParserCannotHoldAre400NamingTheField) {
     EXPECT_EQ(error_fields(admin_side), std::vector<std::string>{"a"});
   }
   // Integers outside int64, floats and negative zero where an integer is expected.
-  for (std::string number : {"9223372036854775808", "-9223372036854775809", "18446744073709551616", "1e300", "1.0",
-                             "-0.0", "2.5"}) {
+  for (std::string number :
+       {"9223372036854775808", "-9223372036854775809", "18446744073709551616", "1e300", "1.0", "-0.0", "2.5"}) {
     SCOPED_TRACE(number);
     auto r = store().request("POST", items, "{\"sku\": \"" + std::string(kSku) + "\", \"quantity\": " + number + "}");
     EXPECT_TRUE(IsProblem(r, 400, "validation_failed"));
@@ -187,8 +193,9 @@ TEST_F(InputTest, DeepNestingNulAndBadUtf8AreRefused) {
   EXPECT_TRUE(IsProblem(nul_address, 400, "invalid_json"));
   EXPECT_EQ(error_fields(nul_address), std::vector<std::string>{"shipping_address/line1"});
   EXPECT_TRUE(IsProblem(store().request("PATCH", path, std::string("{\"a\\u0000\": 1}")), 400, "invalid_json"));
-  auto nul_product = admin().request("POST", "/v1/admin/products",
-                                     std::string(R"({"handle": "nul", "title": "N\u0000UL", "attributes": {"k": "\u0000"}})"));
+  auto nul_product =
+      admin().request("POST", "/v1/admin/products",
+                      std::string(R"({"handle": "nul", "title": "N\u0000UL", "attributes": {"k": "\u0000"}})"));
   EXPECT_TRUE(IsProblem(nul_product, 400, "invalid_json"));
   // Invalid UTF-8 and lone surrogates: invalid_json, and the reply is valid JSON itself.
   for (std::string body : {std::string("{\"email\": \"\xff\xfe\"}"), std::string("{\"email\": \"\xc0\xaf\"}"),
@@ -211,10 +218,11 @@ TEST_F(InputTest, OnlyJsonMediaTypesAreParsed) {
   json cart = new_cart(store(), {{"email", "before@example.cn"}});
   std::string path = "/v1/store/carts/" + cart["id"].get<std::string>();
   const std::string body = R"({"email": "after@example.cn"})";
-  for (std::string type : {"text/plain", "text/plain; charset=utf-8", "application/jsonx", "application/+json",
-                           "json", "application/x-json-stream", "text/json"}) {
+  for (std::string type : {"text/plain", "text/plain; charset=utf-8", "application/jsonx", "application/+json", "json",
+                           "application/x-json-stream", "text/json"}) {
     SCOPED_TRACE(type);
-    EXPECT_TRUE(IsProblem(store().request("PATCH", path, body, {{"Content-Type", type}}), 415, "unsupported_media_type"));
+    EXPECT_TRUE(
+        IsProblem(store().request("PATCH", path, body, {{"Content-Type", type}}), 415, "unsupported_media_type"));
   }
   // No Content-Type at all with a body.
   EXPECT_TRUE(IsProblem(store().request("PATCH", path, body, {{"Content-Type", ""}}), 415, "unsupported_media_type"));
@@ -239,7 +247,8 @@ TEST_F(InputTest, DuplicateKeysAreRefusedAtAnyDepth) {
   EXPECT_TRUE(IsProblem(top, 400, "invalid_json"));
   EXPECT_EQ(error_fields(top), std::vector<std::string>{"email"});
   auto nested = store().request(
-      "PATCH", path, std::string(R"({"shipping_address": {"line1": "1 Road", "city": "A", "city": "B", "country": "CN"}})"));
+      "PATCH", path,
+      std::string(R"({"shipping_address": {"line1": "1 Road", "city": "A", "city": "B", "country": "CN"}})"));
   EXPECT_TRUE(IsProblem(nested, 400, "invalid_json"));
   EXPECT_EQ(error_fields(nested), std::vector<std::string>{"shipping_address/city"});
   auto in_array = store().request("POST", "/v1/store/carts",
@@ -250,15 +259,17 @@ TEST_F(InputTest, DuplicateKeysAreRefusedAtAnyDepth) {
 }
 
 TEST_F(InputTest, RepeatedCredentialAndControlHeadersAre400) {
-  json cart = new_cart(store(), {{"email", "shopper@example.cn"}, {"shipping_address", kAddress},
-                                 {"items", {{{"sku", kSku}, {"quantity", 1}}}}});
+  json cart = new_cart(
+      store(),
+      {{"email", "shopper@example.cn"}, {"shipping_address", kAddress}, {"items", {{{"sku", kSku}, {"quantity", 1}}}}});
   std::string id = cart["id"];
   const std::string key = server().publishable_key();
   auto anon = anonymous();
-  EXPECT_TRUE(IsProblem(anon.get("/v1/store/carts/" + id, {{"X-Publishable-Key", key}, {"X-Publishable-Key", key}}), 400,
-                        "duplicate_header"));
-  EXPECT_TRUE(IsProblem(anon.get("/v1/store/carts/" + id, {{"X-Publishable-Key", "pk_nope"}, {"X-Publishable-Key", key}}),
+  EXPECT_TRUE(IsProblem(anon.get("/v1/store/carts/" + id, {{"X-Publishable-Key", key}, {"X-Publishable-Key", key}}),
                         400, "duplicate_header"));
+  EXPECT_TRUE(
+      IsProblem(anon.get("/v1/store/carts/" + id, {{"X-Publishable-Key", "pk_nope"}, {"X-Publishable-Key", key}}), 400,
+                "duplicate_header"));
   const std::string bearer = "Bearer " + server().admin_key();
   EXPECT_TRUE(IsProblem(anon.get("/v1/admin/orders", {{"Authorization", bearer}, {"Authorization", "Bearer x"}}), 400,
                         "duplicate_header"));

@@ -1,6 +1,6 @@
 // Unit tests of request body parsing: what JSON allows and the API refuses, and bounded lists.
-#include "http/problem.h"
 #include "routes/json_body.h"
+#include "http/problem.h"
 
 #include <gtest/gtest.h>
 
@@ -37,7 +37,8 @@ TEST(JsonBody, ParsesObjectsAndReadsBlankAsEmpty) {
 
 TEST(JsonBody, OverflowNamesTheKeyPath) {
   EXPECT_EQ(refusal(R"({"a": 1e400})"), std::make_pair(std::string("invalid_json"), std::string("a")));
-  EXPECT_EQ(refusal(R"({"a": [1, {"b": -1e99999}]})"), std::make_pair(std::string("invalid_json"), std::string("a/1/b")));
+  EXPECT_EQ(refusal(R"({"a": [1, {"b": -1e99999}]})"),
+            std::make_pair(std::string("invalid_json"), std::string("a/1/b")));
   EXPECT_EQ(refusal(R"({"a": [[1], [2, 1e400]]})"), std::make_pair(std::string("invalid_json"), std::string("a/1/1")));
   EXPECT_EQ(refusal("1e400").first, "invalid_json");
 }
@@ -51,7 +52,8 @@ TEST(JsonBody, DepthIsBounded) {
 
 TEST(JsonBody, DuplicateKeysNulAndBadUtf8AreRefused) {
   EXPECT_EQ(refusal(R"({"a": 1, "a": 1})"), std::make_pair(std::string("invalid_json"), std::string("a")));
-  EXPECT_EQ(refusal(R"({"a": {"b": 1, "c": 2, "b": 3}})"), std::make_pair(std::string("invalid_json"), std::string("a/b")));
+  EXPECT_EQ(refusal(R"({"a": {"b": 1, "c": 2, "b": 3}})"),
+            std::make_pair(std::string("invalid_json"), std::string("a/b")));
   EXPECT_EQ(refusal(R"({"a": [{"x": 1}, {"x": 1}]})").first, "ok");  // the same key in two objects
   EXPECT_EQ(refusal(R"({"a": "x\u0000"})"), std::make_pair(std::string("invalid_json"), std::string("a")));
   EXPECT_EQ(refusal(R"({"a\u0000": 1})").first, "invalid_json");
