@@ -12,8 +12,9 @@ std::optional<cart::AddItem> read_add_item(JsonFields f) {
   if (auto id = f.string("variant_id")) item.variant_id = VariantId(*id);
   if (!item.sku && !item.variant_id && !f.has("sku") && !f.has("variant_id"))
     f.fail("sku", "give sku or variant_id");
-  item.quantity = f.integer("quantity", true).value_or(0);
-  if (f.has("quantity") && (item.quantity < 1 || item.quantity > pricing::kMaxQuantity))
+  auto quantity = f.integer("quantity", true);  // a type error is the field's one error
+  item.quantity = quantity.value_or(0);
+  if (quantity && (item.quantity < 1 || item.quantity > pricing::kMaxQuantity))
     f.fail("quantity", "must be between 1 and " + std::to_string(pricing::kMaxQuantity));
   return item;
 }

@@ -36,10 +36,12 @@ std::optional<http::Response> refuse_duplicate_headers(const http::Request& requ
 
 std::optional<http::Response> refuse_malformed(const http::Request& request) {
   if (auto refused = refuse_duplicate_headers(request)) return refused;
-  bool ok = is_valid_utf8(request.path);
-  for (const auto& [k, v] : request.query) ok = ok && is_valid_utf8(k) && is_valid_utf8(v);
+  // NUL (%00) is valid UTF-8 but no database text can hold it.
+  auto good = [](std::string_view s) { return is_valid_utf8(s) && s.find('\0') == std::string_view::npos; };
+  bool ok = good(request.path);
+  for (const auto& [k, v] : request.query) ok = ok && good(k) && good(v);
   if (ok) return std::nullopt;
-  return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8"));
+  return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8 without NUL"));
 }
 
 http::Handler store_route(Services& services, StoreHandler handler) {

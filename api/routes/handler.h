@@ -17,9 +17,9 @@ using StoreHandler = std::function<Result<http::Response>(http::Request&, const 
 // An admin handler runs only for a valid admin key.
 using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
 
-// A 400 `malformed_request` when the path or the query is not valid UTF-8 (path parameters are
-// slices of the path, so they are covered), or nothing. Every route that passes request text to
-// the core or to a plugin calls it first.
+// A 400 `malformed_request` when the path or the query is not valid UTF-8 or holds NUL (%00)
+// (path parameters are slices of the path, so they are covered), or nothing. Every route that
+// passes request text to the core or to a plugin calls it first.
 std::optional<http::Response> refuse_malformed(const http::Request& request);
 
 // A 400 `duplicate_header` when a header the API reads as one value (Authorization,

@@ -242,8 +242,8 @@ class CheckedBuilder {
     if (auto last = what.find("; last read"); last != std::string::npos) what.resize(last);
     if (e.id == 406)  // out_of_range: a number no double can hold
       return refuse(at, "is a number too large to represent");
-    error_ = Error::invalid("invalid_json", "the body is not valid JSON at byte " + std::to_string(position) + ": " +
-                                                what);
+    error_ =
+        Error::invalid("invalid_json", "the body is not valid JSON at byte " + std::to_string(position) + ": " + what);
     if (!at.empty()) error_->fields.push_back({at, what});
     return false;
   }
@@ -259,17 +259,20 @@ class CheckedBuilder {
   // "items/0/quantity": the value being read now.
   std::string path() const {
     std::string out;
-    for (const auto& f : stack_) {
+    for (std::size_t i = 0; i < stack_.size(); ++i) {
+      const Frame& f = stack_[i];
       if (!out.empty()) out += '/';
-      out += f.node->is_object() ? f.key : std::to_string(f.node->size());
+      // An array's open child is its last element; a scalar being read is the next one.
+      bool child_open = i + 1 < stack_.size();
+      out += f.node->is_object() ? f.key : std::to_string(f.node->size() - (child_open ? 1 : 0));
     }
     return out;
   }
 
   bool refuse(const std::string& at, const std::string& message) {
     std::string field = at.empty() ? "body" : at;
-    error_ = Error::invalid("invalid_json", "the body is not acceptable JSON: " + field + " " + message,
-                            {{field, message}});
+    error_ =
+        Error::invalid("invalid_json", "the body is not acceptable JSON: " + field + " " + message, {{field, message}});
     return false;
   }
 
@@ -315,10 +318,13 @@ Result<JsonBody> JsonBody::parse(const http::Request& request) {
   auto type = request.header("content-type");
   std::string t = type ? media_type(*type) : "";
   if (!is_json_type(t))
-    return Error{ErrorKind::invalid_argument, "unsupported_media_type",
+    return Error{ErrorKind::invalid_argument,
+                 "unsupported_media_type",
                  type ? "send the body as application/json (got " + t + ")"
                       : "send the body with Content-Type: application/json",
-                 {}, {}, {}};
+                 {},
+                 {},
+                 {}};
   return parse_text(request.body);
 }
 

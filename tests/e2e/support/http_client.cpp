@@ -125,7 +125,10 @@ HttpResponse HttpClient::request(std::string method, std::string target, std::op
   req.set(bhttp::field::user_agent, "quanqu-e2e");
   for (const auto& [k, v] : d.defaults) req.set(k, v);
   if (body) req.set(bhttp::field::content_type, "application/json");
-  for (const auto& [k, v] : headers) req.set(k, v);
+  // A name given here replaces the default; given twice, both values are sent; empty, none is.
+  for (const auto& [k, v] : headers) req.erase(k);
+  for (const auto& [k, v] : headers)
+    if (!v.empty()) req.insert(k, v);
   if (body) {
     req.body() = std::move(*body);
     req.prepare_payload();

@@ -48,6 +48,8 @@ class HttpClient {
 
   // `target` is the path with any query ("/v1/store/products?limit=2"). With a body,
   // Content-Type defaults to application/json. Host and Content-Length are set for you.
+  // A header in `headers` replaces a default or set one of that name; a name listed twice is
+  // sent twice (both values), and an empty value removes the header (e.g. Content-Type).
   HttpResponse request(std::string method, std::string target, std::optional<std::string> body = {},
                        Headers headers = {});
 
