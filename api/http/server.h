@@ -158,7 +158,8 @@ class Server {
   // Graceful stop: stops accepting, closes idle keep-alive connections at once, lets requests
   // being read or handled finish (their responses carry "Connection: close"), then run()
   // returns. A request still being received is bounded by header_timeout, a response write by
-  // idle_timeout, the whole by shutdown_grace (see run()). Thread-safe, idempotent,
+  // idle_timeout, the whole by shutdown_grace (see run()), except that a synchronous handler
+  // that never returns still keeps its io thread from being joined. Thread-safe, idempotent,
   // and may be called before run() (run() then returns as soon as in-flight work is done). Not
   // async-signal-safe: from a POSIX signal handler use stop_on_signals() instead.
   void stop();

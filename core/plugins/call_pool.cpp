@@ -252,6 +252,11 @@ std::size_t CallPool::stuck() const {
   return state_->stuck_total;
 }
 
+std::size_t CallPool::queued() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->queue.size();
+}
+
 std::size_t CallPool::threads() const {
   std::lock_guard lock(state_->mutex);
   return state_->alive;

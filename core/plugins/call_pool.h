@@ -71,6 +71,9 @@ class CallPool {
   // Abandoned calls still running now, over every plugin.
   std::size_t stuck() const;
 
+  // Calls waiting for a worker now.
+  std::size_t queued() const;
+
   // The number of worker threads alive now (serving and stuck).
   std::size_t threads() const;
 

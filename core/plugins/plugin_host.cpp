@@ -603,6 +603,8 @@ void PluginHost::log_outcome(const std::string& plugin, const char* call, CallOu
 }
 
 void PluginHost::stop_generation(Generation& g) {
+  // Not waited for here: the last reference may go on any thread, the pool's timer thread
+  // included, which must never wait for a call. stop_all() waits for every stop instead.
   Slot* slot = g.slot;
   std::string plugin = g.plugin;
   auto stop = [library = g.library, stop_fn = g.descriptor->stop, instance = g.instance, host = this, plugin] {
@@ -614,8 +616,18 @@ void PluginHost::stop_generation(Generation& g) {
   };
   if (!slot || !pool_) return stop();
   auto timeout = timeout_of(*slot);
-  auto outcome = pool_->run(plugin, timeout, std::move(stop));
-  if (outcome != CallOutcome::done) log_outcome(plugin, "stop", outcome, timeout, nlohmann::json::object());
+  {
+    std::lock_guard lock(stops_mutex_);
+    ++stops_pending_;
+  }
+  pool_->submit(plugin, timeout, std::move(stop), [this, plugin, timeout](CallOutcome outcome) {
+    if (outcome != CallOutcome::done) log_outcome(plugin, "stop", outcome, timeout, nlohmann::json::object());
+    {
+      std::lock_guard lock(stops_mutex_);
+      --stops_pending_;
+    }
+    stops_done_.notify_all();
+  });
 }
 
 std::vector<PluginHost::RunningCalls> PluginHost::running_calls() const {
@@ -1045,7 +1057,13 @@ void PluginHost::stop_all() {
       s.info.status = PluginStatus::stopped;
     }
   }
-  for (auto& g : running) g.reset();  // reverse load order
+  // Reverse load order, each stop() waited for until it returns or reaches its deadline; a
+  // generation still serving a call stops when that call returns.
+  for (auto& g : running) {
+    g.reset();
+    std::unique_lock lock(stops_mutex_);
+    stops_done_.wait(lock, [this] { return stops_pending_ == 0; });
+  }
 }
 
 std::vector<PluginInfo> PluginHost::plugins() const {

@@ -14,11 +14,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -261,6 +263,10 @@ class PluginHost final : public Providers {
   mutable std::shared_mutex mutex_;  // guards slots_ and each slot's current generation
   std::vector<std::unique_ptr<Slot>> slots_;
   CallOptions call_options_;
+  // stop() calls queued or running on the pool (each ends by its deadline); stop_all() waits for them.
+  std::mutex stops_mutex_;
+  std::condition_variable stops_done_;
+  std::size_t stops_pending_ = 0;
   std::unique_ptr<CallPool> pool_;  // declared after slots_: destroyed (joined) before them
   std::atomic<bool> stopped_{false};
   std::atomic<bool> listening_{false};

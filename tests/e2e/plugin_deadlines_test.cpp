@@ -231,7 +231,7 @@ TEST_F(PluginDeadlinesTest, APluginHoldingTooManyStuckCallsIsRefusedAtOnce) {
   auto start = Clock::now();
   auto refused = anonymous().get("/v1/plugins/sleeper/ok");
   EXPECT_TRUE(IsProblem(refused, 503, "plugin_busy"));
-  EXPECT_LT(ms_since(start), 250.0);
+  EXPECT_LT(ms_since(start), 1000.0);
   auto text = metrics();
   EXPECT_EQ(metric(text, "quanqu_plugin_stuck_calls", "sleeper"), 4) << text;
   EXPECT_EQ(metric(text, "quanqu_plugin_busy_total", "sleeper"), 1) << text;

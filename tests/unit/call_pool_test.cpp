@@ -139,10 +139,9 @@ TEST(CallPool, AFullQueueRefusesAtOnce) {
   std::atomic<int> done{0};
   for (int i = 0; i < 3; ++i)  // one running, two queued
     waiting.emplace_back([&] { done += pool.run("a", 5000ms, [gate] { gate->wait(); }) == CallOutcome::done; });
-  auto until = Clock::now() + 2s;
-  while ((gate->entered < 1 || stats_of(pool, "a").running < 1) && Clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(20ms);  // the other two are queued by now
+  auto until = Clock::now() + 4s;
+  while ((gate->entered < 1 || pool.queued() < 2) && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(pool.queued(), 2u);
   auto start = Clock::now();
   EXPECT_EQ(pool.run("b", 5000ms, [] {}), CallOutcome::busy);
   EXPECT_LT(ms_since(start), 100.0);

@@ -15,9 +15,11 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace quanqu::http {
 namespace {
@@ -578,6 +580,82 @@ TEST_F(ServerTest, StartFailsClearlyWhenTheAddressIsTaken) {
     EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(port())), std::string::npos)
         << e.what();
   }
+}
+
+// A handler that answers from another thread: the io thread is free meanwhile, the answer gets
+// the usual headers, a second completion is ignored, and the connection stays usable.
+TEST_F(ServerTest, ADeferredResponseFreesTheIoThreadAndIsAnsweredOnce) {
+  std::vector<std::thread> workers;
+  std::mutex workers_mutex;
+  router_.add("GET", "/later", [&](Request&) {
+    Response r;
+    r.deferred = [&](Response::Completion complete) {
+      std::lock_guard lock(workers_mutex);
+      workers.emplace_back([complete] {
+        std::this_thread::sleep_for(300ms);
+        complete(Response::json(200, {{"later", true}}));
+        complete(Response::json(500, {{"twice", true}}));
+      });
+    };
+    return r;
+  });
+  ServerOptions options;
+  options.threads = 1;
+  start(options);
+  auto later = std::async(std::launch::async, [&] {
+    Client c(port());
+    auto first = c.request(bhttp::verb::get, "/later", {}, {{"Origin", "https://shop.example"}});
+    auto again = c.request(bhttp::verb::get, "/echo");  // the same connection, kept alive
+    return std::make_pair(first, again);
+  });
+  std::this_thread::sleep_for(100ms);
+  auto t0 = std::chrono::steady_clock::now();
+  Client other(port());
+  EXPECT_EQ(other.request(bhttp::verb::get, "/echo").result_int(), 200u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 200ms);  // not behind the deferred one
+  auto [first, again] = later.get();
+  EXPECT_EQ(first.result_int(), 200u);
+  EXPECT_EQ(body_json(first), json({{"later", true}}));
+  EXPECT_FALSE(first[bhttp::field::x_request_id].empty());
+  EXPECT_EQ(first[bhttp::field::access_control_allow_origin], "https://shop.example");
+  EXPECT_EQ(again.result_int(), 200u);
+  for (auto& t : workers) t.join();
+}
+
+// A deferred response never completed does not hold the stop beyond the grace period.
+TEST_F(ServerTest, TheGracePeriodBoundsAStopThatWaitsForADeferredResponse) {
+  std::mutex mutex;
+  Response::Completion kept;
+  router_.add("GET", "/never", [&](Request&) {
+    Response r;
+    r.deferred = [&](Response::Completion complete) {
+      std::lock_guard lock(mutex);
+      kept = std::move(complete);
+    };
+    return r;
+  });
+  ServerOptions options;
+  options.shutdown_grace = 300ms;
+  options.port = 0;
+  Server server(options, [this](Request& r) { return router_.dispatch(r); }, metrics_, logger_);
+  server.start();
+  auto run = std::async(std::launch::async, [&] { return server.run(); });
+  {
+    Client c(server.port());
+    ASSERT_FALSE(c.write_raw("GET /never HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until) {
+      std::lock_guard lock(mutex);
+      if (kept) break;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    server.stop();
+    ASSERT_EQ(run.wait_for(3s), std::future_status::ready);
+    EXPECT_FALSE(run.get());  // the grace period ran out
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  }
+  std::lock_guard lock(mutex);
+  kept = nullptr;  // dropped before the server goes: it refers to the server's io_context
 }
 
 }  // namespace

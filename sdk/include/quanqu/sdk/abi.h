@@ -32,9 +32,12 @@
  * direction: the host catches around every call into a plugin, and the C++ layer catches around
  * every call from the host.
  *
- * Threads: route handlers and providers may be called concurrently from several server threads;
- * event handlers are called from the host's event thread. Every host function is thread-safe.
- * init, start and stop are called once each per loaded instance, from one thread.
+ * Threads: every call into a plugin runs on the host's plugin call pool, with a deadline (see
+ * docs/sdk.md, "Deadlines"); a call past it is abandoned, not interrupted: the caller gets an
+ * error and the call keeps its thread until it returns, its result discarded. Route handlers and
+ * providers may be called concurrently from several threads; event handlers one at a time.
+ * Every host function is thread-safe. init, start and stop are called once each per loaded
+ * instance, one after the other (not necessarily from the same thread).
  *
  * Reload: when the merchant reloads a plugin, the host loads the new library beside the old one,
  * calls its init and start, and sends new calls to it; calls already running finish on the old
@@ -139,8 +142,8 @@ typedef struct quanqu_event {
 } quanqu_event;
 
 /* An event handler. Events are delivered after the change has committed, one at a time, in the
- * order they were published, on the host's one event thread (not a request thread): a slow
- * handler delays every plugin's events, so hand long work off to a thread of your own.
+ * order they were published (not on a request thread): a slow handler delays every plugin's
+ * events up to its deadline, so hand long work off to a thread of your own.
  * A handler returns QUANQU_OK, or an error with a message in err: the host logs it and counts it
  * against the plugin (the event is not redelivered). Must not throw. */
 typedef quanqu_status (*quanqu_event_fn)(void* user, const quanqu_event* event, char* err, size_t err_cap);
