@@ -6,6 +6,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "ops/ops_routes.h"
 #include "plugins/plugin_routes.h"
 
 #include <chrono>
@@ -75,7 +76,8 @@ int serve(const app::Config& config, http::Logger& log) {
   metrics.add_counter("quanqu_events_dropped_total", "Domain events dropped because the queue was full",
                       [&e] { return static_cast<double>(e.events->dropped()); });
   http::Router router;
-  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, metrics);
+  auto openapi = std::make_shared<api::OpenApiDocument>();
+  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms, openapi}, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -90,6 +92,8 @@ int serve(const app::Config& config, http::Logger& log) {
     log.log(http::LogLevel::error, "cannot listen", {{"detail", ex.what()}});
     return 1;
   }
+  // Before run(): the served document names the port really bound (--port 0 picks one).
+  openapi->set_address(config.host, server.port());
   server.stop_on_signals();
   double ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   log.log(http::LogLevel::info, "listening",
