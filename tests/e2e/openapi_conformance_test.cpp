@@ -31,8 +31,8 @@ class OpenApiConformanceTest : public E2ETest {
 };
 
 TEST_F(OpenApiConformanceTest, RealRepliesConform) {
-  for (std::string target : {"/v1/store/products?limit=3", "/v1/store/products/organic-cotton-tee",
-                             "/v1/store/categories"}) {
+  for (std::string target :
+       {"/v1/store/products?limit=3", "/v1/store/products/organic-cotton-tee", "/v1/store/categories"}) {
     auto e = exchange(target);
     EXPECT_TRUE(check(e).empty()) << target << ":\n" << joined(check(e));
   }
