@@ -27,7 +27,8 @@ namespace quanqu::e2e {
 //  * its status is declared for the operation ("404", then "4XX", then "default");
 //  * its Content-Type (without parameters) is declared for that status ("type/sub", "type/*" or
 //    "*/*"), or the body is empty when the status declares no content;
-//  * a JSON body (application/json or +json) parses and is valid against the declared schema;
+//  * a JSON body (application/json or +json) parses and is valid against the declared schema
+//    (a body with a Content-Encoding such as gzip is not decoded, so not checked);
 //  * every header the response declares `required` is present.
 // Schemas are checked with valijson (JSON Schema draft 7) after a translation of the document's
 // OpenAPI 3.1 schemas: "$ref" beside other keywords becomes an allOf, a date/time "format" applies
