@@ -7,6 +7,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "ops/ops_routes.h"
 #include "plugins/plugin_routes.h"
 #include "routes/rate_limits.h"
 
@@ -149,7 +150,8 @@ int serve(const app::Config& config, http::Logger& log) {
   limits.register_metrics(metrics);
   services.limits = &limits;
   http::Router router;
-  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms}, metrics);
+  auto openapi = std::make_shared<api::OpenApiDocument>();
+  app::register_all_routes(router, services, {config.catalog_cache_ttl_ms, openapi}, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -179,6 +181,8 @@ int serve(const app::Config& config, http::Logger& log) {
     log.log(http::LogLevel::error, "cannot listen", {{"detail", ex.what()}});
     return 1;
   }
+  // Before run(): the served document names the port really bound (--port 0 picks one).
+  openapi->set_address(config.host, server.port());
   server.stop_on_signals();
   double ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   log.log(http::LogLevel::info, "listening",

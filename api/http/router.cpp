@@ -115,6 +115,12 @@ void Router::add_prefix(std::string prefix, Handler handler) {
   prefixes_.emplace_back(std::move(prefix), std::move(handler));
 }
 
+std::vector<std::string> Router::prefixes() const {
+  std::vector<std::string> out;
+  for (const auto& [prefix, _] : prefixes_) out.push_back(prefix);
+  return out;
+}
+
 std::vector<Router::Route> Router::routes() const {
   std::vector<Route> out;
   out.reserve(entries_.size());

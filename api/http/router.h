@@ -38,6 +38,9 @@ class Router {
   // to `handler`, which routes it further itself (plugin routes change at run time).
   void add_prefix(std::string prefix, Handler handler);
 
+  // Every registered prefix, in registration order (the OpenAPI test compares against it).
+  std::vector<std::string> prefixes() const;
+
  private:
   struct Segment {
     std::string text;  // the literal segment, or the placeholder's name

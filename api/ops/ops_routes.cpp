@@ -2,9 +2,32 @@
 #include "ops/ops_routes.h"
 #include "http/problem.h"
 
+#include <nlohmann/json.hpp>
+
 namespace quanqu::api {
 
-void register_ops_routes(http::Router& router, storage::Database& db, http::Metrics& metrics) {
+std::string openapi_with_servers(std::string_view document, std::string_view host, unsigned short port) {
+  // ordered_json: the served document keeps the source's key order (openapi, info, servers, ...).
+  auto doc = nlohmann::ordered_json::parse(document);
+  std::string address(host);
+  if (address.empty() || address == "0.0.0.0") address = "127.0.0.1";
+  if (address == "::") address = "::1";
+  if (address.find(':') != std::string::npos) address = "[" + address + "]";
+  std::string listening = "http://" + address + ":" + std::to_string(port);
+  doc.at("servers") = nlohmann::ordered_json::array(
+      {{{"url", "/"}, {"description", "Relative to where this document was fetched (also behind a reverse proxy)."}},
+       {{"url", listening}, {"description", "The address this server was configured to listen on."}}});
+  return doc.dump(2) + "\n";
+}
+
+OpenApiDocument::OpenApiDocument() : bytes_(std::make_shared<const std::string>(openapi_document())) {}
+
+void OpenApiDocument::set_address(std::string_view host, unsigned short port) {
+  bytes_.store(std::make_shared<const std::string>(openapi_with_servers(openapi_document(), host, port)));
+}
+
+void register_ops_routes(http::Router& router, storage::Database& db, http::Metrics& metrics,
+                         std::shared_ptr<const OpenApiDocument> openapi) {
   router.add("GET", "/healthz", [](http::Request&) { return http::Response::json(200, {{"status", "ok"}}); });
 
   router.add("GET", "/readyz", [&db](http::Request&) {
@@ -26,8 +49,9 @@ void register_ops_routes(http::Router& router, storage::Database& db, http::Metr
     return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
-  router.add("GET", "/v1/openapi.json", [](http::Request&) {
-    return http::Response::text(200, std::string(openapi_document()), "application/json");
+  router.add("GET", "/v1/openapi.json", [openapi = std::move(openapi)](http::Request&) {
+    if (!openapi) return http::Response::text(200, std::string(openapi_document()), "application/json");
+    return http::Response::text(200, *openapi->bytes(), "application/json");
   });
 }
 

@@ -18,9 +18,12 @@
 #include "plugins/plugin_host.h"
 #include "storage/database.h"
 
+#include <memory>
+
 namespace quanqu::api {
 
 class RateLimits;
+class OpenApiDocument;  // ops/ops_routes.h
 
 struct Services {
   storage::Database& db;
@@ -47,6 +50,8 @@ struct Services {
 // Options of the API itself (not of the transport).
 struct ApiOptions {
   int catalog_cache_ttl_ms = 1000;  // 0 disables the store catalog response cache
+  // What GET /v1/openapi.json serves; null: the compiled-in document as is.
+  std::shared_ptr<const OpenApiDocument> openapi;
 };
 
 }  // namespace quanqu::api

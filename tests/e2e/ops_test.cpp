@@ -134,6 +134,19 @@ TEST_F(OpsTest, OpenApiDocumentIsJson31) {
     EXPECT_TRUE(doc["paths"].contains(path)) << path;
 }
 
+// The served document names where this server runs (here a port picked at start), not the
+// compiled-in http://127.0.0.1:8080, and the relative "/" first for clients behind a reverse proxy.
+TEST_F(OpsTest, OpenApiServersFollowTheConfiguredAddress) {
+  auto r = anonymous().get("/v1/openapi.json");
+  ASSERT_EQ(r.status, 200u) << r.body.substr(0, 500);
+  json servers = r.json().value("servers", json::array());
+  ASSERT_EQ(servers.size(), 2u) << servers;
+  EXPECT_EQ(servers[0].value("url", ""), "/");
+  EXPECT_EQ(servers[1].value("url", ""), "http://127.0.0.1:" + std::to_string(server().port()));
+  // Built once: every fetch gets the same bytes.
+  EXPECT_EQ(anonymous().get("/v1/openapi.json").body, r.body);
+}
+
 TEST_F(OpsTest, GracefulShutdownExitsZero) {
   // Some traffic first, and a keep-alive connection left open.
   auto client = anonymous();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -138,8 +139,10 @@ TEST(OpenApiDocument, PathsMatchTheRouter) {
   for (const auto& route : engine.router().routes()) registered.insert({route.method, route.pattern});
   ASSERT_FALSE(registered.empty());
 
+  // A path item with "x-quanqu-prefix" describes every path under a router prefix (plugin routes).
   std::set<RouteKey> documented;
-  for (const auto& [key, _] : operations(document())) documented.insert(key);
+  for (const auto& [key, item_and_op] : operations(document()))
+    if (!item_and_op.first->contains("x-quanqu-prefix")) documented.insert(key);
 
   std::set<RouteKey> missing, extra;
   for (const auto& r : registered)
@@ -149,6 +152,20 @@ TEST(OpenApiDocument, PathsMatchTheRouter) {
   EXPECT_TRUE(missing.empty() && extra.empty())
       << "api/openapi/openapi.json is out of step with the router.\nRegistered but not documented:" << list(missing)
       << "\nDocumented but not registered:" << list(extra);
+}
+
+TEST(OpenApiDocument, PrefixPathsMatchTheRouterPrefixes) {
+  Engine engine;
+  std::set<std::string> registered, documented;
+  for (const auto& prefix : engine.router().prefixes()) registered.insert(prefix);
+  const json& paths = document()["paths"];
+  for (const auto& [path, item] : paths.items()) {
+    if (!item.contains("x-quanqu-prefix")) continue;
+    std::string prefix = item["x-quanqu-prefix"].get<std::string>();
+    EXPECT_EQ(path.rfind(prefix, 0), 0u) << path << " does not start with its prefix " << prefix;
+    documented.insert(prefix);
+  }
+  EXPECT_EQ(documented, registered);
 }
 
 TEST(OpenApiDocument, OperationsHaveIdsSuccessResponsesAndPathParameters) {
@@ -170,8 +187,9 @@ TEST(OpenApiDocument, OperationsHaveIdsSuccessResponsesAndPathParameters) {
 
     ASSERT_TRUE(op.contains("responses") && op["responses"].is_object());
     bool success = false;
-    for (const auto& [code, _] : op["responses"].items()) success = success || (code.size() == 3 && code[0] == '2');
-    EXPECT_TRUE(success) << "no 2xx response";
+    for (const auto& [code, _] : op["responses"].items())
+      success = success || (code.size() == 3 && code[0] == '2') || code == "default";
+    EXPECT_TRUE(success) << "no 2xx or default response";
 
     // Path parameters: declared on the path item or the operation (the latter overrides), maybe by $ref.
     std::set<std::string> declared;
@@ -232,6 +250,71 @@ TEST(OpenApiDocument, OperationsUseDeclaredTagsAndSecuritySchemes) {
       for (const auto& [name, _] : requirement.items())
         EXPECT_TRUE(schemes.count(name)) << "undeclared scheme " << name;
   }
+}
+
+}  // namespace
+}  // namespace quanqu
+
+namespace quanqu {
+namespace {
+
+// Where a schema stands in the document, for messages.
+void bare_objects(const json& node, const std::string& where, std::vector<std::string>& out) {
+  if (node.is_object()) {
+    const json type = node.value("type", json());
+    bool object = type == "object" || (type.is_array() && std::find(type.begin(), type.end(), "object") != type.end());
+    bool described = false;
+    for (const char* k : {"properties", "additionalProperties", "patternProperties", "$ref", "allOf", "oneOf", "anyOf"})
+      described = described || node.contains(k);
+    if (object && !described) out.push_back(where);
+    for (const auto& [k, v] : node.items()) bare_objects(v, where + "/" + k, out);
+  } else if (node.is_array()) {
+    for (std::size_t i = 0; i < node.size(); ++i) bare_objects(node[i], where + "/" + std::to_string(i), out);
+  }
+}
+
+// A bare {"type": "object"} becomes an object that can hold nothing in typed clients (openapi-typescript
+// makes it Record<string, never>): a free-form object must say additionalProperties: true.
+TEST(OpenApiDocument, NoObjectSchemaIsBare) {
+  std::vector<std::string> bare;
+  bare_objects(document(), "#", bare);
+  std::string where;
+  for (const auto& b : bare) where += "\n  " + b;
+  EXPECT_TRUE(bare.empty()) << "object schemas without properties or additionalProperties:" << where;
+}
+
+// Every response says X-Request-Id, which the server sends on every reply.
+TEST(OpenApiDocument, EveryResponseDeclaresTheRequestId) {
+  const json& doc = document();
+  for (const auto& [key, item_and_op] : operations(doc))
+    for (const auto& [code, response] : (*item_and_op.second)["responses"].items()) {
+      const json& r = deref(doc, response);
+      EXPECT_TRUE(r.contains("headers") && r["headers"].contains("X-Request-Id"))
+          << key.first << " " << key.second << " " << code;
+    }
+}
+
+TEST(OpenApiDocument, ServedServersNameTheConfiguredAddress) {
+  auto servers = [](std::string_view host, unsigned short port) {
+    return json::parse(api::openapi_with_servers(api::openapi_document(), host, port))["servers"];
+  };
+  json s = servers("10.1.2.3", 9090);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0]["url"], "/");
+  EXPECT_EQ(s[1]["url"], "http://10.1.2.3:9090");
+  EXPECT_EQ(servers("0.0.0.0", 80)[1]["url"], "http://127.0.0.1:80");
+  EXPECT_EQ(servers("::", 8080)[1]["url"], "http://[::1]:8080");
+  EXPECT_EQ(servers("fe80::1", 8080)[1]["url"], "http://[fe80::1]:8080");
+  EXPECT_EQ(servers("shop.internal", 8080)[1]["url"], "http://shop.internal:8080");
+
+  // Everything but the servers is the compiled-in document, in its key order.
+  json served = json::parse(api::openapi_with_servers(api::openapi_document(), "127.0.0.1", 1));
+  json compiled = json::parse(api::openapi_document());
+  served.erase("servers");
+  compiled.erase("servers");
+  EXPECT_EQ(served, compiled);
+  std::string text = api::openapi_with_servers(api::openapi_document(), "127.0.0.1", 1);
+  EXPECT_LT(text.find("\"openapi\""), text.find("\"components\""));
 }
 
 }  // namespace

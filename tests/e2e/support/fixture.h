@@ -2,6 +2,7 @@
 #pragma once
 
 #include "support/http_client.h"
+#include "support/openapi_conformance.h"
 #include "support/server_process.h"
 
 #include <gtest/gtest.h>
@@ -15,13 +16,16 @@
 namespace quanqu::e2e {
 
 // SetUp starts a ServerProcess (skipping the test when the backend is unavailable, failing it
-// when the server does not start); TearDown stops it and, if the test failed, prints the tail of
-// the server's output. Override extra_args() to pass more command-line flags.
+// when the server does not start); TearDown checks every exchange the test's clients had with the
+// server against the OpenAPI document (a failure per nonconforming exchange, naming it), stops the
+// server and, if the test failed, prints the tail of the server's output. Override extra_args() to
+// pass more command-line flags.
 class E2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
     if (!ServerProcess::backend_available(&why)) GTEST_SKIP() << why;
+    ExchangeLog::instance().take();  // an earlier test's leftovers are not this test's
     try {
       server_ = std::make_unique<ServerProcess>(extra_args());
     } catch (const std::exception& e) {
@@ -37,6 +41,7 @@ class E2ETest : public ::testing::Test {
     if (!server_) return;
     store_.reset();
     admin_.reset();
+    expect_exchanges_documented();
     if (HasFailure()) {
       auto out = server_->output();
       constexpr std::size_t kTail = 16 * 1024;
@@ -46,6 +51,30 @@ class E2ETest : public ::testing::Test {
                 << out << "--- end of server output ---\n";
     }
     server_.reset();
+  }
+
+  // Every exchange recorded since SetUp must be as api/openapi/openapi.json documents it.
+  void expect_exchanges_documented() {
+    constexpr int kMaxReported = 20;
+    std::size_t dropped = 0;
+    std::vector<Exchange> exchanges = ExchangeLog::instance().take(&dropped);
+    const OpenApiConformance* document = nullptr;
+    try {
+      document = &OpenApiConformance::shared();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "cannot load the OpenAPI document: " << e.what();
+      return;
+    }
+    int failures = 0;
+    for (const auto& exchange : exchanges) {
+      std::vector<std::string> violations = document->check(exchange);
+      if (violations.empty() || ++failures > kMaxReported) continue;
+      std::string reasons;
+      for (const auto& v : violations) reasons += "\n    " + v;
+      ADD_FAILURE() << "reply not as api/openapi/openapi.json documents it: " << describe(exchange) << reasons;
+    }
+    if (failures > kMaxReported) ADD_FAILURE() << failures - kMaxReported << " more replies are not as documented";
+    if (dropped > 0) std::cerr << dropped << " exchanges were not recorded, so not checked against the document\n";
   }
 
   // Flags appended to the `serve` command line.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <utility>
 
 namespace quanqu::e2e {
 
@@ -42,6 +43,27 @@ std::string HttpResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
+ExchangeLog& ExchangeLog::instance() {
+  static ExchangeLog log;
+  return log;
+}
+
+void ExchangeLog::add(Exchange exchange) {
+  std::lock_guard lock(mutex_);
+  if (exchanges_.size() >= kCapacity) {
+    ++dropped_;
+    return;
+  }
+  exchanges_.push_back(std::move(exchange));
+}
+
+std::vector<Exchange> ExchangeLog::take(std::size_t* dropped) {
+  std::lock_guard lock(mutex_);
+  if (dropped) *dropped = dropped_;
+  dropped_ = 0;
+  return std::exchange(exchanges_, {});
+}
+
 struct HttpClient::Impl {
   std::string host;
   unsigned short port;
@@ -51,6 +73,7 @@ struct HttpClient::Impl {
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
   bool connected = false;
+  bool recording = false;
 
   template <class Start>
   beast::error_code await(Start start) {
@@ -113,6 +136,7 @@ void HttpClient::set_default_header(std::string name, std::string value) {
 }
 
 void HttpClient::set_timeout(std::chrono::milliseconds timeout) { impl_->timeout = timeout; }
+void HttpClient::set_recording(bool on) { impl_->recording = on; }
 
 HttpResponse HttpClient::request(std::string method, std::string target, std::optional<std::string> body,
                                  Headers headers) {
@@ -160,6 +184,7 @@ HttpResponse HttpClient::request(std::string method, std::string target, std::op
     auto [it, inserted] = out.headers.emplace(lower(str(field.name_string())), str(field.value()));
     if (!inserted) it->second += ", " + str(field.value());
   }
+  if (d.recording) ExchangeLog::instance().add({method, target, out});
   return out;
 }
 

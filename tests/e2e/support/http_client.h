@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,6 +29,32 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
+// One request as sent and the response it got, as a recording HttpClient saw it.
+struct Exchange {
+  std::string method;
+  std::string target;  // path and query, as sent
+  HttpResponse response;
+};
+
+// Collects the exchanges of every recording client of the process (thread-safe), so that the
+// E2ETest fixture can check each test's traffic against the OpenAPI document. Holds at most
+// kCapacity exchanges; later ones are counted in dropped() and not kept.
+class ExchangeLog {
+ public:
+  static constexpr std::size_t kCapacity = 20000;
+
+  static ExchangeLog& instance();
+
+  void add(Exchange exchange);
+  // Hands over the exchanges recorded so far, oldest first, and forgets them and the drop count.
+  std::vector<Exchange> take(std::size_t* dropped = nullptr);
+
+ private:
+  std::mutex mutex_;
+  std::vector<Exchange> exchanges_;
+  std::size_t dropped_ = 0;
+};
+
 // One connection to one server, opened on first use and reused (keep-alive). A request that
 // fails on a reused connection before any response byte arrives (the server closed it while
 // idle) is retried once on a fresh connection. When a response says "Connection: close" the
@@ -45,6 +73,9 @@ class HttpClient {
   // replaces it for that request. Setting an empty value removes the default.
   void set_default_header(std::string name, std::string value);
   void set_timeout(std::chrono::milliseconds timeout);
+  // When on, every completed exchange is added to ExchangeLog::instance(). ServerProcess::client()
+  // turns it on for clients of the quanqu server; off by default (and for fakes' clients).
+  void set_recording(bool on);
 
   // `target` is the path with any query ("/v1/store/products?limit=2"). With a body,
   // Content-Type defaults to application/json. Host and Content-Length are set for you.

@@ -277,7 +277,11 @@ void ServerProcess::on_line(const std::string& line, bool from_stderr) {
   }
 }
 
-HttpClient ServerProcess::client() const { return HttpClient("127.0.0.1", port_); }
+HttpClient ServerProcess::client() const {
+  HttpClient c("127.0.0.1", port_);
+  c.set_recording(true);
+  return c;
+}
 
 std::string ServerProcess::output() const {
   std::lock_guard lock(mutex_);

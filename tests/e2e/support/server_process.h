@@ -63,7 +63,7 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
 
-  // A new client for this server (no default headers).
+  // A new client for this server (no default headers), recording its exchanges (ExchangeLog).
   HttpClient client() const;
 
   // Everything the child has written so far (stdout lines as is, stderr lines prefixed).
