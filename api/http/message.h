@@ -15,9 +15,9 @@
 namespace quanqu::http {
 
 struct Request {
-  std::string method;  // upper case: "GET", "POST", ...
-  std::string path;    // percent-decoded path, without the query string
-  std::unordered_map<std::string, std::string> query;   // decoded; the last value wins
+  std::string method;                                        // upper case: "GET", "POST", ...
+  std::string path;                                          // percent-decoded path, without the query string
+  std::unordered_map<std::string, std::string> query;        // decoded; the last value wins
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string request_id;  // from a valid X-Request-Id, or generated
@@ -63,7 +63,12 @@ struct Response {
   // A response whose body is shared, not copied (see shared_body). A null `body` is an empty body.
   static Response shared(unsigned status, std::shared_ptr<const std::string> body,
                          std::string content_type = "application/json");
-  static Response no_content() { return Response{204, "", "", {}, {}}; }
+  static Response no_content() {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
   void set_header(std::string name, std::string value);
 };
 

@@ -487,8 +487,12 @@ class Session : public std::enable_shared_from_this<Session> {
     new_request_id(request_.request_id);
     bool per_client = admission_ == ServerImpl::Admission::per_client;
     Response response = problem(
-        Error{ErrorKind::unavailable, "too_many_connections",
-              per_client ? "too many open connections from your address" : "the server has too many open connections"},
+        Error{ErrorKind::unavailable,
+              "too_many_connections",
+              per_client ? "too many open connections from your address" : "the server has too many open connections",
+              {},
+              {},
+              {}},
         503);
     response.set_header("Retry-After", "1");
     response.set_header("X-Request-Id", request_.request_id);

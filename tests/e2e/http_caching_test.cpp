@@ -69,7 +69,7 @@ TEST_F(CachingTest, IfNoneMatchIsAnswered304WithoutBody) {
   auto first = store().get("/v1/store/products");
   ASSERT_EQ(first.status, 200u) << first.body;
   std::string etag = first.header("ETag");
-  for (const std::string inm : {etag, "W/" + etag, "\"nope\", " + etag, std::string("*"), " \"a\" ,W/" + etag + " "}) {
+  for (const std::string& inm : {etag, "W/" + etag, "\"nope\", " + etag, std::string("*"), " \"a\" ,W/" + etag + " "}) {
     SCOPED_TRACE(inm);
     auto r = store().get("/v1/store/products", {{"If-None-Match", inm}});
     EXPECT_EQ(r.status, 304u) << r.body;
@@ -79,7 +79,8 @@ TEST_F(CachingTest, IfNoneMatchIsAnswered304WithoutBody) {
     EXPECT_TRUE(lists(r.header("Vary"), "Accept-Encoding"));
   }
   // Other tags, malformed lists and another page's tag do not match.
-  for (const std::string inm : {std::string("\"nope\""), std::string("nope"), etag.substr(1, 32), "garbage, " + etag}) {
+  for (const std::string& inm :
+       {std::string("\"nope\""), std::string("nope"), etag.substr(1, 32), "garbage, " + etag}) {
     SCOPED_TRACE(inm);
     auto r = store().get("/v1/store/products", {{"If-None-Match", inm}});
     EXPECT_EQ(r.status, 200u);

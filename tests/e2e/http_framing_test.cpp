@@ -40,7 +40,9 @@ class FramingTest : public E2ETest {
     auto r = parse_raw_response(got);
     EXPECT_EQ(r.status, status) << got;
     EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << got;
-    if (!code.empty()) EXPECT_NE(r.body.find("\"code\":\"" + code + "\""), std::string::npos) << got;
+    if (!code.empty()) {
+      EXPECT_NE(r.body.find("\"code\":\"" + code + "\""), std::string::npos) << got;
+    }
   }
 
   // No cart was created by any request so far (the counter of 201s on POST /v1/store/carts).

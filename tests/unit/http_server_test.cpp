@@ -5,10 +5,10 @@
 #include "http/router.h"
 #include "http/server.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -33,14 +33,17 @@ using namespace std::chrono_literals;
 
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
-std::string str(beast::string_view s) { return std::string(s.data(), s.size()); }
+std::string str(beast::string_view s) {
+  return std::string(s.data(), s.size());
+}
 
 // A blocking test client with a 5 s deadline on every operation, so a broken server fails the
 // test instead of hanging it.
 class Client {
  public:
   explicit Client(unsigned short port) {
-    ec_ = await([&](auto done) { stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), done); });
+    ec_ =
+        await([&](auto done) { stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), done); });
   }
   bool connected() const { return !ec_; }
 
@@ -98,7 +101,9 @@ class Client {
   beast::error_code ec_;
 };
 
-json body_json(const BeastResponse& r) { return json::parse(r.body()); }
+json body_json(const BeastResponse& r) {
+  return json::parse(r.body());
+}
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -145,8 +150,13 @@ class ServerTest : public ::testing::Test {
     for (const auto& [k, v] : r.headers) headers[k] = v;
     json query = json::object();
     for (const auto& [k, v] : r.query) query[k] = v;
-    return Response::json(200, {{"method", r.method}, {"path", r.path}, {"query", query}, {"headers", headers},
-                                {"body", r.body}, {"request_id", r.request_id}, {"remote", r.remote_address},
+    return Response::json(200, {{"method", r.method},
+                                {"path", r.path},
+                                {"query", query},
+                                {"headers", headers},
+                                {"body", r.body},
+                                {"request_id", r.request_id},
+                                {"remote", r.remote_address},
                                 {"route", r.route}});
   }
 
@@ -253,7 +263,8 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
   std::string chunk(body_limit_ + 100, 'x');
   std::ostringstream raw;
   raw << "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-      << std::hex << chunk.size() << "\r\n" << chunk << "\r\n0\r\n\r\n";
+      << std::hex << chunk.size() << "\r\n"
+      << chunk << "\r\n0\r\n\r\n";
   ASSERT_FALSE(c.write_raw(raw.str()));
   BeastResponse r;
   ASSERT_FALSE(c.read(r));
@@ -550,7 +561,8 @@ TEST_F(ServerTest, GracefulStopFinishesInFlightRequestAndClosesIdleConnections) 
 TEST_F(ServerTest, StopBeforeRunReturnsPromptly) {
   ServerOptions options;
   options.port = 0;
-  Server server(options, [](Request&) { return Response::no_content(); }, metrics_, logger_);
+  Server server(
+      options, [](Request&) { return Response::no_content(); }, metrics_, logger_);
   server.start();
   server.stop();
   auto done = std::async(std::launch::async, [&] { server.run(); });
@@ -572,7 +584,8 @@ TEST_F(ServerTest, StartFailsClearlyWhenTheAddressIsTaken) {
   start();
   ServerOptions options;
   options.port = port();
-  Server second(options, [](Request&) { return Response::no_content(); }, metrics_, logger_);
+  Server second(
+      options, [](Request&) { return Response::no_content(); }, metrics_, logger_);
   try {
     second.start();
     FAIL() << "start() should throw";
@@ -592,7 +605,7 @@ TEST_F(ServerTest, ADeferredResponseFreesTheIoThreadAndIsAnsweredOnce) {
     r.deferred = [&](Response::Completion complete) {
       std::lock_guard lock(workers_mutex);
       workers.emplace_back([complete] {
-        std::this_thread::sleep_for(300ms);
+        std::this_thread::sleep_for(1s);
         complete(Response::json(200, {{"later", true}}));
         complete(Response::json(500, {{"twice", true}}));
       });
@@ -609,14 +622,13 @@ TEST_F(ServerTest, ADeferredResponseFreesTheIoThreadAndIsAnsweredOnce) {
     return std::make_pair(first, again);
   });
   std::this_thread::sleep_for(100ms);
-  auto t0 = std::chrono::steady_clock::now();
   Client other(port());
   EXPECT_EQ(other.request(bhttp::verb::get, "/echo").result_int(), 200u);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 200ms);  // not behind the deferred one
+  EXPECT_EQ(later.wait_for(0ms), std::future_status::timeout);  // answered before the deferred one
   auto [first, again] = later.get();
   EXPECT_EQ(first.result_int(), 200u);
   EXPECT_EQ(body_json(first), json({{"later", true}}));
-  EXPECT_FALSE(first[bhttp::field::x_request_id].empty());
+  EXPECT_FALSE(first["X-Request-Id"].empty());
   EXPECT_EQ(first[bhttp::field::access_control_allow_origin], "https://shop.example");
   EXPECT_EQ(again.result_int(), 200u);
   for (auto& t : workers) t.join();
@@ -637,7 +649,8 @@ TEST_F(ServerTest, TheGracePeriodBoundsAStopThatWaitsForADeferredResponse) {
   ServerOptions options;
   options.shutdown_grace = 300ms;
   options.port = 0;
-  Server server(options, [this](Request& r) { return router_.dispatch(r); }, metrics_, logger_);
+  Server server(
+      options, [this](Request& r) { return router_.dispatch(r); }, metrics_, logger_);
   server.start();
   auto run = std::async(std::launch::async, [&] { return server.run(); });
   {
