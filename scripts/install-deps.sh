@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Quanqu's build, test and benchmark dependencies from Debian 12's packages.
+# Installs Quanqu's build, test and benchmark dependencies from Debian 12's packages (Node.js and
+# npm only when no npm is on the PATH, so that a newer Node.js already installed is kept).
 set -euo pipefail
 
 packages=(
@@ -20,4 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#missing[@]} -gt 0 ] || $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends nodejs npm
 fi

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
+# The outside OpenAPI checks (test openapi.external_tools), once per build directory.
+cmp -s tests/openapi/package-lock.json build/openapi-tools/package-lock.json || bash scripts/install-openapi-tools.sh build/openapi-tools
 
 pg_dir=
 cleanup() {
