@@ -173,7 +173,7 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     QQ_ASSIGN_OR_RETURN(auto channel, s.channels.create(c));
     configure_channel(s, channel);  // the plugin is told
     return created(admin_channel_json(s, channel), "/v1/admin/channels/" + channel.id.value);
-  })));
+  }), Waits::on_plugins));
 
   router.add("GET", "/v1/admin/channels/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));
@@ -204,7 +204,7 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     QQ_ASSIGN_OR_RETURN(channel, s.channels.update(channel.id, patch));
     if (patch.configs) configure_channel(s, channel);  // the plugin is told
     return json_reply(200, admin_channel_json(s, channel));
-  }));
+  }, Waits::on_plugins));
 
   router.add("POST", "/v1/admin/channels/{id}/publish", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto channel, channel_of(s, r));

@@ -45,7 +45,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
       s.log->log(http::LogLevel::warn, "payment not released after cancel",
                  {{"order_id", order.id.value}, {"code", released.error().code}, {"detail", released.error().message}});
     return json_reply(200, order_json(order, true));
-  }));
+  }, Waits::on_plugins));
 
   // The merchant took the money (or asks the provider to): the payment is captured and the order
   // paid. 202 when the provider confirms later (the order stays pending until it does).
@@ -56,7 +56,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto order, s.payments.capture(OrderId(r.param("id"))));
     return json_reply(order.payment_status == "captured" ? 200 : 202, order_json(order, true));
-  }));
+  }, Waits::on_plugins));
 
   router.add("POST", "/v1/admin/orders/{id}/fulfilment", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says

@@ -9,6 +9,7 @@
 #include "http/server.h"
 #include "ops/ops_routes.h"
 #include "plugins/plugin_routes.h"
+#include "routes/handler_pool.h"
 #include "routes/rate_limits.h"
 
 #include <chrono>
@@ -149,6 +150,12 @@ int serve(const app::Config& config, http::Logger& log) {
   api::RateLimits limits(config.rate_limits, e.clock);
   limits.register_metrics(metrics);
   services.limits = &limits;
+  // Handlers that wait on a provider run here, off the io threads: one thread per plugin thread.
+  api::HandlerPool waiting_handlers(config.plugin_threads, 1024);
+  services.handlers = &waiting_handlers;
+  metrics.add_counter("quanqu_http_requests_waiting_on_plugins",
+                      "Requests whose handler waits on a plugin (a provider), running or queued, now",
+                      [&waiting_handlers] { return static_cast<double>(waiting_handlers.busy()); });
   http::Router router;
   auto openapi = std::make_shared<api::OpenApiDocument>();
   app::register_all_routes(router, services, {config.catalog_cache_ttl_ms, openapi}, metrics);

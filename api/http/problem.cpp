@@ -3,6 +3,7 @@
 #include "common/validation.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace quanqu::http {
 
@@ -70,6 +71,10 @@ Response problem(const Error& error, unsigned status) {
   if (!error.details.is_null()) body["details"] = error.details;
   Response r = Response::json(status, body);
   r.content_type = "application/problem+json";
+  // An error that says when to retry (a busy plugin, a rate limit, a key in use) says it in HTTP too.
+  if (error.details.is_object())
+    if (auto it = error.details.find("retry_after"); it != error.details.end() && it->is_number_integer())
+      r.set_header("Retry-After", std::to_string(it->get<std::int64_t>()));
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include "http/problem.h"
 #include "routes/handler.h"
 #include "routes/json_body.h"
+#include "routes/rate_limits.h"
 
 #include <cctype>
 
@@ -58,17 +59,29 @@ http::Response plugin_request(Services& services, http::Request& request) {
   std::string_view rest = std::string_view(request.path).substr(prefix.size());
   std::string name(rest.substr(0, rest.find('/')));
   plugins::PluginRequest in;
-  if (auto key = request.header("x-publishable-key"); key && !key->empty()) {
+  // An unknown key or token is a failed guess, counted against the client address's auth bucket
+  // as on store routes.
+  auto key = request.header("x-publishable-key");
+  auto token = request.header("x-customer-token");
+  std::string guesses = "key|" + request.remote_address;
+  if ((key && !key->empty()) || (token && !token->empty()))
+    if (auto limited = exhausted(services.limits, RouteClass::auth, guesses)) return *limited;
+  if (key && !key->empty()) {
     auto channel = services.access.resolve_channel(std::string(*key));
     if (!channel) return http::problem(channel.error());  // the database could not be asked: 5xx
-    if (!*channel)
+    if (!*channel) {
+      charge(services.limits, RouteClass::auth, guesses);
       return http::problem(
           Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
+    }
     in.channel_id = (*channel)->value;
   }
-  if (auto token = request.header("x-customer-token"); token && !token->empty()) {
+  if (token && !token->empty()) {
     auto customer = services.customers.from_token(std::string(*token));
-    if (!customer) return http::problem(customer.error());
+    if (!customer) {
+      if (customer.error().kind == ErrorKind::unauthenticated) charge(services.limits, RouteClass::auth, guesses);
+      return http::problem(customer.error());
+    }
     in.customer_id = customer->id.value;
   }
   in.method = request.method == "HEAD" ? "GET" : request.method;  // HEAD is a GET without the body
@@ -132,12 +145,12 @@ json plugin_json(const plugins::PluginInfo& p) {
 
 void register_plugin_routes(http::Router& router, Services& services, http::Metrics& metrics) {
   plugins::PluginHost& host = services.plugins;
-  router.add("GET", "/v1/admin/plugins", admin_route(services, [&host](http::Request&) -> Result<http::Response> {
-               json items = json::array();
-               for (const auto& p : host.plugins()) items.push_back(plugin_json(p));
-               return json_reply(200,
-                                 {{"items", items}, {"next_cursor", nullptr}, {"sdk_abi", plugins::host_abi().text()}});
-             }));
+  router.add(
+      "GET", "/v1/admin/plugins", admin_route(services, [&host](http::Request&) -> Result<http::Response> {
+        json items = json::array();
+        for (const auto& p : host.plugins()) items.push_back(plugin_json(p));
+        return json_reply(200, {{"items", items}, {"next_cursor", nullptr}, {"sdk_abi", plugins::host_abi().text()}});
+      }));
 
   router.add("GET", "/v1/admin/plugins/{name}",
              admin_route(services, [&host](http::Request& r) -> Result<http::Response> {
@@ -155,7 +168,8 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                return json_reply(200, plugin_json(info));
              }));
 
-  router.add_prefix("/v1/plugins/", open_route(services, [&services](http::Request& r) { return plugin_request(services, r); }));
+  router.add_prefix("/v1/plugins/",
+                    open_route(services, [&services](http::Request& r) { return plugin_request(services, r); }));
 
   metrics.add_labeled("quanqu_plugin_errors_total",
                       "Plugin route, event and provider calls that failed (error or exception), by plugin.", "plugin",

@@ -1,6 +1,7 @@
 // Authentication of store and admin requests, and the error-to-problem conversion of handlers.
 #include "routes/handler.h"
 #include "common/validation.h"
+#include "routes/handler_pool.h"
 #include "routes/rate_limits.h"
 
 #include <array>
@@ -15,8 +16,11 @@ http::Response finish(Services& services, const http::Request& request, Result<h
   const Error& e = result.error();
   if (e.kind == ErrorKind::internal && services.log)
     services.log->log(http::LogLevel::error, "internal error",
-                      {{"code", e.code}, {"detail", e.message}, {"cause", e.cause},
-                       {"request_id", request.request_id}, {"route", request.route}});
+                      {{"code", e.code},
+                       {"detail", e.message},
+                       {"cause", e.cause},
+                       {"request_id", request.request_id},
+                       {"route", request.route}});
   return http::problem(e);
 }
 
@@ -29,8 +33,8 @@ std::optional<http::Response> refuse_duplicate_headers(const http::Request& requ
   for (const auto& [name, value] : request.headers)  // names are lower-cased by the server
     for (std::size_t i = 0; i < kSingle.size(); ++i)
       if (name == kSingle[i] && ++seen[i] == 2)
-        return http::problem(Error::invalid("duplicate_header", "send the " + std::string(kSingle[i]) +
-                                                                    " header once; it was repeated"));
+        return http::problem(Error::invalid("duplicate_header",
+                                            "send the " + std::string(kSingle[i]) + " header once; it was repeated"));
   return std::nullopt;
 }
 
@@ -44,8 +48,8 @@ std::optional<http::Response> refuse_malformed(const http::Request& request) {
   return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8 without NUL"));
 }
 
-http::Handler store_route(Services& services, StoreHandler handler) {
-  return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
+http::Handler store_route(Services& services, StoreHandler handler, Waits waits) {
+  return [&services, handler = std::move(handler), waits](http::Request& request) -> http::Response {
     if (auto refused = refuse_malformed(request)) return *refused;
     std::optional<http::RateDecision> shown;
     auto key = request.header("x-publishable-key");
@@ -71,6 +75,10 @@ http::Handler store_route(Services& services, StoreHandler handler) {
             Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
       auto channel = services.channels.get_cached(*channel_id);
       if (!channel) return finish(services, request, channel.error());
+      if (waits == Waits::on_plugins && services.handlers)
+        return services.handlers->defer(request, [&services, handler, channel = *channel](http::Request& r) {
+          return finish(services, r, handler(r, channel));
+        });
       return finish(services, request, handler(request, *channel));
     }();
     set_rate_headers(reply, shown);
@@ -78,8 +86,8 @@ http::Handler store_route(Services& services, StoreHandler handler) {
   };
 }
 
-http::Handler admin_route(Services& services, AdminHandler handler) {
-  return [&services, handler = std::move(handler)](http::Request& request) -> http::Response {
+http::Handler admin_route(Services& services, AdminHandler handler, Waits waits) {
+  return [&services, handler = std::move(handler), waits](http::Request& request) -> http::Response {
     if (auto refused = refuse_malformed(request)) return *refused;
     std::string secret = admin_secret(request);
     std::optional<http::RateDecision> shown;
@@ -101,6 +109,9 @@ http::Handler admin_route(Services& services, AdminHandler handler) {
         r.set_header("WWW-Authenticate", "Bearer realm=\"quanqu-admin\"");
         return r;
       }
+      if (waits == Waits::on_plugins && services.handlers)
+        return services.handlers->defer(
+            request, [&services, handler](http::Request& r) { return finish(services, r, handler(r)); });
       return finish(services, request, handler(request));
     }();
     set_rate_headers(reply, shown);

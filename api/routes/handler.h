@@ -40,10 +40,15 @@ std::optional<http::Response> refuse_duplicate_headers(const http::Request& requ
 // guess against the auth bucket of the client address; once that is empty, requests from the
 // address that carry a key are refused (429) until it refills, whatever the key.
 
+// Whether a handler may wait on a plugin call (a payment or fulfilment provider). One that may
+// runs on services.handlers (routes/handler_pool.h), off the io threads, once the request is
+// authenticated and counted; the reply is then deferred.
+enum class Waits { nothing, on_plugins };
+
 // Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.
-http::Handler store_route(Services& services, StoreHandler handler);
+http::Handler store_route(Services& services, StoreHandler handler, Waits waits = Waits::nothing);
 // Missing or wrong `Authorization: Bearer <admin key>` is a 401 problem with WWW-Authenticate.
-http::Handler admin_route(Services& services, AdminHandler handler);
+http::Handler admin_route(Services& services, AdminHandler handler, Waits waits = Waits::nothing);
 
 // The secret of `Authorization: Bearer <secret>`, or "" when there is none.
 std::string admin_secret(const http::Request& request);

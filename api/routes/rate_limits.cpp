@@ -41,6 +41,16 @@ std::string secret_key(std::string_view secret) {
 
 void set_rate_headers(http::Response& response, const std::optional<http::RateDecision>& d) {
   if (!d) return;
+  if (response.deferred) {
+    // The server ignores the rest of a deferred Response: set them on the one that comes later.
+    response.deferred = [start = std::move(response.deferred), d](http::Response::Completion complete) {
+      start([complete = std::move(complete), d](http::Response later) {
+        set_rate_headers(later, d);
+        complete(std::move(later));
+      });
+    };
+    return;
+  }
   // A reply refused by an inner bucket (429) already describes that bucket.
   for (const auto& [name, value] : response.headers)
     if (name == "RateLimit-Limit") return;

@@ -68,7 +68,8 @@ void charge(RateLimits* limits, RouteClass c, std::string_view key);
 
 // Sets RateLimit-Limit (the burst), RateLimit-Remaining (whole requests left) and RateLimit-Reset
 // (seconds until the bucket is full again) from `decision`; nothing when there is none, or when
-// the response carries them already (a 429 from an inner bucket, which they then describe).
+// the response carries them already (a 429 from an inner bucket, which they then describe). On a
+// deferred response they are set on the response it completes with.
 void set_rate_headers(http::Response& response, const std::optional<http::RateDecision>& decision);
 
 }  // namespace quanqu::api

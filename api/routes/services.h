@@ -2,17 +2,17 @@
 #pragma once
 
 #include "access/access_service.h"
-#include "http/log.h"
 #include "cart/cart_service.h"
 #include "catalog/catalog_service.h"
 #include "channels/channel_service.h"
 #include "checkout/checkout_service.h"
 #include "common/change_counter.h"
-#include "inventory/inventory_service.h"
 #include "customers/customer_service.h"
 #include "events/event_bus.h"
 #include "fulfilment/shipping_service.h"
+#include "http/log.h"
 #include "idempotency/idempotency_service.h"
+#include "inventory/inventory_service.h"
 #include "orders/order_service.h"
 #include "payments/payment_service.h"
 #include "plugins/plugin_host.h"
@@ -23,6 +23,7 @@
 namespace quanqu::api {
 
 class RateLimits;
+class HandlerPool;
 class OpenApiDocument;  // ops/ops_routes.h
 
 struct Services {
@@ -45,6 +46,8 @@ struct Services {
   http::Logger* log = nullptr;
   // The rate limits of store, admin and plugin routes (routes/rate_limits.h); none when null.
   RateLimits* limits = nullptr;
+  // Where handlers that wait on plugins run (routes/handler_pool.h); on the io thread when null.
+  HandlerPool* handlers = nullptr;
 };
 
 // Options of the API itself (not of the transport).

@@ -41,7 +41,8 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(payments::PaymentSession session, s.payments.start(c, id, provider));
                return created(payment_session_json(session), "/v1/store/carts/" + id.value + "/payment-sessions");
-             })));
+             }),
+                         Waits::on_plugins));
 
   router.add("GET", "/v1/store/carts/{id}/payment-sessions",
              store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
@@ -67,7 +68,8 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
                for (const auto& x : options.refusals)
                  refusals.push_back({{"provider", x.provider}, {"code", x.code}, {"message", x.message}});
                return json_reply(200, {{"items", items}, {"refusals", refusals}});
-             }));
+             },
+                         Waits::on_plugins));
 
   // {"provider": "local-delivery"} -> the cart with the quoted shipping in its totals.
   router.add("POST", "/v1/store/carts/{id}/shipping-method",
@@ -77,7 +79,8 @@ void register_checkout_step_routes(http::Router& router, Services& s) {
                QQ_ASSIGN_OR_RETURN(std::string provider, provider_of(r));
                QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.shipping.choose(c, id, provider));
                return json_reply(200, cart_json(cart));
-             })));
+             }),
+                         Waits::on_plugins));
 }
 
 }  // namespace quanqu::api

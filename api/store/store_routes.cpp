@@ -183,7 +183,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     Response reply = created(out, "/v1/store/orders/" + result.order.id.value);
     if (result.replayed) reply.set_header("Idempotent-Replayed", "true");
     return reply;
-  }));
+  }, Waits::on_plugins));
 
   register_checkout_step_routes(router, s);
 

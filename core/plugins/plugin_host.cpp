@@ -110,14 +110,6 @@ struct PluginHost::Generation {
   Generation() = default;
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
-
-  // The last reference is gone: no call runs on this generation and none will again.
-  // stop() runs on the call pool with the plugin's deadline; the library unloads with the last
-  // reference (this one, or a stop() still running past its deadline).
-  ~Generation() {
-    if (initialised && descriptor) host->stop_generation(*this);
-    descriptor = nullptr;
-  }
 };
 
 struct PluginHost::Slot {
@@ -127,8 +119,8 @@ struct PluginHost::Slot {
   std::atomic<std::uint64_t> event_errors{0};
   std::atomic<std::int64_t> timeout_override_ms{0};  // 0: none, the server default applies
   std::atomic<bool> event_running{false};            // an event handler runs (or is stuck) now
-  std::uint64_t generations = 0;  // under reload_mutex
-  std::mutex reload_mutex;        // one load or reload of this plugin at a time
+  std::uint64_t generations = 0;                     // under reload_mutex
+  std::mutex reload_mutex;                           // one load or reload of this plugin at a time
 };
 
 namespace {
@@ -586,7 +578,7 @@ Error PluginHost::call_error(const std::string& plugin, CallOutcome outcome, std
                    "' cannot take more calls now (too many are waiting or past their deadline); "
                    "retry later",
                {},
-               nlohmann::json{{"plugin", plugin}},
+               nlohmann::json{{"plugin", plugin}, {"retry_after", 1}},
                {}};
 }
 
@@ -602,14 +594,19 @@ void PluginHost::log_outcome(const std::string& plugin, const char* call, CallOu
   }
 }
 
-void PluginHost::stop_generation(Generation& g) {
-  // Not waited for here: the last reference may go on any thread, the pool's timer thread
-  // included, which must never wait for a call. stop_all() waits for every stop instead.
-  Slot* slot = g.slot;
-  std::string plugin = g.plugin;
-  auto stop = [library = g.library, stop_fn = g.descriptor->stop, instance = g.instance, host = this, plugin] {
+void PluginHost::stop_generation(std::unique_ptr<Generation> g) {
+  // The last reference is gone: no call runs on this generation and none will again. Its stop()
+  // runs on the call pool with the plugin's deadline, and is not waited for here: the last
+  // reference may go on any thread, the pool's timer thread included, which must never wait for
+  // a call (stop_all() waits for every stop instead). The generation, its library included, is
+  // deleted with the work, so after stop() returns, or never while a stop() past its deadline
+  // still runs.
+  if (!g->initialised || !g->descriptor) return;
+  Slot* slot = g->slot;
+  std::string plugin = g->plugin;
+  auto stop = [owned = std::shared_ptr<Generation>(std::move(g)), host = this, plugin] {
     try {
-      stop_fn(instance);
+      owned->descriptor->stop(owned->instance);
     } catch (...) {
       host->log(LogLevel::error, "plugin threw while stopping", {{"plugin", plugin}});
     }
@@ -838,7 +835,10 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     return nullptr;
   }
 
-  auto g = std::make_shared<Generation>();
+  // The last reference hands the generation to stop_generation(), which deletes it only once its
+  // stop() has returned: until then the host table and the context the plugin holds stay valid.
+  std::shared_ptr<Generation> g(new Generation,
+                                [this](Generation* p) { stop_generation(std::unique_ptr<Generation>(p)); });
   g->host = this;
   g->slot = &slot;
   g->plugin = m.name;
@@ -1133,7 +1133,7 @@ struct RouteCall {
     } catch (...) {
       failure = "threw an unknown exception";
     }
-    if (failure.empty() && (response.status < 100 || response.status > 599))
+    if (failure.empty() && (response.status < 200 || response.status > 599))
       failure = "replied with an invalid status " + std::to_string(response.status);
   }
 };
@@ -1390,13 +1390,16 @@ void PluginHost::deliver(const events::Event& event) {
     } else {
       struct EventCall {
         std::shared_ptr<Generation> g;
-        Slot* slot;
         Generation::Subscription sub;
         std::shared_ptr<const EventCopy> event;
+        // Clears the slot's event_running when the last owner goes: the work once it returned,
+        // or dropped without running (refused, or past its deadline while still queued).
+        std::shared_ptr<Slot> running;
         char err[kErrCap] = {0};
         std::string failure;
       };
-      auto call = std::make_shared<EventCall>(EventCall{t.g, t.slot, t.sub, copy, {0}, {}});
+      std::shared_ptr<Slot> running(t.slot, [](Slot* slot) { slot->event_running = false; });
+      auto call = std::make_shared<EventCall>(EventCall{t.g, t.sub, copy, std::move(running), {0}, {}});
       auto timeout = timeout_of(*t.slot);
       auto outcome = pool_->run(plugin, timeout, [call] {
         const EventCopy& ev = *call->event;
@@ -1409,9 +1412,7 @@ void PluginHost::deliver(const events::Event& event) {
         } catch (...) {
           call->failure = "threw an unknown exception";
         }
-        call->slot->event_running = false;
       });
-      if (outcome == CallOutcome::busy) t.slot->event_running = false;  // the work never ran
       if (outcome != CallOutcome::done) {
         log_outcome(plugin, "event", outcome, timeout, {{"event", event.type}, {"event_id", event.id}});
         failure = outcome == CallOutcome::timed_out ? "did not return within " + std::to_string(timeout.count()) + " ms"

@@ -1,4 +1,5 @@
-// The plugin runtime: finds manifests in a directory, loads each library (Boost.DLL), checks its SDK ABI, runs and reloads it.
+// The plugin runtime: finds manifests in a directory, loads each library (Boost.DLL), checks its SDK ABI, runs and
+// reloads it.
 #pragma once
 
 #include "common/clock.h"
@@ -249,7 +250,7 @@ class PluginHost final : public Providers {
   Error call_error(const std::string& plugin, CallOutcome outcome, std::chrono::milliseconds timeout) const;
   void log_outcome(const std::string& plugin, const char* call, CallOutcome outcome, std::chrono::milliseconds timeout,
                    nlohmann::json fields) const;
-  void stop_generation(Generation& g);
+  void stop_generation(std::unique_ptr<Generation> g);
   std::vector<std::pair<std::string, std::int64_t>> load_settings();  // (plugin, timeout_ms) overrides
 
   storage::Database& db_;

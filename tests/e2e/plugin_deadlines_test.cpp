@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -299,6 +300,51 @@ TEST_F(PluginDeadlinesTest, AProviderThatHangsAtCheckoutIsA504AndWritesNoOrderAn
   EXPECT_EQ(shop.get("/v1/store/carts/" + cart_id).json()["status"], "open");
 }
 
+// Checkouts that wait on a provider wait off the io threads: with both io threads' worth of
+// checkouts hanging on "sleepy-pay", every other route answers at once.
+TEST_F(PluginDeadlinesTest, CheckoutsWaitingOnAHangingProviderDoNotHoldTheIoThreads) {
+  json locations = json::array();
+  for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"})
+    locations.push_back(admin().get(std::string("/v1/admin/stock-locations/") + code).json().value("id", ""));
+  auto channel = admin().post("/v1/admin/channels", {{"code", "sleepy-web"},
+                                                     {"name", "Sleepy web"},
+                                                     {"type", "web"},
+                                                     {"currency", "CNY"},
+                                                     {"tax_rate_bp", 1300},
+                                                     {"tax_inclusive", true},
+                                                     {"location_ids", locations},
+                                                     {"payment_providers", {"sleepy-pay"}}});
+  ASSERT_EQ(channel.status, 201u) << channel.body;
+  std::string key = open_storefront(channel.json().value("id", ""), {kHandle}, "Sleepy storefront");
+  HttpClient shop = storefront(key);
+  ASSERT_EQ(set_timeout(4000).status, 200u);
+  std::vector<std::unique_ptr<std::thread>> hanging;
+  std::vector<HttpResponse> answers(3);
+  for (int i = 0; i < 3; ++i) {  // more than the two io threads
+    auto cart_id = new_cart(shop);
+    ASSERT_EQ(shop.post("/v1/store/carts/" + cart_id + "/payment-sessions", {{"provider", "sleepy-pay"}}).status, 201u);
+    hanging.push_back(std::make_unique<std::thread>([&, i, cart_id] {
+      HttpClient buyer = storefront(key);
+      buyer.set_timeout(30s);
+      answers[i] = checkout(buyer, cart_id, "hanging-" + std::to_string(i));
+    }));
+  }
+  std::this_thread::sleep_for(500ms);  // all three wait on the provider by now
+
+  HttpClient quick = storefront(server().publishable_key());
+  quick.set_timeout(3s);
+  auto start = Clock::now();
+  EXPECT_EQ(quick.get("/healthz").status, 200u);
+  EXPECT_EQ(quick.get("/v1/store/products?limit=5").status, 200u);
+  EXPECT_EQ(admin().get("/v1/admin/plugins/sleeper").status, 200u);
+  EXPECT_LT(ms_since(start), 2000.0);  // not behind the 4 s deadline
+  auto text = metrics();
+  EXPECT_NE(text.find("quanqu_http_requests_waiting_on_plugins 3"), std::string::npos) << text;
+
+  for (auto& t : hanging) t->join();
+  for (const auto& a : answers) EXPECT_TRUE(IsProblem(a, 504, "plugin_timeout"));
+}
+
 TEST_F(PluginDeadlinesTest, SigtermWithACallStuckPastItsDeadlineExitsAtOnceNamingThePlugin) {
   ASSERT_EQ(set_timeout(300).status, 200u);
   EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/sleeper/hang"), 504, "plugin_timeout"));
@@ -326,6 +372,48 @@ TEST_F(PluginDeadlinesTest, SigtermWithAPluginRouteInFlightEndsWithinTheGracePer
             std::string::npos)
       << out;
   EXPECT_NE(out.find("\"msg\":\"plugin calls still running at exit\""), std::string::npos);
+}
+
+// The sleeper and the recorder (which records every event) sharing a pool of two plugin threads.
+class PluginEventQueueTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    plugins_dir_.add(fs::path(QUANQU_FIXTURE_SLEEPER).parent_path(), "sleeper");
+    plugins_dir_.add(fs::path(QUANQU_FIXTURE_RECORDER).parent_path(), "recorder");
+    E2ETest::SetUp();
+  }
+  std::vector<std::string> extra_args() const override {
+    auto args = plugins_dir_.args();
+    args.insert(args.end(), {"--plugin-threads", "2", "--plugin-timeout-ms", "30000", "--rate-limit-open", "0"});
+    return args;
+  }
+  std::size_t recorded(const std::string& type) {
+    json events = anonymous().get("/v1/plugins/recorder/events").json()["events"];
+    std::size_t n = 0;
+    for (const auto& e : events)
+      if (e.value("type", "") == type) ++n;
+    return n;
+  }
+  PluginsDir plugins_dir_;
+};
+
+// An event handler that never ran, because the pool stayed full past its deadline, does not
+// leave the plugin marked as running one: its next events are delivered.
+TEST_F(PluginEventQueueTest, AnEventTimedOutInTheQueueDoesNotStopThePluginsNextEvents) {
+  ASSERT_EQ(admin().patch("/v1/admin/plugins/recorder", {{"timeout_ms", 300}}).status, 200u);
+  {
+    // Both plugin threads busy for 2 s, within the sleeper's 30 s deadline.
+    Background first(anonymous(), "/v1/plugins/sleeper/sleep?ms=2000");
+    Background second(anonymous(), "/v1/plugins/sleeper/sleep?ms=2000");
+    std::this_thread::sleep_for(400ms);
+    ASSERT_EQ(store().post("/v1/store/carts", json::object()).status, 201u);  // cart.updated
+    ASSERT_TRUE(eventually([&] { return admin().get("/v1/admin/plugins/recorder").json()["timeouts"] == 1; }));
+  }
+  EXPECT_EQ(recorded("cart.updated"), 0u);
+  ASSERT_EQ(store().post("/v1/store/carts", json::object()).status, 201u);
+  EXPECT_TRUE(eventually([&] { return recorded("cart.updated") == 1; }));
+  auto shown = admin().get("/v1/admin/plugins/recorder").json();
+  EXPECT_EQ(shown["event_errors"], 1) << shown;  // the timed-out one only, none skipped
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // End to end: rate limits per publishable key, admin key, client address and guessed secret; 429 and RateLimit-*
 // headers.
 #include "support/fixture.h"
+#include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <latch>
 #include <string>
 #include <thread>
@@ -121,6 +123,52 @@ TEST_F(RateLimitTest, UnknownKeysAreGuessesAndRunOutPerAddress) {
   HttpClient wrong_admin = anonymous();
   wrong_admin.set_default_header("Authorization", "Bearer qq_admin_guess");
   EXPECT_TRUE(IsRateLimited(wrong_admin.get("/v1/admin/products"), "auth"));
+}
+
+// The "good" fixture plugin behind the open bucket (100 requests, slow refill) and the guessing
+// bucket (3 failures).
+class PluginRateLimitTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    plugins_dir_.add(std::filesystem::path(QUANQU_FIXTURE_GOOD).parent_path(), "good");
+    E2ETest::SetUp();
+  }
+  std::vector<std::string> extra_args() const override {
+    auto args = plugins_dir_.args();
+    args.insert(args.end(), {"--rate-limit-open", "0.001:100", "--rate-limit-auth", "0.001:3"});
+    return args;
+  }
+  quanqu::e2e::PluginsDir plugins_dir_;
+};
+
+TEST_F(PluginRateLimitTest, PluginRepliesCarryTheRateLimitHeaders) {
+  HttpClient nobody = anonymous();
+  // The plugin's own reply and the host's 404 for a route it does not have both come later, from
+  // the plugin call pool: they carry the headers all the same.
+  auto hello = nobody.get("/v1/plugins/good/hello");
+  ASSERT_EQ(hello.status, 200u) << hello.body;
+  EXPECT_EQ(hello.header("RateLimit-Limit"), "100");
+  EXPECT_EQ(hello.header("RateLimit-Remaining"), "99");
+  EXPECT_FALSE(hello.header("RateLimit-Reset").empty());
+  auto missing = nobody.get("/v1/plugins/good/nowhere");
+  EXPECT_EQ(missing.status, 404u) << missing.body;
+  EXPECT_EQ(missing.header("RateLimit-Remaining"), "98");
+}
+
+TEST_F(PluginRateLimitTest, UnknownKeysAndTokensOnPluginRoutesAreGuesses) {
+  HttpClient guess = anonymous();
+  for (int i = 0; i < 2; ++i)
+    EXPECT_TRUE(
+        IsProblem(guess.get("/v1/plugins/good/hello", {{"X-Publishable-Key", "qq_pk_guess" + std::to_string(i)}}), 401,
+                  "auth.publishable_key_invalid"));
+  EXPECT_TRUE(IsProblem(guess.get("/v1/plugins/good/hello", {{"X-Customer-Token", "not-a-real-token"}}), 401,
+                        "auth.customer_token_invalid"));
+  // Three failures spent the address's budget: the next key or token is refused unread, and so
+  // are the store routes' keys.
+  EXPECT_TRUE(IsRateLimited(guess.get("/v1/plugins/good/hello", {{"X-Customer-Token", "another-token"}}), "auth"));
+  EXPECT_TRUE(IsRateLimited(store().get("/v1/store/categories"), "auth"));
+  // A request without a key or token is not a guess.
+  EXPECT_EQ(guess.get("/v1/plugins/good/hello").status, 200u);
 }
 
 // Only guessing is limited here (the other buckets keep their defaults).
