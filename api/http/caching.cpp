@@ -123,7 +123,10 @@ std::shared_ptr<const Representation> make_representation(std::string body, std:
   rep->etag = strong_etag(body);
   if (body.size() >= Representation::kGzipMinBytes) {
     auto compressed = gzip_compress(body);
-    if (compressed && compressed->size() < body.size()) rep->gzip = std::move(*compressed);
+    if (compressed && compressed->size() < body.size()) {
+      rep->gzip = std::move(*compressed);
+      rep->gzip_etag = rep->etag.substr(0, rep->etag.size() - 1) + "-gzip\"";
+    }
   }
   rep->body = std::move(body);
   rep->content_type = std::move(content_type);
@@ -132,25 +135,26 @@ std::shared_ptr<const Representation> make_representation(std::string body, std:
 
 Response representation_response(const Request& request, std::shared_ptr<const Representation> rep,
                                  std::string_view cache_control, std::string_view vary) {
+  // Repeated fields are one list (RFC 9110 section 5.3): Accept-Encoding fields are joined, each
+  // If-None-Match field is matched.
+  std::string accept_encoding;
+  for (const auto& [name, value] : request.headers)
+    if (name == "accept-encoding") (accept_encoding += accept_encoding.empty() ? "" : ",") += value;
+  bool gzip = !rep->gzip.empty() && accepts_gzip(accept_encoding);
+  const std::string& etag = gzip ? rep->gzip_etag : rep->etag;
   Response r;
   r.headers.reserve(4);
-  r.headers.emplace_back("ETag", rep->etag);
+  r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Cache-Control", std::string(cache_control));
   r.headers.emplace_back("Vary", std::string(vary));
-  // Repeated fields are one list (RFC 9110 section 5.3): each If-None-Match field is matched,
-  // Accept-Encoding fields are joined.
-  std::string accept_encoding;
-  for (const auto& [name, value] : request.headers) {
-    if (name == "if-none-match" && if_none_match(value, rep->etag)) {
+  for (const auto& [name, value] : request.headers)
+    if (name == "if-none-match" && if_none_match(value, etag)) {
       r.status = 304;
       r.content_type.clear();
       return r;
     }
-    if (name == "accept-encoding") (accept_encoding += accept_encoding.empty() ? "" : ",") += value;
-  }
   r.status = 200;
   r.content_type = rep->content_type;
-  bool gzip = !rep->gzip.empty() && accepts_gzip(accept_encoding);
   if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
   const std::string& chosen = gzip ? rep->gzip : rep->body;
   r.shared_body = std::shared_ptr<const std::string>(std::move(rep), &chosen);  // aliases the representation

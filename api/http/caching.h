@@ -29,7 +29,8 @@ bool accepts_gzip(std::string_view accept_encoding);
 std::optional<std::string> gzip_compress(std::string_view data, int level = 6);
 
 // A reply body computed once and served many times: its strong ETag and, when it is at least
-// kGzipMinBytes and compression makes it smaller, its gzip encoding (else `gzip` is empty).
+// kGzipMinBytes and compression makes it smaller, its gzip encoding (else `gzip` is empty) with
+// an ETag of its own (RFC 9110 section 8.8.3: a strong validator differs between codings).
 // Immutable once built; shared between requests.
 struct Representation {
   static constexpr std::size_t kGzipMinBytes = 1024;
@@ -37,6 +38,7 @@ struct Representation {
   std::string content_type;
   std::string etag;
   std::string gzip;
+  std::string gzip_etag;  // etag with "-gzip" inside the quotes; empty when `gzip` is
 };
 
 // Builds a Representation of `body`: hashes it and compresses it (the only place that does).
@@ -45,11 +47,11 @@ std::shared_ptr<const Representation> make_representation(std::string body,
 
 // The response to `request` (a GET or HEAD; header names lower-case, as the server makes them)
 // for `rep`, doing no hashing or compression:
-//  * any If-None-Match field matching rep's ETag: 304 with no body or Content-Type;
-//  * otherwise 200 with the gzip body and "Content-Encoding: gzip" when the request accepts gzip
-//    and rep has one, the plain body otherwise.
-// Both carry ETag, `cache_control` and `vary` (which should list Accept-Encoding); the body is
-// shared with `rep`, never copied.
+//  * the coding is chosen first: gzip when the request accepts it and rep has one, else none;
+//  * any If-None-Match field matching the chosen coding's ETag: 304 with no body or Content-Type;
+//  * otherwise 200 with that body ("Content-Encoding: gzip" for the gzip one).
+// Both carry the chosen coding's ETag, `cache_control` and `vary` (which should list
+// Accept-Encoding); the body is shared with `rep`, never copied.
 Response representation_response(const Request& request, std::shared_ptr<const Representation> rep,
                                  std::string_view cache_control, std::string_view vary);
 

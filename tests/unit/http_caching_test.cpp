@@ -92,6 +92,9 @@ TEST(Representation, CompressesOnlyAboveTheThreshold) {
   EXPECT_FALSE(large->gzip.empty());
   EXPECT_EQ(gunzip(large->gzip), large->body);
   EXPECT_EQ(large->etag, strong_etag(large->body));
+  // Each coding has its own strong validator.
+  EXPECT_EQ(large->gzip_etag, large->etag.substr(0, large->etag.size() - 1) + "-gzip\"");
+  EXPECT_TRUE(small->gzip_etag.empty());
 }
 
 TEST(RepresentationResponse, ChoosesTheCodingAndAnswers304) {
@@ -110,16 +113,28 @@ TEST(RepresentationResponse, ChoosesTheCodingAndAnswers304) {
   gz.headers = {{"accept-encoding", "br"}, {"accept-encoding", "gzip"}};
   auto g = representation_response(gz, rep, "public", "Accept-Encoding");
   EXPECT_EQ(header(g, "Content-Encoding"), "gzip");
+  EXPECT_EQ(header(g, "ETag"), rep->gzip_etag);
   EXPECT_EQ(g.shared_body.get(), &rep->gzip);
 
+  // If-None-Match is matched against the tag of the coding the request would get.
   Request cond;
-  cond.headers = {{"if-none-match", "\"other\""}, {"if-none-match", rep->etag}, {"accept-encoding", "gzip"}};
+  cond.headers = {{"if-none-match", "\"other\""}, {"if-none-match", rep->gzip_etag}, {"accept-encoding", "gzip"}};
   auto n = representation_response(cond, rep, "public", "Accept-Encoding");
   EXPECT_EQ(n.status, 304u);
   EXPECT_TRUE(n.body_view().empty());
   EXPECT_TRUE(n.content_type.empty());
-  EXPECT_EQ(header(n, "ETag"), rep->etag);
+  EXPECT_EQ(header(n, "ETag"), rep->gzip_etag);
   EXPECT_EQ(header(n, "Content-Encoding"), "");
+
+  Request plain_tag_gzip_client;  // a cache that stored the plain reply, now asking for gzip
+  plain_tag_gzip_client.headers = {{"if-none-match", rep->etag}, {"accept-encoding", "gzip"}};
+  auto full = representation_response(plain_tag_gzip_client, rep, "public", "Accept-Encoding");
+  EXPECT_EQ(full.status, 200u);
+  EXPECT_EQ(header(full, "Content-Encoding"), "gzip");
+
+  Request plain_cond;
+  plain_cond.headers = {{"if-none-match", rep->etag}};
+  EXPECT_EQ(representation_response(plain_cond, rep, "public", "Accept-Encoding").status, 304u);
 }
 
 }  // namespace
