@@ -110,7 +110,12 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.threads < 0 || c.threads > 256) throw po::error("--threads must be between 1 and 256");
     if (c.threads == 0) c.threads = std::max(2u, std::thread::hardware_concurrency());
     if (c.catalog_cache_ttl_ms < 0) throw po::error("--catalog-cache-ttl-ms must not be negative");
-    if (c.body_limit < 1024) throw po::error("--body-limit must be at least 1024");
+    // Unsigned options: a negative value wraps around to a huge one, which these bounds refuse.
+    if (c.body_limit < 1024 || c.body_limit > (std::size_t{64} << 20))
+      throw po::error("--body-limit must be between 1024 and 67108864");
+    if (c.max_connections_per_client > 1000000)
+      throw po::error("--max-connections-per-client must be between 0 and 1000000");
+    if (c.max_connections > 1000000) throw po::error("--max-connections must be between 0 and 1000000");
     if (c.plugin_timeout_ms < 1 || c.plugin_timeout_ms > 300000)
       throw po::error("--plugin-timeout-ms must be between 1 and 300000");
     if (c.plugin_threads < 1 || c.plugin_threads > 1024) throw po::error("--plugin-threads must be between 1 and 1024");

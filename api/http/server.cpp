@@ -495,7 +495,7 @@ class Session : public std::enable_shared_from_this<Session> {
               {}},
         503);
     response.set_header("Retry-After", "1");
-    response.set_header("X-Request-Id", request_.request_id);
+    server_.finish(response, request_, {});  // no-store and the request id, as on every reply
     send(std::move(response), 11, false, false, true);
   }
 
@@ -558,7 +558,8 @@ class Session : public std::enable_shared_from_this<Session> {
         request_.request_id.assign(id);
       else
         new_request_id(request_.request_id);
-      response.set_header("X-Request-Id", request_.request_id);
+      // CORS, no-store and the request id, as on every reply: a browser can read why.
+      server_.finish(response, request_, sv(partial["Origin"]));
     } catch (...) {
     }
     send(std::move(response), 11, false, false, true);

@@ -35,8 +35,10 @@ struct IdempotencyOptions {
   // than this is treated as never seen.
   std::int64_t ttl_ms = 24LL * 60 * 60 * 1000;
   // How long a claim protects a request still running. A pending claim older than this is
-  // taken to belong to a run that died (the process crashed) and may be taken over.
-  std::int64_t lease_ms = 60 * 1000;
+  // taken to belong to a run that died (the process crashed) and may be taken over. It outlasts
+  // the longest request: one that waits on a plugin (a payment provider) for its longest
+  // deadline, 300 s (PluginHost::kMaxTimeoutMs), with a minute to spare.
+  std::int64_t lease_ms = 6 * 60 * 1000;
 };
 
 // Thread-safe; every method is one short transaction.
