@@ -62,6 +62,9 @@ struct CallPool::State : std::enable_shared_from_this<CallPool::State> {
   std::condition_variable serving_changed;
   std::deque<std::shared_ptr<Call>> queue;
   std::multimap<Clock::time_point, std::shared_ptr<Call>> deadlines;  // queued and running calls
+  // When the timer wakes up next (max: not before it is notified). A call whose deadline is
+  // later needs no notify, so the timer wakes about once per deadline, not once per call.
+  Clock::time_point timer_wakes_at = Clock::time_point::max();
   std::map<std::string, Counters, std::less<>> plugins;
   int serving = 0;  // workers alive and not stuck
   std::size_t stuck_total = 0;
@@ -126,11 +129,13 @@ struct CallPool::State : std::enable_shared_from_this<CallPool::State> {
     for (;;) {
       if (stopping && serving == 0) return;
       if (deadlines.empty()) {
+        timer_wakes_at = Clock::time_point::max();
         timer_wake.wait(lock);
         continue;
       }
       auto next = deadlines.begin()->first;
       if (Clock::now() < next) {
+        timer_wakes_at = next;
         timer_wake.wait_until(lock, next);
         continue;
       }
@@ -210,11 +215,13 @@ void CallPool::submit(const std::string& plugin, std::chrono::milliseconds timeo
                   counters->second.stuck >= static_cast<std::size_t>(s.options.max_stuck_per_plugin);
     if (!refuse) {
       auto deadline = Clock::now() + std::max(timeout, std::chrono::milliseconds(0));
-      bool earliest = s.deadlines.empty() || deadline < s.deadlines.begin()->first;
       call->deadline = s.deadlines.emplace(deadline, call);
       s.queue.push_back(call);
       s.work_ready.notify_one();
-      if (earliest) s.timer_wake.notify_one();
+      if (deadline < s.timer_wakes_at) {
+        s.timer_wakes_at = deadline;
+        s.timer_wake.notify_one();
+      }
       return;
     }
     ++counters->second.refused;
