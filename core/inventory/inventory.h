@@ -45,6 +45,54 @@ struct InventoryLevel {
   std::int64_t available() const { return on_hand - reserved; }
 };
 
+// One movement of stock at one level, as the ledger records it. `reason` is what moved it:
+// reserve, release, fulfilment (orders, with the order id as reference), adjustment (an admin,
+// with a reason_code), transfer_out and transfer_in (with the transfer id as reference).
+struct LedgerEntry {
+  std::string id;
+  VariantId variant_id;
+  std::string sku;
+  LocationId location_id;
+  std::string reason;
+  std::string reason_code;  // adjustments only: damaged, lost, found, counted, returned, correction
+  std::int64_t delta_on_hand = 0;
+  std::int64_t delta_reserved = 0;
+  std::int64_t on_hand_after = 0;
+  std::int64_t reserved_after = 0;
+  std::string reference;  // empty when none
+  std::string note;       // empty when none
+  std::int64_t created_at = 0;
+};
+
+// An admin's correction of on hand at one level, by `delta` units (not zero), with a reason code.
+struct NewAdjustment {
+  VariantId variant_id;
+  LocationId location_id;
+  std::int64_t delta = 0;
+  std::string reason_code;
+  std::string note;
+};
+
+// Units of one variant moved from one location to another, in one transaction.
+struct NewTransfer {
+  VariantId variant_id;
+  LocationId from_location_id;
+  LocationId to_location_id;
+  std::int64_t quantity = 0;
+  std::string note;
+};
+
+struct Transfer {
+  std::string id;
+  VariantId variant_id;
+  std::string sku;
+  LocationId from_location_id;
+  LocationId to_location_id;
+  std::int64_t quantity = 0;
+  std::string note;
+  std::int64_t created_at = 0;
+};
+
 // Units of one variant held at one location for an order.
 struct Allocation {
   VariantId variant_id;

@@ -3,22 +3,108 @@
 #include "common/validation.h"
 #include "storage/dynamic_query.h"
 
+#include <algorithm>
+#include <optional>
+#include <utility>
+
 namespace quanqu::inventory {
 namespace {
 
 constexpr std::int64_t kMaxOnHand = 1'000'000'000;
 
-void write_ledger(soci::session& sql, const Clock& clock, const VariantId& variant, const LocationId& location,
-                  const std::string& reason, long long d_on_hand, long long d_reserved, long long on_hand_after,
-                  long long reserved_after, const std::string& reference) {
+constexpr std::size_t kMaxNoteBytes = 1000;
+
+// Writes one ledger row and returns its id.
+std::string write_ledger(soci::session& sql, const Clock& clock, const VariantId& variant, const LocationId& location,
+                         const std::string& reason, long long d_on_hand, long long d_reserved, long long on_hand_after,
+                         long long reserved_after, const std::string& reference, const std::string& reason_code = "",
+                         const std::string& note = "") {
   std::string id = new_id("ledg");
   long long now = clock.now_ms();
   soci::indicator ref_ind = reference.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator code_ind = reason_code.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator note_ind = note.empty() ? soci::i_null : soci::i_ok;
   sql << "INSERT INTO inventory_ledger (id, variant_id, location_id, reason, delta_on_hand, delta_reserved, "
-         "on_hand_after, reserved_after, reference, created_at) VALUES (:id, :v, :l, :r, :dh, :dr, :ha, :ra, :ref, :t)",
+         "on_hand_after, reserved_after, reference, reason_code, note, created_at) "
+         "VALUES (:id, :v, :l, :r, :dh, :dr, :ha, :ra, :ref, :code, :note, :t)",
       soci::use(id), soci::use(variant.value), soci::use(location.value), soci::use(reason), soci::use(d_on_hand),
       soci::use(d_reserved), soci::use(on_hand_after), soci::use(reserved_after), soci::use(reference, ref_ind),
-      soci::use(now);
+      soci::use(reason_code, code_ind), soci::use(note, note_ind), soci::use(now);
+  return id;
+}
+
+const char* kLedgerColumns =
+    "SELECT l.id, l.variant_id, v.sku, l.location_id, l.reason, l.reason_code, l.delta_on_hand, l.delta_reserved, "
+    "l.on_hand_after, l.reserved_after, l.reference, l.note, l.created_at FROM inventory_ledger l "
+    "JOIN variants v ON v.id = l.variant_id";
+
+// Binds the columns of kLedgerColumns to `e` (reason code, reference and note may be null).
+struct LedgerRow {
+  LedgerEntry e;
+  soci::indicator code_ind = soci::i_ok, ref_ind = soci::i_ok, note_ind = soci::i_ok;
+  LedgerEntry take() const {
+    LedgerEntry out = e;
+    if (code_ind != soci::i_ok) out.reason_code.clear();
+    if (ref_ind != soci::i_ok) out.reference.clear();
+    if (note_ind != soci::i_ok) out.note.clear();
+    return out;
+  }
+};
+
+void bind_ledger(storage::DynamicQuery& q, LedgerRow& r) {
+  q.into(r.e.id)
+      .into(r.e.variant_id.value)
+      .into(r.e.sku)
+      .into(r.e.location_id.value)
+      .into(r.e.reason)
+      .into(r.e.reason_code, r.code_ind)
+      .into(r.e.delta_on_hand)
+      .into(r.e.delta_reserved)
+      .into(r.e.on_hand_after)
+      .into(r.e.reserved_after)
+      .into(r.e.reference, r.ref_ind)
+      .into(r.e.note, r.note_ind)
+      .into(r.e.created_at);
+}
+
+// Locks the level (a no-op update returns the current row and, on PostgreSQL, holds its lock)
+// and reads it: {on hand, reserved}, or nothing when there is no level yet.
+std::optional<std::pair<long long, long long>> lock_level(soci::session& sql, const VariantId& variant,
+                                                          const LocationId& location) {
+  long long on_hand = 0, reserved = 0;
+  sql << "UPDATE inventory_levels SET updated_at = updated_at WHERE variant_id = :v AND location_id = :l "
+         "RETURNING on_hand, reserved",
+      soci::use(variant.value), soci::use(location.value), soci::into(on_hand), soci::into(reserved);
+  if (!sql.got_data()) return std::nullopt;
+  return std::make_pair(on_hand, reserved);
+}
+
+// Writes on hand for a level locked (or found missing) by lock_level.
+void put_on_hand(soci::session& sql, const VariantId& variant, const LocationId& location, long long on_hand,
+                 bool exists, long long now) {
+  if (exists)
+    sql << "UPDATE inventory_levels SET on_hand = :h, updated_at = :u WHERE variant_id = :v AND location_id = :l",
+        soci::use(on_hand), soci::use(now), soci::use(variant.value), soci::use(location.value);
+  else  // a concurrent insert of the same level fails on the primary key and is retried
+    sql << "INSERT INTO inventory_levels (variant_id, location_id, on_hand, reserved, updated_at) "
+           "VALUES (:v, :l, :h, 0, :u)",
+        soci::use(variant.value), soci::use(location.value), soci::use(on_hand), soci::use(now);
+}
+
+Result<std::string> variant_sku(soci::session& sql, const VariantId& variant) {
+  std::string sku;
+  sql << "SELECT sku FROM variants WHERE id = :id", soci::into(sku), soci::use(variant.value);
+  if (!sql.got_data()) return Error::not_found("variant.not_found", "no variant '" + variant.value + "'");
+  return sku;
+}
+
+Result<LedgerEntry> load_ledger_entry(soci::session& sql, const std::string& id) {
+  LedgerRow row;
+  storage::DynamicQuery q(sql);
+  q.text(kLedgerColumns).text(" WHERE l.id = ").param(id);
+  bind_ledger(q, row);
+  if (!q.execute()) return Error::not_found("inventory.ledger_entry_not_found", "no ledger entry '" + id + "'");
+  return row.take();
 }
 
 void validate_location_fields(Validator& v, const std::string& kind, const Address& address) {
@@ -292,7 +378,8 @@ Status InventoryService::ship(soci::session& sql, const Clock& clock, const std:
   for (const auto& a : allocations) {
     long long q = a.quantity, on_hand_after = 0, reserved_after = 0;
     sql << "UPDATE inventory_levels SET reserved = reserved - :q, on_hand = on_hand - :q2, updated_at = :u "
-           "WHERE variant_id = :v AND location_id = :l AND reserved >= :q3 AND on_hand >= :q4 RETURNING on_hand, reserved",
+           "WHERE variant_id = :v AND location_id = :l AND reserved >= :q3 AND on_hand >= :q4 RETURNING on_hand, "
+           "reserved",
         soci::use(q), soci::use(q), soci::use(now), soci::use(a.variant_id.value), soci::use(a.location_id.value),
         soci::use(q), soci::use(q), soci::into(on_hand_after), soci::into(reserved_after);
     if (!sql.got_data())
@@ -308,8 +395,226 @@ nlohmann::json InventoryService::changed_event(const std::vector<Allocation>& al
                                                const std::string& reference) {
   nlohmann::json levels = nlohmann::json::array();
   for (const auto& a : allocations)
-    levels.push_back({{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
+    levels.push_back(
+        {{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
   return {{"reason", reason}, {"reference", reference}, {"levels", levels}};
+}
+
+const std::vector<std::string>& InventoryService::adjustment_reasons() {
+  static const std::vector<std::string> reasons{"damaged", "lost", "found", "counted", "returned", "correction"};
+  return reasons;
+}
+
+void InventoryService::publish_changed(const std::string& reason, const std::string& reference,
+                                       const std::vector<InventoryLevel>& levels) {
+  changes_.bump();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : levels)
+    out.push_back({{"variant_id", l.variant_id.value},
+                   {"sku", l.sku},
+                   {"location_id", l.location_id.value},
+                   {"on_hand", l.on_hand},
+                   {"reserved", l.reserved},
+                   {"available", l.available()}});
+  events_.publish("inventory.changed",
+                  {{"reason", reason},
+                   {"reference", reference.empty() ? nlohmann::json(nullptr) : nlohmann::json(reference)},
+                   {"levels", out}});
+}
+
+Result<Movement> InventoryService::adjust(const NewAdjustment& in) {
+  Validator v;
+  if (in.delta == 0) v.fail("delta", "must not be zero");
+  v.range("delta", in.delta, -kMaxOnHand, kMaxOnHand);
+  const auto& reasons = adjustment_reasons();
+  if (std::find(reasons.begin(), reasons.end(), in.reason_code) == reasons.end())
+    v.fail("reason", "must be one of damaged, lost, found, counted, returned, correction");
+  v.text("note", in.note, kMaxNoteBytes, false);
+  QQ_TRY(v.status());
+  auto moved = db_.write<Movement>([&](soci::session& sql) -> Result<Movement> {
+    QQ_ASSIGN_OR_RETURN(std::string sku, variant_sku(sql, in.variant_id));
+    QQ_ASSIGN_OR_RETURN(StockLocation location, load_location(sql, in.location_id));
+    auto level = lock_level(sql, in.variant_id, location.id);
+    long long on_hand = level ? level->first : 0, reserved = level ? level->second : 0;
+    long long after = on_hand + in.delta;
+    if (after < reserved)
+      return Error::unprocessable("inventory.below_reserved", "on hand would be " + std::to_string(after) +
+                                                                  ", below the " + std::to_string(reserved) +
+                                                                  " units reserved for orders");
+    if (after > kMaxOnHand)
+      return Error::invalid("validation_failed", "on hand would exceed " + std::to_string(kMaxOnHand),
+                            {{"delta", "takes on hand above " + std::to_string(kMaxOnHand)}});
+    long long now = clock_.now_ms();
+    put_on_hand(sql, in.variant_id, location.id, after, level.has_value(), now);
+    std::string id = write_ledger(sql, clock_, in.variant_id, location.id, "adjustment", in.delta, 0, after, reserved,
+                                  "", in.reason_code, in.note);
+    Movement m;
+    QQ_ASSIGN_OR_RETURN(LedgerEntry entry, load_ledger_entry(sql, id));
+    m.entries.push_back(std::move(entry));
+    m.levels.push_back({in.variant_id, sku, location.id, after, reserved, now});
+    return m;
+  });
+  if (moved) publish_changed("adjustment", "", moved->levels);
+  return moved;
+}
+
+Result<std::pair<Transfer, Movement>> InventoryService::transfer(const NewTransfer& in) {
+  Validator v;
+  v.range("quantity", in.quantity, 1, kMaxOnHand);
+  v.text("note", in.note, kMaxNoteBytes, false);
+  QQ_TRY(v.status());
+  using Out = std::pair<Transfer, Movement>;
+  auto moved = db_.write<Out>([&](soci::session& sql) -> Result<Out> {
+    QQ_ASSIGN_OR_RETURN(std::string sku, variant_sku(sql, in.variant_id));
+    QQ_ASSIGN_OR_RETURN(StockLocation from, load_location(sql, in.from_location_id));
+    QQ_ASSIGN_OR_RETURN(StockLocation to, load_location(sql, in.to_location_id));
+    if (from.id.value == to.id.value)
+      return Error::invalid("validation_failed", "a transfer moves stock between two different locations",
+                            {{"to_location_id", "must differ from from_location_id"}});
+    // Both levels locked in one order (by location id), so that two opposite transfers cannot deadlock.
+    bool from_first = from.id.value < to.id.value;
+    std::optional<std::pair<long long, long long>> source, target;
+    if (from_first) {
+      source = lock_level(sql, in.variant_id, from.id);
+      target = lock_level(sql, in.variant_id, to.id);
+    } else {
+      target = lock_level(sql, in.variant_id, to.id);
+      source = lock_level(sql, in.variant_id, from.id);
+    }
+    long long available = source ? source->first - source->second : 0;
+    if (available < in.quantity)
+      return Error::conflict("inventory.insufficient_stock",
+                             "only " + std::to_string(available) + " units are available at " + from.code,
+                             {{"available", available}, {"requested", in.quantity}});
+    long long target_on_hand = target ? target->first : 0, target_reserved = target ? target->second : 0;
+    if (target_on_hand + in.quantity > kMaxOnHand)
+      return Error::invalid("validation_failed",
+                            "on hand at the destination would exceed " + std::to_string(kMaxOnHand),
+                            {{"quantity", "takes on hand at the destination above " + std::to_string(kMaxOnHand)}});
+    long long now = clock_.now_ms();
+    Transfer t{new_id("trf"), in.variant_id, sku, from.id, to.id, in.quantity, in.note, now};
+    soci::indicator note_ind = t.note.empty() ? soci::i_null : soci::i_ok;
+    long long quantity = t.quantity;
+    sql << "INSERT INTO inventory_transfers (id, variant_id, from_location_id, to_location_id, quantity, note, "
+           "created_at) VALUES (:id, :v, :f, :t, :q, :n, :c)",
+        soci::use(t.id), soci::use(t.variant_id.value), soci::use(t.from_location_id.value),
+        soci::use(t.to_location_id.value), soci::use(quantity), soci::use(t.note, note_ind), soci::use(now);
+    long long source_after = source->first - quantity, target_after = target_on_hand + quantity;
+    put_on_hand(sql, in.variant_id, from.id, source_after, true, now);
+    put_on_hand(sql, in.variant_id, to.id, target_after, target.has_value(), now);
+    Movement m;
+    for (const auto& id : {write_ledger(sql, clock_, in.variant_id, from.id, "transfer_out", -quantity, 0, source_after,
+                                        source->second, t.id, "", t.note),
+                           write_ledger(sql, clock_, in.variant_id, to.id, "transfer_in", quantity, 0, target_after,
+                                        target_reserved, t.id, "", t.note)}) {
+      QQ_ASSIGN_OR_RETURN(LedgerEntry entry, load_ledger_entry(sql, id));
+      m.entries.push_back(std::move(entry));
+    }
+    m.levels.push_back({in.variant_id, sku, from.id, source_after, source->second, now});
+    m.levels.push_back({in.variant_id, sku, to.id, target_after, target_reserved, now});
+    return Out{std::move(t), std::move(m)};
+  });
+  if (moved) publish_changed("transfer", moved->first.id, moved->second.levels);
+  return moved;
+}
+
+namespace {
+
+const char* kTransferColumns =
+    "SELECT t.id, t.variant_id, v.sku, t.from_location_id, t.to_location_id, t.quantity, t.note, t.created_at "
+    "FROM inventory_transfers t JOIN variants v ON v.id = t.variant_id";
+
+struct TransferRow {
+  Transfer t;
+  soci::indicator note_ind = soci::i_ok;
+  void bind(storage::DynamicQuery& q) {
+    q.into(t.id)
+        .into(t.variant_id.value)
+        .into(t.sku)
+        .into(t.from_location_id.value)
+        .into(t.to_location_id.value)
+        .into(t.quantity)
+        .into(t.note, note_ind)
+        .into(t.created_at);
+  }
+  Transfer take() const {
+    Transfer out = t;
+    if (note_ind != soci::i_ok) out.note.clear();
+    return out;
+  }
+};
+
+}  // namespace
+
+Result<Transfer> InventoryService::get_transfer(const std::string& id) {
+  return db_.read<Transfer>([&](soci::session& sql) -> Result<Transfer> {
+    TransferRow row;
+    storage::DynamicQuery q(sql);
+    q.text(kTransferColumns).text(" WHERE t.id = ").param(id);
+    row.bind(q);
+    if (!q.execute()) return Error::not_found("inventory.transfer_not_found", "no transfer '" + id + "'");
+    return row.take();
+  });
+}
+
+Result<TransferPage> InventoryService::list_transfers(const TransferQuery& query) {
+  Validator v;
+  v.range("limit", query.limit, 1, 1000);
+  if (!query.cursor.empty() && !looks_like_id(query.cursor, "trf")) v.fail("cursor", "is not a cursor from this list");
+  QQ_TRY(v.status("invalid_query"));
+  return db_.read<TransferPage>([&](soci::session& sql) -> Result<TransferPage> {
+    TransferPage page;
+    TransferRow row;
+    storage::DynamicQuery q(sql);
+    q.text(kTransferColumns).text(" WHERE 1 = 1");
+    if (query.variant_id) q.text(" AND t.variant_id = ").param(query.variant_id->value);
+    if (query.location_id)
+      q.text(" AND (t.from_location_id = ")
+          .param(query.location_id->value)
+          .text(" OR t.to_location_id = ")
+          .param(query.location_id->value)
+          .text(")");
+    // Newest first: ids grow with time.
+    if (!query.cursor.empty()) q.text(" AND t.id < ").param(query.cursor);
+    q.text(" ORDER BY t.id DESC LIMIT ").param(static_cast<long long>(query.limit) + 1);
+    row.bind(q);
+    for (bool more = q.execute(); more; more = q.fetch()) page.items.push_back(row.take());
+    if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  });
+}
+
+Result<LedgerEntry> InventoryService::get_ledger_entry(const std::string& id) {
+  return db_.read<LedgerEntry>([&](soci::session& sql) { return load_ledger_entry(sql, id); });
+}
+
+Result<LedgerPage> InventoryService::list_ledger(const LedgerQuery& query) {
+  Validator v;
+  v.range("limit", query.limit, 1, 1000);
+  if (!query.cursor.empty() && !looks_like_id(query.cursor, "ledg")) v.fail("cursor", "is not a cursor from this list");
+  QQ_TRY(v.status("invalid_query"));
+  return db_.read<LedgerPage>([&](soci::session& sql) -> Result<LedgerPage> {
+    LedgerPage page;
+    LedgerRow row;
+    storage::DynamicQuery q(sql);
+    q.text(kLedgerColumns).text(" WHERE 1 = 1");
+    if (query.variant_id) q.text(" AND l.variant_id = ").param(query.variant_id->value);
+    if (query.sku) q.text(" AND v.sku = ").param(*query.sku);
+    if (query.location_id) q.text(" AND l.location_id = ").param(query.location_id->value);
+    if (query.reference) q.text(" AND l.reference = ").param(*query.reference);
+    if (!query.cursor.empty()) q.text(" AND l.id < ").param(query.cursor);
+    q.text(" ORDER BY l.id DESC LIMIT ").param(static_cast<long long>(query.limit) + 1);
+    bind_ledger(q, row);
+    for (bool more = q.execute(); more; more = q.fetch()) page.items.push_back(row.take());
+    if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  });
 }
 
 }  // namespace quanqu::inventory

@@ -8,6 +8,7 @@
 #include "inventory/inventory.h"
 #include "storage/database.h"
 
+#include <utility>
 #include <vector>
 
 namespace quanqu::inventory {
@@ -25,6 +26,38 @@ struct LevelPage {
   std::string next_cursor;
 };
 
+struct LedgerQuery {
+  std::optional<VariantId> variant_id;
+  std::optional<std::string> sku;
+  std::optional<LocationId> location_id;
+  std::optional<std::string> reference;  // an order or transfer id
+  int limit = 100;                       // 1..1000
+  std::string cursor;                    // the next_cursor of the previous page
+};
+
+struct LedgerPage {
+  std::vector<LedgerEntry> items;  // newest first
+  std::string next_cursor;
+};
+
+struct TransferQuery {
+  std::optional<VariantId> variant_id;
+  std::optional<LocationId> location_id;  // either end
+  int limit = 100;                        // 1..1000
+  std::string cursor;
+};
+
+struct TransferPage {
+  std::vector<Transfer> items;  // newest first
+  std::string next_cursor;
+};
+
+// What an adjustment or a transfer did: the ledger rows it wrote and the levels after it.
+struct Movement {
+  std::vector<LedgerEntry> entries;
+  std::vector<InventoryLevel> levels;
+};
+
 class InventoryService {
  public:
   InventoryService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events);
@@ -39,6 +72,22 @@ class InventoryService {
   Result<InventoryLevel> set_on_hand(const VariantId& variant, const LocationId& location, std::int64_t on_hand);
   // Levels by variant, then location; cursor-paginated.
   Result<LevelPage> list_levels(const LevelQuery& query);
+
+  // The reason codes of adjustments.
+  static const std::vector<std::string>& adjustment_reasons();
+  // Adds `delta` (not zero) to on hand at the level, creating it for a positive delta, with one
+  // ledger row (reason "adjustment", the reason code and note). Below what is reserved is a 422
+  // `inventory.below_reserved`; an unknown reason code a 400.
+  Result<Movement> adjust(const NewAdjustment& adjustment);
+  // Moves `quantity` units from one location to the other in one transaction: available units
+  // (on hand less reserved) at the source only, else a 409 `inventory.insufficient_stock` and
+  // nothing moves. Writes the transfer and two ledger rows referencing it.
+  Result<std::pair<Transfer, Movement>> transfer(const NewTransfer& transfer);
+  Result<Transfer> get_transfer(const std::string& id);
+  Result<TransferPage> list_transfers(const TransferQuery& query);
+  Result<LedgerEntry> get_ledger_entry(const std::string& id);
+  // Ledger rows, newest first; cursor-paginated.
+  Result<LedgerPage> list_ledger(const LedgerQuery& query);
 
   // --- Inside a caller's transaction ---
   // Reserves `quantity` units of the variant over `locations` (preference order): one location
@@ -65,6 +114,8 @@ class InventoryService {
 
  private:
   Result<StockLocation> load_location(soci::session& sql, const LocationId& id);
+  void publish_changed(const std::string& reason, const std::string& reference,
+                       const std::vector<InventoryLevel>& levels);
 
   storage::Database& db_;
   const Clock& clock_;
