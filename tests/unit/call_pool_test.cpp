@@ -144,7 +144,7 @@ TEST(CallPool, AFullQueueRefusesAtOnce) {
   EXPECT_EQ(pool.queued(), 2u);
   auto start = Clock::now();
   EXPECT_EQ(pool.run("b", 5000ms, [] {}), CallOutcome::busy);
-  EXPECT_LT(ms_since(start), 100.0);
+  EXPECT_LT(ms_since(start), 2000.0);  // at once, not at the 5 s deadline (a loaded machine may be slow)
   EXPECT_EQ(stats_of(pool, "b").refused, 1u);
   gate->release();
   for (auto& t : waiting) t.join();
