@@ -155,19 +155,20 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     l.on_hand = value;
     l.reserved = reserved;
     l.updated_at = now;
+    events_.record(sql, "inventory.changed", {{"reason", "adjustment"},
+                                              {"reference", nullptr},
+                                              {"levels",
+                                               {{{"variant_id", l.variant_id.value},
+                                                 {"sku", l.sku},
+                                                 {"location_id", l.location_id.value},
+                                                 {"on_hand", l.on_hand},
+                                                 {"reserved", l.reserved},
+                                                 {"available", l.available()}}}}});
     return l;
   });
   if (level) {
     changes_.bump();
-    events_.publish("inventory.changed", {{"reason", "adjustment"},
-                                          {"reference", nullptr},
-                                          {"levels",
-                                           {{{"variant_id", level->variant_id.value},
-                                             {"sku", level->sku},
-                                             {"location_id", level->location_id.value},
-                                             {"on_hand", level->on_hand},
-                                             {"reserved", level->reserved},
-                                             {"available", level->available()}}}}});
+    events_.notify();
   }
   return level;
 }
