@@ -20,7 +20,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxErrorBytes = 500;
-constexpr std::int64_t kLeaseMarginMs = 30'000;
+// An attempt is bounded by its timeout; past timeout + this margin its node is taken for dead.
+constexpr std::int64_t kLeaseMarginMs = 5'000;
 
 Error webhook_not_found(const std::string& id) {
   return Error::not_found("webhook.not_found", "no webhook '" + id + "'");

@@ -63,7 +63,7 @@ class WebhooksTest : public E2ETest {
   // The webhook's deliveries once `done` holds for them, or after a minute.
   json deliveries_when(HttpClient& admin, const std::string& webhook_id, const std::function<bool(const json&)>& done) {
     json items;
-    // Up to a minute: a delivery in flight when a node was killed waits for its lease (40 s).
+    // Up to a minute: a delivery in flight when a node was killed waits for its lease (15 s).
     for (int i = 0; i < 600; ++i) {
       auto r = admin.get("/v1/admin/webhooks/" + webhook_id + "/deliveries");
       EXPECT_EQ(r.status, 200u) << r.body;
