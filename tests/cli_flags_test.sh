@@ -22,6 +22,10 @@ for v in -1 3600001; do refused --shutdown-grace-ms "$v"; done
 for v in -1 257; do refused --threads "$v"; done
 for v in -1 65536; do refused --port "$v"; done
 for v in x 1:0 -1:5 1:0.5; do refused --rate-limit-store "$v"; done
+for v in -1 9 3600001; do refused --webhook-retry-base-ms "$v"; done
+for v in -1 86400001; do refused --webhook-retry-max-ms "$v"; done
+for v in 10.0.0.0/33 "not a host!" 1.2.3.4/x; do refused --webhook-allow-hosts "$v"; done
+for v in yes 1 ""; do refused --background-work "$v"; done
 # The environment is checked as strictly as the flag.
 out=$(QUANQU_MAX_CONNECTIONS=-1 "$bin" serve --database sqlite::memory: 2>&1 </dev/null)
 status=$?

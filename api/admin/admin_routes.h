@@ -1,4 +1,4 @@
-// The admin API (/v1/admin/...): catalog, stock, channels and orders for merchants.
+// The admin API (/v1/admin/...): catalog, stock, channels, orders, webhooks and jobs for merchants.
 #pragma once
 
 #include "http/router.h"
@@ -10,12 +10,16 @@ void register_admin_catalog_routes(http::Router& router, Services& services);
 void register_admin_inventory_routes(http::Router& router, Services& services);
 void register_admin_channel_routes(http::Router& router, Services& services);
 void register_admin_order_routes(http::Router& router, Services& services);
+void register_admin_webhook_routes(http::Router& router, Services& services);
+void register_admin_job_routes(http::Router& router, Services& services);
 
 inline void register_admin_routes(http::Router& router, Services& services) {
   register_admin_catalog_routes(router, services);
   register_admin_inventory_routes(router, services);
   register_admin_channel_routes(router, services);
   register_admin_order_routes(router, services);
+  register_admin_webhook_routes(router, services);
+  register_admin_job_routes(router, services);
 }
 
 }  // namespace quanqu::api

@@ -1,5 +1,6 @@
 // Boost.ProgramOptions description of every flag and its QUANQU_* environment variable.
 #include "app/config.h"
+#include "webhooks/address_policy.h"
 
 #include <boost/program_options.hpp>
 
@@ -36,7 +37,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 ParseOutcome parse_config(int argc, char** argv) {
   Config c;
-  std::string cors;
+  std::string cors, allow_hosts, background = "on";
   int port = c.port;
   std::string limit_store = "100:500", limit_admin = "50:500", limit_open = "20:100", limit_auth = "0.2:20";
   po::options_description opts("Options");
@@ -62,7 +63,11 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("rate-limit-auth", po::value(&limit_auth), "failed secret attempts (unknown keys per client address, wrong order tokens per order and address) [QUANQU_RATE_LIMIT_AUTH] (default 0.2:20)")
       ("plugin-timeout-ms", po::value(&c.plugin_timeout_ms), "deadline of every plugin call unless the merchant set one for the plugin, 1..300000 [QUANQU_PLUGIN_TIMEOUT_MS] (default 5000)")
       ("plugin-threads", po::value(&c.plugin_threads), "threads running plugin calls, 1..1024 [QUANQU_PLUGIN_THREADS] (default 16)")
-      ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)");
+      ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)")
+      ("webhook-allow-hosts", po::value(&allow_hosts), "comma-separated IP addresses, CIDR blocks or host names webhooks may reach although private or loopback (e.g. 127.0.0.1) [QUANQU_WEBHOOK_ALLOW_HOSTS] (default none)")
+      ("webhook-retry-base-ms", po::value(&c.webhook_retry_base_ms), "webhook back-off after the first failed attempt, doubling after each, 10..3600000 [QUANQU_WEBHOOK_RETRY_BASE_MS] (default 10000)")
+      ("webhook-retry-max-ms", po::value(&c.webhook_retry_max_ms), "the longest webhook back-off, at least the base, at most 86400000 [QUANQU_WEBHOOK_RETRY_MAX_MS] (default 3600000)")
+      ("background-work", po::value(&background), "on: this node also relays events, sends webhooks and runs jobs; off: it serves requests only [QUANQU_BACKGROUND_WORK] (default on)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
   po::options_description all;
@@ -86,7 +91,11 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_RATE_LIMIT_STORE", "rate-limit-store"}, {"QUANQU_RATE_LIMIT_ADMIN", "rate-limit-admin"},
                     {"QUANQU_RATE_LIMIT_OPEN", "rate-limit-open"}, {"QUANQU_RATE_LIMIT_AUTH", "rate-limit-auth"},
                     {"QUANQU_PLUGIN_TIMEOUT_MS", "plugin-timeout-ms"}, {"QUANQU_PLUGIN_THREADS", "plugin-threads"},
-                    {"QUANQU_SHUTDOWN_GRACE_MS", "shutdown-grace-ms"}};
+                    {"QUANQU_SHUTDOWN_GRACE_MS", "shutdown-grace-ms"},
+                    {"QUANQU_WEBHOOK_ALLOW_HOSTS", "webhook-allow-hosts"},
+                    {"QUANQU_WEBHOOK_RETRY_BASE_MS", "webhook-retry-base-ms"},
+                    {"QUANQU_WEBHOOK_RETRY_MAX_MS", "webhook-retry-max-ms"},
+                    {"QUANQU_BACKGROUND_WORK", "background-work"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
                 return "";
@@ -122,6 +131,15 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.shutdown_grace_ms < 0 || c.shutdown_grace_ms > 3600000)
       throw po::error("--shutdown-grace-ms must be between 0 and 3600000");
     c.cors_origins = split_commas(cors);
+    c.webhook_allow_hosts = split_commas(allow_hosts);
+    if (auto policy = webhooks::AddressPolicy::parse(c.webhook_allow_hosts); !policy)
+      throw po::error("--webhook-allow-hosts: " + policy.error().message);
+    if (c.webhook_retry_base_ms < 10 || c.webhook_retry_base_ms > 3600000)
+      throw po::error("--webhook-retry-base-ms must be between 10 and 3600000");
+    if (c.webhook_retry_max_ms < c.webhook_retry_base_ms || c.webhook_retry_max_ms > 86400000)
+      throw po::error("--webhook-retry-max-ms must be between --webhook-retry-base-ms and 86400000");
+    if (background != "on" && background != "off") throw po::error("--background-work must be on or off");
+    c.background_work = background == "on";
     for (auto [text, flag, out] : {std::tuple{&limit_store, "--rate-limit-store", &c.rate_limits.store},
                                    std::tuple{&limit_admin, "--rate-limit-admin", &c.rate_limits.admin},
                                    std::tuple{&limit_open, "--rate-limit-open", &c.rate_limits.open},

@@ -28,6 +28,12 @@ struct Config {
   int plugin_timeout_ms = 5000;  // the deadline of every plugin call, unless the plugin has an override
   int plugin_threads = 16;       // the plugin call pool
   int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
+  // Addresses, CIDR blocks and host names webhooks may reach although private or loopback.
+  std::vector<std::string> webhook_allow_hosts;
+  long long webhook_retry_base_ms = 10000;   // back-off after the first failed attempt
+  long long webhook_retry_max_ms = 3600000;  // the longest back-off
+  // Off: this node serves requests only; the event relay, webhook senders and jobs run elsewhere.
+  bool background_work = true;
 };
 
 // Parses argv and the environment (flags win over QUANQU_* variables, which win over defaults).

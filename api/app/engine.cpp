@@ -2,6 +2,7 @@
 #include "app/engine.h"
 
 #include "admin/admin_routes.h"
+#include "common/random.h"
 #include "ops/ops_routes.h"
 #include "plugins/plugin_routes.h"
 #include "plugins/plugin_services.h"
@@ -9,17 +10,61 @@
 
 namespace quanqu::app {
 
-api::Services Engine::services() {
-  return {*db,      changes,   *access,    *channels, *catalog, *inventory, *carts,
-          *checkout, *orders,   *payments, *customers, *shipping, *plugins, *events, *idempotency};
+namespace {
+
+// Finished history is kept this long, then pruned by the maintenance job.
+constexpr std::int64_t kKeepOutboxMs = 7LL * 24 * 3600 * 1000;
+constexpr std::int64_t kKeepDeliveriesMs = 30LL * 24 * 3600 * 1000;
+constexpr std::int64_t kKeepJobsMs = 7LL * 24 * 3600 * 1000;
+constexpr std::int64_t kPruneBatch = 10000;
+
+}  // namespace
+
+Engine::~Engine() {
+  if (events) events->stop();
+  if (webhooks) webhooks->stop();
+  if (jobs) jobs->stop();
 }
 
-Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size) {
+api::Services Engine::services() {
+  return {*db,      changes,   *access,    *channels, *catalog, *inventory, *carts,
+          *checkout, *orders,   *payments, *customers, *shipping, *plugins, *events, *idempotency,
+          *webhooks, *jobs};
+}
+
+Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size,
+                                            EngineOptions options) {
   auto engine = std::make_unique<Engine>();
   auto& e = *engine;
+  e.node_id = options.node_id.empty() ? "node_" + random_hex(6) : options.node_id;
   QQ_ASSIGN_OR_RETURN(e.db, storage::Database::open(database_url, pool_size));
   QQ_TRY(e.db->migrate());
-  e.events = std::make_unique<events::EventBus>(e.clock);
+  events::RelayOptions relay;
+  relay.node_id = e.node_id;
+  e.events = std::make_unique<events::EventBus>(*e.db, e.clock, relay);
+  jobs::SchedulerOptions scheduling;
+  scheduling.node_id = e.node_id;
+  e.jobs = std::make_unique<jobs::JobScheduler>(*e.db, e.clock, scheduling);
+  options.webhook_options.node_id = e.node_id;
+  e.webhooks = std::make_unique<webhooks::WebhookService>(*e.db, e.clock, options.webhook_policy, options.webhook_options);
+  auto* hooks = e.webhooks.get();
+  e.events->on_dispatch([hooks](soci::session& sql, const std::vector<events::Event>& batch) {
+    return hooks->fan_out(sql, batch);
+  });
+  e.events->after_dispatch([hooks] { hooks->notify(); });
+  // One recurring job prunes the history every context keeps: dispatched events, finished
+  // deliveries and jobs. Each step is bounded; what is left waits for the next run.
+  jobs::JobKind prune;
+  prune.every = std::chrono::hours(1);
+  prune.max_attempts = 3;
+  prune.run = [&e](const jobs::Job&) -> Status {
+    std::int64_t now = e.clock.now_ms();
+    QQ_TRY(e.events->prune(now - kKeepOutboxMs, kPruneBatch));
+    QQ_TRY(e.webhooks->prune(now - kKeepDeliveriesMs, kPruneBatch));
+    QQ_TRY(e.jobs->prune(now - kKeepJobsMs, kPruneBatch));
+    return ok_status();
+  };
+  e.jobs->define("maintenance.prune", std::move(prune));
   e.plugins = std::make_unique<plugins::PluginHost>(*e.db, e.clock, *e.events, nullptr);
   e.access = std::make_unique<access::AccessService>(*e.db, e.clock);
   e.channels = std::make_unique<channels::ChannelService>(*e.db, e.clock, e.changes);
@@ -33,6 +78,22 @@ Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::
   e.shipping = std::make_unique<fulfilment::ShippingService>(*e.db, *e.carts, *e.plugins);
   e.idempotency = std::make_unique<idempotency::IdempotencyService>(*e.db, e.clock);
   return engine;
+}
+
+void start_background_work(Engine& engine, const http::HttpClient& client) {
+  engine.events->start();
+  engine.webhooks->start([&client](const webhooks::OutgoingWebhook& w) -> Result<webhooks::WebhookReply> {
+    http::OutgoingRequest request;
+    request.method = "POST";
+    request.url = w.url;
+    request.headers = w.headers;
+    request.body = w.body;
+    request.timeout_ms = w.timeout_ms;
+    request.allow_address = w.allow_address;
+    QQ_ASSIGN_OR_RETURN(http::IncomingReply reply, client.send(request));
+    return webhooks::WebhookReply{reply.status};
+  });
+  engine.jobs->start();
 }
 
 void connect_plugins(Engine& engine, api::Services& services, const http::HttpClient& client) {

@@ -12,12 +12,23 @@
 
 namespace quanqu::app {
 
+// What open_engine() is told beyond the database.
+struct EngineOptions {
+  std::string node_id;  // names this process in leases; empty: "node_" + random hex
+  webhooks::AddressPolicy webhook_policy;
+  webhooks::WebhookOptions webhook_options;  // its node_id is set from node_id above
+};
+
 // Everything a running engine holds, built in dependency order by open_engine().
 struct Engine {
+  ~Engine();  // stops the background work first: it uses the services below
   SystemClock clock;
   ChangeCounter changes;
+  std::string node_id;
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<events::EventBus> events;
+  std::unique_ptr<jobs::JobScheduler> jobs;
+  std::unique_ptr<webhooks::WebhookService> webhooks;
   // Declared after the bus: destroyed first, so it stops listening before the bus goes.
   std::unique_ptr<plugins::PluginHost> plugins;
   std::unique_ptr<access::AccessService> access;
@@ -39,7 +50,13 @@ struct Engine {
 // Opens the database with `pool_size` connections, applies the migrations and builds the services.
 // The plugin host is created empty: load plugins with engine->plugins->load_directory() after
 // connect_plugins().
-Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size);
+// The outbox relay gives dispatched events to the webhooks; the maintenance job is defined.
+Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size,
+                                            EngineOptions options = {});
+
+// Starts this node's background work: the event relay, the webhook senders (over `client`) and
+// the job scheduler. Nothing of it runs inside a request.
+void start_background_work(Engine& engine, const http::HttpClient& client);
 
 // Gives the plugin host what it serves plugins with: the core-service operations of Host::call,
 // channel configs, outgoing HTTP through `client`, and channel adapters configured on start.

@@ -69,10 +69,16 @@ int fail(http::Logger& log, const std::string& what, const Error& e) {
 
 // Opens and migrates the database and builds the services, saying so in the log.
 Result<std::unique_ptr<app::Engine>> open_logged(const app::Config& config, http::Logger& log) {
-  QQ_ASSIGN_OR_RETURN(auto engine, app::open_engine(config.database_url, config.threads + 2));
+  app::EngineOptions options;
+  // parse_config() checked the list already.
+  if (auto policy = webhooks::AddressPolicy::parse(config.webhook_allow_hosts)) options.webhook_policy = *policy;
+  options.webhook_options.retry_base_ms = config.webhook_retry_base_ms;
+  options.webhook_options.retry_max_ms = config.webhook_retry_max_ms;
+  // The relay, webhook senders and job threads hold a few connections besides the request threads.
+  QQ_ASSIGN_OR_RETURN(auto engine, app::open_engine(config.database_url, config.threads + 8, options));
   QQ_ASSIGN_OR_RETURN(long long version, engine->db->schema_version());
   log.log(http::LogLevel::info, "database ready",
-          {{"database", engine->db->url().display}, {"schema_version", version}});
+          {{"database", engine->db->url().display}, {"schema_version", version}, {"node_id", engine->node_id}});
   return engine;
 }
 
@@ -143,9 +149,11 @@ int serve(const app::Config& config, http::Logger& log) {
   http::Metrics metrics;
   metrics.add_counter("quanqu_db_pool_connections", "Database connections in the pool",
                       [&e] { return static_cast<double>(e.db->pool_size()); });
-  metrics.add_counter("quanqu_events_published_total", "Domain events published",
+  metrics.add_counter("quanqu_events_published_total", "Domain events written to the outbox by this node",
                       [&e] { return static_cast<double>(e.events->published()); });
-  metrics.add_counter("quanqu_events_dropped_total", "Domain events dropped because the queue was full",
+  metrics.add_counter("quanqu_events_dispatched_total", "Domain events this node's relay dispatched (to plugins and webhooks)",
+                      [&e] { return static_cast<double>(e.events->dispatched()); });
+  metrics.add_counter("quanqu_events_dropped_total", "Domain events dropped (always 0: the outbox keeps every event)",
                       [&e] { return static_cast<double>(e.events->dropped()); });
   api::RateLimits limits(config.rate_limits, e.clock);
   limits.register_metrics(metrics);
@@ -191,6 +199,15 @@ int serve(const app::Config& config, http::Logger& log) {
   // Before run(): the served document names the port really bound (--port 0 picks one).
   openapi->set_address(config.host, server.port());
   server.stop_on_signals();
+  // After plugins loaded (their subscriptions) and the routes exist; never inside a request.
+  if (config.background_work) {
+    app::start_background_work(e, outgoing);
+    if (!config.webhook_allow_hosts.empty())
+      log.log(http::LogLevel::info, "webhooks may reach allow-listed private addresses",
+              {{"webhook_allow_hosts", config.webhook_allow_hosts}});
+  } else {
+    log.log(http::LogLevel::info, "background work is off on this node: events, webhooks and jobs run elsewhere", {});
+  }
   double ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   log.log(http::LogLevel::info, "listening",
           {{"host", config.host},
@@ -205,6 +222,9 @@ int serve(const app::Config& config, http::Logger& log) {
     // Queued events and the plugins' stop() get what is left of the grace period.
     ShutdownGuard guard(log, *e.plugins, server.stop_deadline());
     e.events->drain();
+    e.events->stop();
+    e.webhooks->stop();  // an attempt in flight finishes (its timeout is 10 s)
+    e.jobs->stop();
     e.plugins->stop_all();
   }
   if (!e.plugins->running_calls().empty()) exit_now(log, *e.plugins, "plugin calls are stuck past their deadline");

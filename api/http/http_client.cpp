@@ -400,6 +400,12 @@ Result<IncomingReply> perform(const HttpClient::Options& options, const detail::
                                                  (resolved->ec ? resolved->ec.message() : std::string("no addresses")));
     endpoints = std::move(resolved->endpoints);
   }
+  if (request.allow_address) {
+    std::erase_if(endpoints, [&](const tcp::endpoint& e) { return !request.allow_address(e.address().to_string()); });
+    if (endpoints.empty())
+      return unavailable("http.address_refused", "every address of " + url.host +
+                                                     " is refused (private, loopback or reserved, and not allowed)");
+  }
 
   net::io_context ioc;
   auto connect = [&](beast::tcp_stream& tcp_stream) -> Result<Ok> {

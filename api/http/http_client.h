@@ -4,6 +4,7 @@
 #include "common/result.h"
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,6 +29,11 @@ struct OutgoingRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   int timeout_ms = 0;  // 0: Options::default_timeout_ms; larger than Options::max_timeout_ms: clamped
+  // When set, called with each address the host resolved to (or the IP literal), as text
+  // ("203.0.113.7", "::1"); only the addresses it allows are connected to. None allowed is the
+  // error "http.address_refused". Checking the resolved address (not the name) keeps a name
+  // that resolves to an internal address out, whatever DNS says between two checks.
+  std::function<bool(const std::string& ip)> allow_address;
 };
 
 // The reply, whatever its status (3xx are not followed; 4xx and 5xx are replies, not errors).
@@ -69,6 +75,7 @@ class HttpClient {
   //   invalid_argument "http.bad_header"       a malformed header, or one the client owns
   //   invalid_argument "http.bad_timeout"      a negative timeout_ms
   //   unavailable      "http.timeout"          the deadline passed
+  //   unavailable      "http.address_refused"  allow_address refused every address of the host
   //   unavailable      "http.unreachable"      the name did not resolve or no address accepted
   //                                            the connection (the message says why)
   //   unavailable      "http.tls_failed"       the TLS handshake failed (certificate not trusted,

@@ -13,10 +13,12 @@
 #include "http/log.h"
 #include "idempotency/idempotency_service.h"
 #include "inventory/inventory_service.h"
+#include "jobs/job_scheduler.h"
 #include "orders/order_service.h"
 #include "payments/payment_service.h"
 #include "plugins/plugin_host.h"
 #include "storage/database.h"
+#include "webhooks/webhook_service.h"
 
 #include <memory>
 
@@ -42,6 +44,8 @@ struct Services {
   plugins::PluginHost& plugins;
   events::EventBus& events;
   idempotency::IdempotencyService& idempotency;
+  webhooks::WebhookService& webhooks;
+  jobs::JobScheduler& jobs;
   // Where handlers log the internal cause of a 5xx; nothing is logged when null.
   http::Logger* log = nullptr;
   // The rate limits of store, admin and plugin routes (routes/rate_limits.h); none when null.

@@ -187,7 +187,7 @@ Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId&
     long long now = clock_.now_ms();
     // The shipping quote depended on the lines and the address: choose it again after a change.
     sql << "UPDATE carts SET updated_at = :u, shipping = NULL WHERE id = :id", soci::use(now), soci::use(id.value);
-    return load(sql, channel, id);
+    return recorded(sql, load(sql, channel, id));
   }));
 }
 
@@ -204,7 +204,7 @@ Result<Cart> CartService::set_shipping(const channels::Channel& channel, const C
     long long now = clock_.now_ms();
     sql << "UPDATE carts SET shipping = :s, updated_at = :u WHERE id = :id", soci::use(doc), soci::use(now),
         soci::use(id.value);
-    return load(sql, channel, id);
+    return recorded(sql, load(sql, channel, id));
   }));
 }
 
@@ -217,16 +217,21 @@ std::string CartService::shipping_fingerprint(const Cart& cart) {
       .dump();
 }
 
-Result<Cart> CartService::published(Result<Cart> cart) {
+Result<Cart> CartService::recorded(soci::session& sql, Result<Cart> cart) {
   if (cart) {
     std::int64_t units = 0;
     for (const auto& i : cart->items) units += i.quantity;
-    events_.publish("cart.updated", {{"cart_id", cart->id.value},
-                                     {"channel_id", cart->channel_id.value},
-                                     {"lines", cart->items.size()},
-                                     {"units", units},
-                                     {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}}});
+    events_.record(sql, "cart.updated", {{"cart_id", cart->id.value},
+                                         {"channel_id", cart->channel_id.value},
+                                         {"lines", cart->items.size()},
+                                         {"units", units},
+                                         {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}}});
   }
+  return cart;
+}
+
+Result<Cart> CartService::published(Result<Cart> cart) {
+  if (cart) events_.notify();
   return cart;
 }
 
@@ -249,7 +254,7 @@ Result<Cart> CartService::create(const channels::Channel& channel, const CartPat
         return e;
       }
     }
-    return load(sql, channel, id);
+    return recorded(sql, load(sql, channel, id));
   }));
 }
 

@@ -42,6 +42,9 @@ class CartService {
  private:
   Status add_in(soci::session& sql, const channels::Channel& channel, const CartId& id, const AddItem& item);
   // Publishes cart.updated for a cart that was written.
+  // Records cart.updated for a cart written in this transaction (`sql`); then, after the commit,
+  // published() wakes the event relay.
+  Result<Cart> recorded(soci::session& sql, Result<Cart> cart);
   Result<Cart> published(Result<Cart> cart);
   Result<Cart> mutate(const channels::Channel& channel, const CartId& id,
                       const std::function<Status(soci::session&, Cart&)>& change);

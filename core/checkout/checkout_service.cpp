@@ -177,14 +177,16 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
         soci::use(order.id.value), soci::use(now), soci::use(cart.id.value);
     sql << "UPDATE idempotency_keys SET resource_id = :r, secret = :sec WHERE scope = :s AND idem_key = :k",
         soci::use(order.id.value), soci::use(token), soci::use(scope), soci::use(key);
+    // 5. The events, in this transaction: they exist if and only if the order does.
+    events_.record(sql, "order.placed", orders::OrderService::event_data(order));
+    events_.record(sql, "inventory.changed",
+                   inventory::InventoryService::changed_event(order.allocations, "reserve", order.id.value));
+    if (paid_at_checkout) events_.record(sql, "order.paid", orders::OrderService::event_data(order));
     return CheckoutResult{std::move(order), token, false};
   });
   if (done && !done->replayed) {
     changes_.bump();
-    const orders::Order& o = done->order;
-    events_.publish("order.placed", orders::OrderService::event_data(o));
-    events_.publish("inventory.changed", inventory::InventoryService::changed_event(o.allocations, "reserve", o.id.value));
-    if (paid_at_checkout) events_.publish("order.paid", orders::OrderService::event_data(o));
+    events_.notify();
   }
   return done;
 }

@@ -241,19 +241,20 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     l.on_hand = value;
     l.reserved = reserved;
     l.updated_at = now;
+    events_.record(sql, "inventory.changed", {{"reason", "adjustment"},
+                                              {"reference", nullptr},
+                                              {"levels",
+                                               {{{"variant_id", l.variant_id.value},
+                                                 {"sku", l.sku},
+                                                 {"location_id", l.location_id.value},
+                                                 {"on_hand", l.on_hand},
+                                                 {"reserved", l.reserved},
+                                                 {"available", l.available()}}}}});
     return l;
   });
   if (level) {
     changes_.bump();
-    events_.publish("inventory.changed", {{"reason", "adjustment"},
-                                          {"reference", nullptr},
-                                          {"levels",
-                                           {{{"variant_id", level->variant_id.value},
-                                             {"sku", level->sku},
-                                             {"location_id", level->location_id.value},
-                                             {"on_hand", level->on_hand},
-                                             {"reserved", level->reserved},
-                                             {"available", level->available()}}}}});
+    events_.notify();
   }
   return level;
 }
@@ -405,9 +406,8 @@ const std::vector<std::string>& InventoryService::adjustment_reasons() {
   return reasons;
 }
 
-void InventoryService::publish_changed(const std::string& reason, const std::string& reference,
-                                       const std::vector<InventoryLevel>& levels) {
-  changes_.bump();
+void InventoryService::record_changed(soci::session& sql, const std::string& reason, const std::string& reference,
+                                      const std::vector<InventoryLevel>& levels) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& l : levels)
     out.push_back({{"variant_id", l.variant_id.value},
@@ -416,10 +416,10 @@ void InventoryService::publish_changed(const std::string& reason, const std::str
                    {"on_hand", l.on_hand},
                    {"reserved", l.reserved},
                    {"available", l.available()}});
-  events_.publish("inventory.changed",
-                  {{"reason", reason},
-                   {"reference", reference.empty() ? nlohmann::json(nullptr) : nlohmann::json(reference)},
-                   {"levels", out}});
+  events_.record(sql, "inventory.changed",
+                 {{"reason", reason},
+                  {"reference", reference.empty() ? nlohmann::json(nullptr) : nlohmann::json(reference)},
+                  {"levels", out}});
 }
 
 Result<Movement> InventoryService::adjust(const NewAdjustment& in) {
@@ -452,9 +452,13 @@ Result<Movement> InventoryService::adjust(const NewAdjustment& in) {
     QQ_ASSIGN_OR_RETURN(LedgerEntry entry, load_ledger_entry(sql, id));
     m.entries.push_back(std::move(entry));
     m.levels.push_back({in.variant_id, sku, location.id, after, reserved, now});
+    record_changed(sql, "adjustment", "", m.levels);
     return m;
   });
-  if (moved) publish_changed("adjustment", "", moved->levels);
+  if (moved) {
+    changes_.bump();
+    events_.notify();
+  }
   return moved;
 }
 
@@ -512,9 +516,13 @@ Result<std::pair<Transfer, Movement>> InventoryService::transfer(const NewTransf
     }
     m.levels.push_back({in.variant_id, sku, from.id, source_after, source->second, now});
     m.levels.push_back({in.variant_id, sku, to.id, target_after, target_reserved, now});
+    record_changed(sql, "transfer", t.id, m.levels);
     return Out{std::move(t), std::move(m)};
   });
-  if (moved) publish_changed("transfer", moved->first.id, moved->second.levels);
+  if (moved) {
+    changes_.bump();
+    events_.notify();
+  }
   return moved;
 }
 

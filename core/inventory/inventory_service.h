@@ -114,8 +114,9 @@ class InventoryService {
 
  private:
   Result<StockLocation> load_location(soci::session& sql, const LocationId& id);
-  void publish_changed(const std::string& reason, const std::string& reference,
-                       const std::vector<InventoryLevel>& levels);
+  // Records an inventory.changed event for `levels` in the caller's transaction (the outbox).
+  void record_changed(soci::session& sql, const std::string& reason, const std::string& reference,
+                      const std::vector<InventoryLevel>& levels);
 
   storage::Database& db_;
   const Clock& clock_;

@@ -228,13 +228,14 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
     o.status = "cancelled";
     o.updated_at = now;
     add_event(sql, clock_, o, "order.cancelled", {{"reason", reason}});
+    events_.record(sql, "order.cancelled", event_data(o));
+    events_.record(sql, "inventory.changed",
+                   inventory::InventoryService::changed_event(o.allocations, "release", o.id.value));
     return o;
   });
   if (cancelled) {
     changes_.bump();
-    events_.publish("order.cancelled", event_data(*cancelled));
-    events_.publish("inventory.changed",
-                    inventory::InventoryService::changed_event(cancelled->allocations, "release", cancelled->id.value));
+    events_.notify();
   }
   return cancelled;
 }
@@ -274,10 +275,14 @@ Result<Order> OrderService::mark_paid_in(soci::session& sql, const Clock& clock,
 
 Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
   bool changed = false;
-  auto paid = db_.write<Order>([&](soci::session& sql) { return mark_paid_in(sql, clock_, id, details, changed); });
+  auto paid = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_ASSIGN_OR_RETURN(Order o, mark_paid_in(sql, clock_, id, details, changed));
+    if (changed) events_.record(sql, "order.paid", event_data(o));
+    return o;
+  });
   if (paid && changed) {
     changes_.bump();
-    events_.publish("order.paid", event_data(*paid));
+    events_.notify();
   }
   return paid;
 }
@@ -304,14 +309,15 @@ Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string&
     if (status == "fulfilled") QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
     QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
     add_event(sql, clock_, current, "order." + status, json::object());
+    events_.record(sql, "order." + status, event_data(current));
+    if (status == "fulfilled")
+      events_.record(sql, "inventory.changed",
+                     inventory::InventoryService::changed_event(current.allocations, "fulfilment", current.id.value));
     return current;
   });
   if (moved) {
     changes_.bump();
-    events_.publish("order." + status, event_data(*moved));
-    if (status == "fulfilled")
-      events_.publish("inventory.changed",
-                      inventory::InventoryService::changed_event(moved->allocations, "fulfilment", moved->id.value));
+    events_.notify();
   }
   return moved;
 }

@@ -252,12 +252,15 @@ Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
   if (order->payment_session_id.empty() || order->payment_status == "captured") {
     // No provider to ask (the channel takes no payment step), or already taken.
     bool changed = false;
-    auto paid = db_.write<orders::Order>([&](soci::session& sql) {
-      return orders::OrderService::mark_paid_in(sql, clock_, order_id, {{"source", "merchant"}}, changed);
+    auto paid = db_.write<orders::Order>([&](soci::session& sql) -> Result<orders::Order> {
+      QQ_ASSIGN_OR_RETURN(orders::Order o,
+                          orders::OrderService::mark_paid_in(sql, clock_, order_id, {{"source", "merchant"}}, changed));
+      if (changed) events_.record(sql, "order.paid", orders::OrderService::event_data(o));
+      return o;
     });
     if (paid && changed) {
       changes_.bump();
-      events_.publish("order.paid", orders::OrderService::event_data(*paid));
+      events_.notify();
     }
     return paid;
   }
@@ -307,13 +310,14 @@ Result<PaymentService::Captured> PaymentService::capture_session(const PaymentSe
       facts["provider"] = s.provider;
       QQ_ASSIGN_OR_RETURN(orders::Order o,
                           orders::OrderService::mark_paid_in(sql, clock_, *s.order_id, facts, changed));
+      if (changed) events_.record(sql, "order.paid", orders::OrderService::event_data(o));
       c.order = std::move(o);
     }
     return c;
   });
   if (done && changed) {
     changes_.bump();
-    events_.publish("order.paid", orders::OrderService::event_data(*done->order));
+    events_.notify();
   }
   return done;
 }

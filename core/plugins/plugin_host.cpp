@@ -426,7 +426,8 @@ struct HostTable {
         return refuse(err, err_cap, QUANQU_ERR_INVALID, "event data is larger than 65536 bytes");
       auto parsed = nlohmann::json::parse(view(data), nullptr, false);
       if (!parsed.is_object()) return refuse(err, err_cap, QUANQU_ERR_INVALID, "event data must be a JSON object");
-      g.host->events_.publish(std::move(type), std::move(parsed));
+      auto written = g.host->events_.publish(std::move(type), std::move(parsed));
+      if (!written) return refuse(err, err_cap, QUANQU_ERR_UNAVAILABLE, "the event could not be stored: " + written.error().message);
       return QUANQU_OK;
     });
   }

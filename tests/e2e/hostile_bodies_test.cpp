@@ -5,9 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -176,6 +178,10 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
   // Resources for every path parameter, so that each route resolves and reads its body: a cart
   // with an item, a placed order, and the demo's product, variant, category, location, channel.
   const json kAddress = {{"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+  // A webhook first, so that the events below give it deliveries (their attempts fail: no matter).
+  auto webhook = admin().post("/v1/admin/webhooks", {{"url", "https://example.com/hooks"}, {"event_types", {"*"}}});
+  ASSERT_EQ(webhook.status, 201u) << webhook.body;
+  const std::string webhook_id = webhook.json()["id"];
   auto cart = store().post("/v1/store/carts", {{"email", "hostile@example.cn"},
                                                {"shipping_address", kAddress},
                                                {"items", {{{"sku", "TEE-ORGANIC-NAVY-S"}, {"quantity", 1}}}}});
@@ -194,6 +200,13 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
   ASSERT_FALSE(categories.empty());
   const std::string cart_id = cart.json()["id"], item_id = cart.json()["items"][0]["id"];
   const std::string product_id = product["id"], variant_id = product["variants"][0]["id"];
+  std::string delivery_id;
+  for (int i = 0; i < 100 && delivery_id.empty(); ++i) {
+    auto deliveries = admin().get("/v1/admin/webhooks/" + webhook_id + "/deliveries?limit=1").json()["items"];
+    if (!deliveries.empty()) delivery_id = deliveries[0]["id"];
+    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(delivery_id.empty()) << "the webhook got no delivery";
   auto fill = [&](std::string path) {
     auto put = [&](const std::string& name, const std::string& value) {
       for (auto at = path.find(name); at != std::string::npos; at = path.find(name))
@@ -206,8 +219,10 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
         {"/v1/admin/stock-locations/", location["id"]},
         {"/v1/admin/channels/", channel["id"]},
         {"/v1/admin/orders/", order.json()["id"]},
+        {"/v1/admin/webhooks/", webhook_id},
     };
     put("{item_id}", item_id);
+    put("{delivery_id}", delivery_id);
     put("{variant_id}", variant_id);
     for (const auto& [prefix, id] : by_prefix)
       if (path.rfind(prefix, 0) == 0) put("{id}", id);

@@ -52,7 +52,7 @@ class CoreEnv {
   CoreEnv()
       : dir_(make_dir()),
         db_(open_db(dir_)),
-        events(clock),
+        events(*db_, clock),
         catalog(*db_, clock, changes),
         channels(*db_, clock, changes),
         inventory(*db_, clock, changes, events),
@@ -60,9 +60,12 @@ class CoreEnv {
         carts(*db_, clock, events),
         orders(*db_, clock, changes, events),
         payments(*db_, clock, changes, events, providers),
-        checkout(*db_, clock, changes, events, payments) {}
+        checkout(*db_, clock, changes, events, payments) {
+    events.start();  // the outbox relay, as a server node runs it
+  }
 
   ~CoreEnv() {
+    events.stop();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }

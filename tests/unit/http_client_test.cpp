@@ -324,6 +324,32 @@ TEST(HttpClient, GetRoundTrip) {
   EXPECT_EQ(header(sent, "Content-Length"), std::nullopt);
 }
 
+// The address filter sees the resolved addresses; one it refuses is never connected to.
+TEST(HttpClient, AllowAddressFiltersTheAddressesConnectedTo) {
+  TestServer server;
+  HttpClient client;
+  std::vector<std::string> asked;
+  auto request = get(server.url("/hooks"), 30000);
+  request.allow_address = [&](const std::string& ip) {
+    asked.push_back(ip);
+    return false;
+  };
+  auto refused = client.send(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "http.address_refused");
+  EXPECT_EQ(asked, std::vector<std::string>{"127.0.0.1"});
+  request.allow_address = [](const std::string& ip) { return ip == "127.0.0.1"; };
+  auto allowed = client.send(request);
+  ASSERT_TRUE(allowed.ok()) << allowed.error().code << ": " << allowed.error().message;
+  EXPECT_EQ(allowed->status, 200);
+  // A name is filtered by what it resolves to.
+  request.url = "http://localhost:" + std::to_string(server.port()) + "/hooks";
+  request.allow_address = [](const std::string&) { return false; };
+  auto by_name = client.send(request);
+  ASSERT_FALSE(by_name.ok());
+  EXPECT_EQ(by_name.error().code, "http.address_refused");
+}
+
 TEST(HttpClient, PostPutPatchDeleteSendBodyAndContentLength) {
   TestServer server;
   HttpClient client;

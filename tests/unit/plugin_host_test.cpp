@@ -77,7 +77,9 @@ class PluginHostTest : public ::testing::Test {
   void write(const fs::path& file, const json& content) { std::ofstream(file) << content.dump(2); }
 
   std::unique_ptr<PluginHost> make_host(storage::Database& db) {
-    return std::make_unique<PluginHost>(db, clock_, events_,
+    // The outbox of the first database a host is made on (the relay is not started: no deliveries).
+    if (!events_) events_ = std::make_unique<events::EventBus>(db, clock_);
+    return std::make_unique<PluginHost>(db, clock_, *events_,
                                         [this](plugins::LogLevel level, std::string_view msg, const json& f) {
                                           std::lock_guard lock(log_mutex_);
                                           log_.push_back(std::string(msg) + " " + f.dump());
@@ -105,7 +107,7 @@ class PluginHostTest : public ::testing::Test {
   fs::path dir_;
   fs::path plugins_dir_;
   FixedClock clock_;
-  events::EventBus events_{clock_};
+  std::unique_ptr<events::EventBus> events_;
   std::mutex log_mutex_;
   std::vector<std::string> log_;
 };
