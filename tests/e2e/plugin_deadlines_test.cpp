@@ -120,6 +120,25 @@ class PluginDeadlinesTest : public E2ETest {
     return n;
   }
 
+  // The publishable key of a channel whose payment step is the sleeper's "sleepy-pay"
+  // (authorising never returns), selling kHandle from the demo locations; "" when it failed.
+  std::string sleepy_storefront_key() {
+    json locations = json::array();
+    for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"})
+      locations.push_back(admin().get(std::string("/v1/admin/stock-locations/") + code).json().value("id", ""));
+    auto channel = admin().post("/v1/admin/channels", {{"code", "sleepy-web"},
+                                                       {"name", "Sleepy web"},
+                                                       {"type", "web"},
+                                                       {"currency", "CNY"},
+                                                       {"tax_rate_bp", 1300},
+                                                       {"tax_inclusive", true},
+                                                       {"location_ids", locations},
+                                                       {"payment_providers", {"sleepy-pay"}}});
+    EXPECT_EQ(channel.status, 201u) << channel.body;
+    if (channel.status != 201u) return "";
+    return open_storefront(channel.json().value("id", ""), {kHandle}, "Sleepy storefront");
+  }
+
   PluginsDir plugins_dir_;
 };
 
@@ -265,20 +284,9 @@ TEST_F(PluginDeadlinesTest, AnEventHandlerPastItsDeadlineIsCountedLoggedAndSkipp
 }
 
 TEST_F(PluginDeadlinesTest, AProviderThatHangsAtCheckoutIsA504AndWritesNoOrderAndNoReservation) {
-  // A channel whose payment step is the sleeper's "sleepy-pay": authorising never returns.
-  json locations = json::array();
-  for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"})
-    locations.push_back(admin().get(std::string("/v1/admin/stock-locations/") + code).json().value("id", ""));
-  auto channel = admin().post("/v1/admin/channels", {{"code", "sleepy-web"},
-                                                     {"name", "Sleepy web"},
-                                                     {"type", "web"},
-                                                     {"currency", "CNY"},
-                                                     {"tax_rate_bp", 1300},
-                                                     {"tax_inclusive", true},
-                                                     {"location_ids", locations},
-                                                     {"payment_providers", {"sleepy-pay"}}});
-  ASSERT_EQ(channel.status, 201u) << channel.body;
-  HttpClient shop = storefront(open_storefront(channel.json().value("id", ""), {kHandle}, "Sleepy storefront"));
+  std::string key = sleepy_storefront_key();
+  ASSERT_FALSE(key.empty());
+  HttpClient shop = storefront(key);
   ASSERT_EQ(set_timeout(800).status, 200u);
 
   auto cart_id = new_cart(shop);
@@ -303,19 +311,8 @@ TEST_F(PluginDeadlinesTest, AProviderThatHangsAtCheckoutIsA504AndWritesNoOrderAn
 // Checkouts that wait on a provider wait off the io threads: with both io threads' worth of
 // checkouts hanging on "sleepy-pay", every other route answers at once.
 TEST_F(PluginDeadlinesTest, CheckoutsWaitingOnAHangingProviderDoNotHoldTheIoThreads) {
-  json locations = json::array();
-  for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"})
-    locations.push_back(admin().get(std::string("/v1/admin/stock-locations/") + code).json().value("id", ""));
-  auto channel = admin().post("/v1/admin/channels", {{"code", "sleepy-web"},
-                                                     {"name", "Sleepy web"},
-                                                     {"type", "web"},
-                                                     {"currency", "CNY"},
-                                                     {"tax_rate_bp", 1300},
-                                                     {"tax_inclusive", true},
-                                                     {"location_ids", locations},
-                                                     {"payment_providers", {"sleepy-pay"}}});
-  ASSERT_EQ(channel.status, 201u) << channel.body;
-  std::string key = open_storefront(channel.json().value("id", ""), {kHandle}, "Sleepy storefront");
+  std::string key = sleepy_storefront_key();
+  ASSERT_FALSE(key.empty());
   HttpClient shop = storefront(key);
   ASSERT_EQ(set_timeout(4000).status, 200u);
   std::vector<std::unique_ptr<std::thread>> hanging;

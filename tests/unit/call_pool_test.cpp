@@ -137,10 +137,14 @@ TEST(CallPool, AFullQueueRefusesAtOnce) {
   auto gate = std::make_shared<Gate>();
   std::vector<std::thread> waiting;
   std::atomic<int> done{0};
-  for (int i = 0; i < 3; ++i)  // one running, two queued
-    waiting.emplace_back([&] { done += pool.run("a", 5000ms, [gate] { gate->wait(); }) == CallOutcome::done; });
+  auto call_a = [&] { done += pool.run("a", 5000ms, [gate] { gate->wait(); }) == CallOutcome::done; };
+  // One running first, then two queued: submitted together, the third could find the first
+  // still queued (its worker not yet awake) and be refused.
+  waiting.emplace_back(call_a);
   auto until = Clock::now() + 4s;
-  while ((gate->entered < 1 || pool.queued() < 2) && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  while (gate->entered < 1 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 2; ++i) waiting.emplace_back(call_a);
+  while (pool.queued() < 2 && Clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(pool.queued(), 2u);
   auto start = Clock::now();
   EXPECT_EQ(pool.run("b", 5000ms, [] {}), CallOutcome::busy);
