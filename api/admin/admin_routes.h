@@ -10,12 +10,15 @@ void register_admin_catalog_routes(http::Router& router, Services& services);
 void register_admin_inventory_routes(http::Router& router, Services& services);
 void register_admin_channel_routes(http::Router& router, Services& services);
 void register_admin_order_routes(http::Router& router, Services& services);
+// Customers (one account, export and erasure) and customer groups (membership tiers).
+void register_admin_customer_routes(http::Router& router, Services& services);
 
 inline void register_admin_routes(http::Router& router, Services& services) {
   register_admin_catalog_routes(router, services);
   register_admin_inventory_routes(router, services);
   register_admin_channel_routes(router, services);
   register_admin_order_routes(router, services);
+  register_admin_customer_routes(router, services);
 }
 
 }  // namespace quanqu::api

@@ -113,7 +113,14 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
           items.push_back(*item);
       }
     QQ_TRY(body.status_with(cart::CartService::validate(details)));
-    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
+    // A signed-in customer's cart is theirs alone, and gets their e-mail unless another is given.
+    QQ_ASSIGN_OR_RETURN(auto customer, signed_in_customer(s, r));
+    std::optional<CustomerId> owner;
+    if (customer) {
+      owner = customer->id;
+      if (!details.email) details.email = std::optional<std::string>(customer->email);
+    }
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items, owner));
     return created(cart_json(cart), "/v1/store/carts/" + cart.id.value);
   })));
 
@@ -186,6 +193,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
   }, Waits::on_plugins));
 
   register_checkout_step_routes(router, s);
+  register_customer_routes(router, s);
 
   // The order token is a secret a caller may guess: failed attempts are rate limited per order.
   router.add("GET", "/v1/store/orders/{id}", store_route(s, failures_limited(s, "id", [&s](Request& r, const channels::Channel& c) -> Result<Response> {
