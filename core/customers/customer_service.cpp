@@ -357,7 +357,7 @@ Result<std::vector<SavedAddress>> CustomerService::addresses(const CustomerId& c
     int is_default = 0;
     long long created = 0, updated = 0;
     soci::statement st = (sql.prepare << "SELECT id, address, is_default, created_at, updated_at FROM "
-                                         "customer_addresses WHERE customer_id = :c ORDER BY id",
+                                         "customer_addresses WHERE customer_id = :c ORDER BY created_at, id",
                           soci::into(id), soci::into(doc), soci::into(is_default), soci::into(created),
                           soci::into(updated), soci::use(customer.value));
     st.execute();
