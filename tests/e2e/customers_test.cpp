@@ -181,6 +181,9 @@ TEST_F(CustomersTest, ACustomerSeesOnlyTheirOwnCartsOrdersAndAddresses) {
     EXPECT_TRUE(IsProblem(store().del(path + "/items/" + item, who), 404, "cart.not_found"));
     EXPECT_TRUE(IsProblem(store().get(path + "/shipping-options", who), 404, "cart.not_found"));
     EXPECT_TRUE(IsProblem(store().get(path + "/payment-sessions", who), 404, "cart.not_found"));
+    EXPECT_TRUE(IsProblem(store().post(path + "/payment-sessions", {{"provider", "manual-payment"}}, who), 404,
+                          "cart.not_found"));
+    EXPECT_TRUE(IsProblem(store().post(path + "/shipping-method", {{"provider", "local-delivery"}}, who), 404, "cart.not_found"));
     Headers h = who;
     h.push_back({"Idempotency-Key", "steal"});
     EXPECT_TRUE(IsProblem(store().request("POST", path + "/checkout", std::nullopt, h), 404, "cart.not_found"));
