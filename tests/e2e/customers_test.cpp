@@ -212,8 +212,13 @@ TEST_F(CustomersTest, ACustomerSeesOnlyTheirOwnCartsOrdersAndAddresses) {
   ASSERT_EQ(order.status, 201u) << order.body;
   EXPECT_EQ(store().get("/v1/store/customers/me/orders", bearer(b)).json()["items"].size(), 0u);
   EXPECT_EQ(store().get("/v1/store/customers/me/orders", bearer(a)).json()["items"].size(), 1u);
-  EXPECT_TRUE(IsProblem(store().get("/v1/store/orders/" + order.json()["id"].get<std::string>(), bearer(b)), 404,
-                        "order.not_found"));
+  const std::string order_path = "/v1/store/orders/" + order.json()["id"].get<std::string>();
+  EXPECT_TRUE(IsProblem(store().get(order_path, bearer(b)), 404, "order.not_found"));
+  // Its owner reads it with the customer token alone; the order token still works for anyone.
+  auto own = store().get(order_path, bearer(a));
+  ASSERT_EQ(own.status, 200u) << own.body;
+  EXPECT_EQ(own.json()["id"], order.json()["id"]);
+  EXPECT_EQ(store().get(order_path, {{"X-Order-Token", order.json()["access_token"].get<std::string>()}}).status, 200u);
 }
 
 TEST_F(CustomersTest, AddressesHaveOneDefault) {
