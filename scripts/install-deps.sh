@@ -8,7 +8,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libsoci-dev libsqlite3-dev libpq-dev
   nlohmann-json3-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
-  libvalijson-dev
+  libvalijson-dev libsodium-dev
   postgresql wrk jq python3
 )
 

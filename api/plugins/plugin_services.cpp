@@ -55,15 +55,6 @@ catalog::StoreView view_of(const channels::Channel& c) {
   return {c.id, c.currency, c.location_ids};
 }
 
-json customer_json(const customers::Customer& c) {
-  return {{"id", c.id.value},
-          {"email", c.email},
-          {"name", c.name},
-          {"phone", c.phone},
-          {"created_at", format_rfc3339(c.created_at)},
-          {"updated_at", format_rfc3339(c.updated_at)}};
-}
-
 const std::map<std::string, Operation>& operations() {
   static const std::map<std::string, Operation> ops{
       // ---- Catalog ----
@@ -179,6 +170,31 @@ const std::map<std::string, Operation>& operations() {
                              s.customers.create_session(CustomerId(id), ttl * 1000, "plugin:" + plugin));
          return json{
              {"token", session.token}, {"customer_id", session.customer_id.value}, {"expires_at", session.expires_at}};
+       }},
+      {"customers.link_identity",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"customer_id", "type", "value"});
+         std::string id = required_string(f, "customer_id", errors);
+         std::string type = required_string(f, "type", errors);
+         std::string value = required_string(f, "value", errors);
+         QQ_TRY(checked(errors));
+         if (!looks_like_id(id, "cus")) return Error::not_found("customer.not_found", "no such customer");
+         QQ_ASSIGN_OR_RETURN(customers::Identity linked,
+                             s.customers.link_identity(CustomerId(id), type, value, "plugin:" + plugin));
+         return identity_json(linked);
+       }},
+      {"customers.find_by_identity",
+       [](Services& s, const std::string&, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"type", "value"});
+         std::string type = required_string(f, "type", errors);
+         std::string value = required_string(f, "value", errors);
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(customers::Customer c, s.customers.find_by_identity(type, value));
+         return customer_json(c);
        }},
       // ---- Carts ----
       {"carts.create",

@@ -222,6 +222,56 @@ json order_json(const orders::Order& o, bool admin) {
   return out;
 }
 
+json customer_cart_json(const cart::CustomerCart& opened) {
+  json removed = json::array(), capped = json::array();
+  for (const auto& r : opened.removed_items)
+    removed.push_back({{"variant_id", r.variant_id.value},
+                       {"sku", r.sku},
+                       {"quantity", r.quantity},
+                       {"reason", r.reason},
+                       {"detail", r.detail}});
+  for (const auto& c : opened.capped_items)
+    capped.push_back({{"variant_id", c.variant_id.value},
+                      {"sku", c.sku},
+                      {"requested", c.requested},
+                      {"quantity", c.quantity}});
+  return {{"cart", cart_json(opened.cart)}, {"removed_items", removed}, {"capped_items", capped}};
+}
+
+json customer_json(const customers::Customer& c) {
+  return {{"id", c.id.value},
+          {"email", c.email},
+          {"name", c.name},
+          {"phone", c.phone},
+          {"group_id", c.group_id ? json(c.group_id->value) : json(nullptr)},
+          {"created_at", format_rfc3339(c.created_at)},
+          {"updated_at", format_rfc3339(c.updated_at)}};
+}
+
+json saved_address_json(const customers::SavedAddress& a) {
+  return {{"id", a.id.value},
+          {"address", a.address.to_json()},
+          {"is_default", a.is_default},
+          {"created_at", format_rfc3339(a.created_at)},
+          {"updated_at", format_rfc3339(a.updated_at)}};
+}
+
+json identity_json(const customers::Identity& i) {
+  return {{"type", i.type},
+          {"value", i.value},
+          {"customer_id", i.customer_id.value},
+          {"linked_by", i.linked_by},
+          {"created_at", format_rfc3339(i.created_at)}};
+}
+
+json customer_group_json(const customers::Group& g) {
+  return {{"id", g.id.value},
+          {"code", g.code},
+          {"name", g.name},
+          {"created_at", format_rfc3339(g.created_at)},
+          {"updated_at", format_rfc3339(g.updated_at)}};
+}
+
 json page_json(json items, const std::string& next_cursor) {
   return {{"items", std::move(items)}, {"next_cursor", next_cursor.empty() ? json(nullptr) : json(next_cursor)}};
 }

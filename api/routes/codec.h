@@ -5,6 +5,7 @@
 #include "cart/cart.h"
 #include "catalog/product.h"
 #include "channels/channel.h"
+#include "customers/customer_service.h"
 #include "inventory/inventory.h"
 #include "orders/order.h"
 #include "payments/payment_session.h"
@@ -31,10 +32,18 @@ json location_json(const inventory::StockLocation& location);
 json level_json(const inventory::InventoryLevel& level);
 
 json cart_json(const cart::Cart& cart);
+// {"cart", "removed_items", "capped_items"}: a customer's cart as opened on a channel.
+json customer_cart_json(const cart::CustomerCart& opened);
 // `admin` adds the stock allocations.
 json order_json(const orders::Order& order, bool admin);
 // A payment session for the storefront (times as RFC 3339, like every other resource).
 json payment_session_json(const payments::PaymentSession& session);
+
+// A customer as the store (its own account) and plugins see it: id, email, name, phone, group_id, times.
+json customer_json(const customers::Customer& customer);
+json saved_address_json(const customers::SavedAddress& address);
+json identity_json(const customers::Identity& identity);
+json customer_group_json(const customers::Group& group);
 
 // {"items": [...], "next_cursor": "..." | null}
 json page_json(json items, const std::string& next_cursor);

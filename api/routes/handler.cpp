@@ -48,8 +48,33 @@ std::optional<http::Response> refuse_malformed(const http::Request& request) {
   return http::problem(Error::invalid("malformed_request", "the path and query must be valid UTF-8 without NUL"));
 }
 
-http::Handler store_route(Services& services, StoreHandler handler, Waits waits) {
-  return [&services, handler = std::move(handler), waits](http::Request& request) -> http::Response {
+namespace {
+
+// A store handler that sees the signed-in customer, if any.
+using CustomerAware = std::function<Result<http::Response>(http::Request&, const channels::Channel&,
+                                                           const std::optional<customers::Customer>&)>;
+
+http::Response customer_unauthenticated(Error e) {
+  auto r = http::problem(e);
+  r.set_header("WWW-Authenticate", "Bearer realm=\"quanqu-store\"");
+  return r;
+}
+
+// A customer's cart named by the path is a 404 for anyone else, as if it did not exist. An
+// unknown cart is left to the handler (its own 404).
+Status check_cart_owner(Services& s, const http::Request& r, const std::optional<customers::Customer>& who) {
+  constexpr std::string_view kCartRoutes = "/v1/store/carts/{id}";
+  if (r.route.compare(0, kCartRoutes.size(), kCartRoutes) != 0) return ok_status();
+  const std::string& id = r.param("id");
+  if (!looks_like_id(id, "cart")) return ok_status();
+  auto owner = s.carts.owner(CartId(id));
+  if (!owner) return owner.error().kind == ErrorKind::not_found ? ok_status() : Status(std::move(owner).error());
+  if (*owner && (!who || who->id != **owner)) return Error::not_found("cart.not_found", "no cart '" + id + "'");
+  return ok_status();
+}
+
+http::Handler store_route_impl(Services& services, CustomerAware handler, Waits waits, bool customer_required) {
+  return [&services, handler = std::move(handler), waits, customer_required](http::Request& request) -> http::Response {
     if (auto refused = refuse_malformed(request)) return *refused;
     std::optional<http::RateDecision> shown;
     auto key = request.header("x-publishable-key");
@@ -62,7 +87,7 @@ http::Handler store_route(Services& services, StoreHandler handler, Waits waits)
     }
     std::string bucket = secret_key(*key) + "|" + request.remote_address;
     if (auto limited = over_limit(services.limits, RouteClass::store, bucket, &shown)) return *limited;
-    // An unknown key is a failed guess: it counts against the client address's auth bucket.
+    // An unknown key or customer token is a failed guess: it counts against the client address's auth bucket.
     std::string guesses = "key|" + request.remote_address;
     if (auto limited = exhausted(services.limits, RouteClass::auth, guesses)) return *limited;
     auto resolved = services.access.resolve_channel(std::string(*key));
@@ -75,15 +100,55 @@ http::Handler store_route(Services& services, StoreHandler handler, Waits waits)
             Error::unauthenticated("auth.publishable_key_invalid", "the publishable key is unknown or revoked"));
       auto channel = services.channels.get_cached(*channel_id);
       if (!channel) return finish(services, request, channel.error());
+      auto customer = signed_in_customer(services, request);
+      if (!customer) {
+        if (customer.error().kind != ErrorKind::unauthenticated) return finish(services, request, customer.error());
+        charge(services.limits, RouteClass::auth, guesses);
+        return customer_unauthenticated(customer.error());
+      }
+      if (customer_required && !*customer)
+        return customer_unauthenticated(Error::unauthenticated(
+            "auth.customer_token_missing", "sign in and send the customer token as Authorization: Bearer <token>"));
+      if (auto owned = check_cart_owner(services, request, *customer); !owned)
+        return finish(services, request, owned.error());
       if (waits == Waits::on_plugins && services.handlers)
-        return services.handlers->defer(request, [&services, handler, channel = *channel](http::Request& r) {
-          return finish(services, r, handler(r, channel));
+        return services.handlers->defer(request, [&services, handler, channel = *channel,
+                                                  customer = *customer](http::Request& r) {
+          return finish(services, r, handler(r, channel, customer));
         });
-      return finish(services, request, handler(request, *channel));
+      return finish(services, request, handler(request, *channel, *customer));
     }();
     set_rate_headers(reply, shown);
     return reply;
   };
+}
+
+}  // namespace
+
+Result<std::optional<customers::Customer>> signed_in_customer(Services& services, const http::Request& request) {
+  if (!request.header("authorization")) return std::optional<customers::Customer>();
+  std::string token = bearer_secret(request);
+  if (token.empty())
+    return Error::unauthenticated("auth.customer_token_invalid",
+                                  "send the customer token as Authorization: Bearer <token>");
+  QQ_ASSIGN_OR_RETURN(customers::Customer c, services.customers.from_token(token));
+  return std::optional<customers::Customer>(std::move(c));
+}
+
+http::Handler store_route(Services& services, StoreHandler handler, Waits waits) {
+  return store_route_impl(
+      services,
+      [handler = std::move(handler)](http::Request& r, const channels::Channel& c,
+                                     const std::optional<customers::Customer>&) { return handler(r, c); },
+      waits, false);
+}
+
+http::Handler customer_route(Services& services, CustomerHandler handler, Waits waits) {
+  return store_route_impl(
+      services,
+      [handler = std::move(handler)](http::Request& r, const channels::Channel& c,
+                                     const std::optional<customers::Customer>& who) { return handler(r, c, *who); },
+      waits, true);
 }
 
 http::Handler admin_route(Services& services, AdminHandler handler, Waits waits) {

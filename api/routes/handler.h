@@ -16,6 +16,10 @@ namespace quanqu::api {
 using StoreHandler = std::function<Result<http::Response>(http::Request&, const channels::Channel&)>;
 // An admin handler runs only for a valid admin key.
 using AdminHandler = std::function<Result<http::Response>(http::Request&)>;
+// A customer handler runs only for a signed-in customer (Authorization: Bearer <customer token>)
+// on the store API; the channel still comes from the publishable key.
+using CustomerHandler =
+    std::function<Result<http::Response>(http::Request&, const channels::Channel&, const customers::Customer&)>;
 
 // A 400 `malformed_request` when the path or the query is not valid UTF-8 or holds NUL (%00)
 // (path parameters are slices of the path, so they are covered), or nothing. Every route that
@@ -46,12 +50,28 @@ std::optional<http::Response> refuse_duplicate_headers(const http::Request& requ
 enum class Waits { nothing, on_plugins };
 
 // Missing or unknown X-Publishable-Key is a 401 problem; errors become problem+json.
+//
+// `Authorization: Bearer <customer token>` is optional on every store route and, when sent, must
+// be a valid customer token (else 401 `auth.customer_token_invalid` with
+// WWW-Authenticate: Bearer realm="quanqu-store", counted as a failed guess like an unknown key).
+// A cart owned by a customer (created while signed in) is a 404 `cart.not_found` on every
+// /v1/store/carts/{id}... route unless that customer's token is sent: the owner is checked
+// before the handler runs, whatever the body says.
 http::Handler store_route(Services& services, StoreHandler handler, Waits waits = Waits::nothing);
+// A store route for signed-in customers only: without a customer token, a 401
+// `auth.customer_token_missing` (with WWW-Authenticate: Bearer realm="quanqu-store").
+http::Handler customer_route(Services& services, CustomerHandler handler, Waits waits = Waits::nothing);
+
+// The customer signed in by the request's `Authorization: Bearer` token on a store route:
+// nothing without one, a 401 `auth.customer_token_invalid` for an unknown, expired or revoked one.
+Result<std::optional<customers::Customer>> signed_in_customer(Services& services, const http::Request& request);
 // Missing or wrong `Authorization: Bearer <admin key>` is a 401 problem with WWW-Authenticate.
 http::Handler admin_route(Services& services, AdminHandler handler, Waits waits = Waits::nothing);
 
-// The secret of `Authorization: Bearer <secret>`, or "" when there is none.
+// The secret of `Authorization: Bearer <secret>`, or "" when there is none. On admin routes it is
+// an admin key, on store routes a customer token.
 std::string admin_secret(const http::Request& request);
+inline std::string bearer_secret(const http::Request& request) { return admin_secret(request); }
 
 // Rate limits `handler` in the open bucket of the client address (plugin routes), with the
 // same 429 and RateLimit-* headers as the adapters above.

@@ -78,7 +78,10 @@ Result<http::Response> run_once(Services& s, http::Request& request, const std::
 
 StoreHandler idempotent_store(Services& services, StoreHandler handler) {
   return [&services, handler = std::move(handler)](http::Request& r, const channels::Channel& c) {
-    return run_once(services, r, "store:" + c.id.value, [&] { return handler(r, c); });
+    // A signed-in customer's keys are their own: another customer's same key never replays their reply.
+    std::string token = bearer_secret(r);
+    std::string scope = "store:" + c.id.value + (token.empty() ? "" : ":" + secret_key(token));
+    return run_once(services, r, scope, [&] { return handler(r, c); });
   };
 }
 

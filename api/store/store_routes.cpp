@@ -113,7 +113,14 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
           items.push_back(*item);
       }
     QQ_TRY(body.status_with(cart::CartService::validate(details)));
-    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items));
+    // A signed-in customer's cart is theirs alone, and gets their e-mail unless another is given.
+    QQ_ASSIGN_OR_RETURN(auto customer, signed_in_customer(s, r));
+    std::optional<CustomerId> owner;
+    if (customer) {
+      owner = customer->id;
+      if (!details.email) details.email = std::optional<std::string>(customer->email);
+    }
+    QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.create(c, details, items, owner));
     return created(cart_json(cart), "/v1/store/carts/" + cart.id.value);
   })));
 
@@ -186,10 +193,21 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
   }, Waits::on_plugins));
 
   register_checkout_step_routes(router, s);
+  register_customer_routes(router, s);
 
   // The order token is a secret a caller may guess: failed attempts are rate limited per order.
   router.add("GET", "/v1/store/orders/{id}", store_route(s, failures_limited(s, "id", [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     std::string token(r.header("x-order-token").value_or(""));
+    // Without an order token, the signed-in customer whose cart it was reads it (same channel only).
+    QQ_ASSIGN_OR_RETURN(auto customer, signed_in_customer(s, r));
+    if (token.empty() && customer && looks_like_id(r.param("id"), "order")) {
+      auto order = s.orders.get(OrderId(r.param("id")));
+      if (order && order->channel_id == c.id) {
+        QQ_ASSIGN_OR_RETURN(auto owner, s.carts.owner(order->cart_id));
+        if (owner && *owner == customer->id) return json_reply(200, order_json(*order, false));
+      }
+      return Error::not_found("order.not_found", "no order '" + r.param("id") + "'");
+    }
     QQ_ASSIGN_OR_RETURN(orders::Order order, s.orders.get_with_token(c.id, OrderId(r.param("id")), token));
     return json_reply(200, order_json(order, false));
   })));

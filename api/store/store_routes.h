@@ -14,4 +14,8 @@ void register_store_routes(http::Router& router, Services& services, const ApiOp
 // POST .../shipping-method).
 void register_checkout_step_routes(http::Router& router, Services& services);
 
+// Customers (customer_routes.cpp): sign-up (POST /v1/store/customers), sign-in and out
+// (/v1/store/auth/token), and the signed-in customer's /v1/store/customers/me, addresses and orders.
+void register_customer_routes(http::Router& router, Services& services);
+
 }  // namespace quanqu::api

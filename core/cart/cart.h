@@ -47,6 +47,30 @@ struct Cart {
   std::int64_t updated_at = 0;
 };
 
+// A line taken out of a customer's cart when it moved to a channel that does not sell or price it.
+struct RemovedItem {
+  VariantId variant_id;
+  std::string sku;
+  std::int64_t quantity = 0;
+  std::string reason;  // not_sold_on_channel, no_price
+  std::string detail;  // for people
+};
+
+// A line of a guest cart merged into a customer's cart with fewer units than asked (stock, limits).
+struct CappedItem {
+  VariantId variant_id;
+  std::string sku;
+  std::int64_t requested = 0;  // the customer's units plus the guest's
+  std::int64_t quantity = 0;   // what the cart now holds
+};
+
+// A signed-in customer's active cart, as opened on one channel.
+struct CustomerCart {
+  Cart cart;
+  std::vector<RemovedItem> removed_items;
+  std::vector<CappedItem> capped_items;
+};
+
 // Which variant to add: by id or by SKU (exactly one).
 struct AddItem {
   std::optional<VariantId> variant_id;

@@ -4,6 +4,7 @@
 #include "common/validation.h"
 #include "storage/dynamic_query.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace quanqu::cart {
@@ -13,6 +14,12 @@ using nlohmann::json;
 
 Error not_found(const CartId& id) {
   return Error::not_found("cart.not_found", "no cart '" + id.value + "'");
+}
+
+// A line that cannot be bought on the cart's channel, with a stable reason code.
+RemovedItem removed(const CartItem& i) {
+  std::string code = i.unavailable_reason.rfind("no price", 0) == 0 ? "no_price" : "not_sold_on_channel";
+  return {i.variant_id, i.sku, i.quantity, code, i.unavailable_reason};
 }
 
 std::int64_t available_on_channel(soci::session& sql, const channels::Channel& channel, const VariantId& variant) {
@@ -236,15 +243,11 @@ Result<Cart> CartService::published(Result<Cart> cart) {
 }
 
 Result<Cart> CartService::create(const channels::Channel& channel, const CartPatch& details,
-                                 const std::vector<AddItem>& items) {
+                                 const std::vector<AddItem>& items, const std::optional<CustomerId>& owner) {
   QQ_TRY(validate(details));
   if (items.size() > pricing::kMaxLines) return Error::invalid("cart.too_many_lines", "too many items");
   return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
-    CartId id(new_id("cart"));
-    long long now = clock_.now_ms();
-    sql << "INSERT INTO carts (id, channel_id, currency, status, created_at, updated_at) "
-           "VALUES (:id, :c, :cur, 'open', :ca, :ua)",
-        soci::use(id.value), soci::use(channel.id.value), soci::use(channel.currency), soci::use(now), soci::use(now);
+    CartId id = insert_cart(sql, channel, owner);
     write_details(sql, id, details);
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto added = add_in(sql, channel, id, items[i]);
@@ -256,6 +259,136 @@ Result<Cart> CartService::create(const channels::Channel& channel, const CartPat
     }
     return recorded(sql, load(sql, channel, id));
   }));
+}
+
+CartId CartService::insert_cart(soci::session& sql, const channels::Channel& channel,
+                                const std::optional<CustomerId>& owner) {
+  CartId id(new_id("cart"));
+  long long now = clock_.now_ms();
+  std::string customer = owner ? owner->value : std::string();
+  soci::indicator ind = owner ? soci::i_ok : soci::i_null;
+  sql << "INSERT INTO carts (id, channel_id, currency, status, customer_id, created_at, updated_at) "
+         "VALUES (:id, :c, :cur, 'open', :o, :ca, :ua)",
+      soci::use(id.value), soci::use(channel.id.value), soci::use(channel.currency), soci::use(customer, ind),
+      soci::use(now), soci::use(now);
+  return id;
+}
+
+bool CartService::is_guest_cart(soci::session& sql, const channels::Channel& channel, const CartId& id) {
+  std::string found;
+  sql << "SELECT id FROM carts WHERE id = :id AND channel_id = :c AND status = 'open' AND customer_id IS NULL",
+      soci::into(found), soci::use(id.value), soci::use(channel.id.value);
+  return sql.got_data();
+}
+
+Result<std::optional<CustomerCart>> CartService::active_in(soci::session& sql, const channels::Channel& channel,
+                                                           const CustomerId& customer) {
+  // Cart ids grow with time: the newest open cart is the active one.
+  std::string id, on;
+  sql << "SELECT id, channel_id FROM carts WHERE customer_id = :c AND status = 'open' ORDER BY id DESC LIMIT 1",
+      soci::into(id), soci::into(on), soci::use(customer.value);
+  if (!sql.got_data()) return std::optional<CustomerCart>();
+  CustomerCart out;
+  if (on != channel.id.value) {
+    long long now = clock_.now_ms();
+    sql << "UPDATE carts SET channel_id = :c, currency = :cur, shipping = NULL, updated_at = :u WHERE id = :id",
+        soci::use(channel.id.value), soci::use(channel.currency), soci::use(now), soci::use(id);
+    QQ_ASSIGN_OR_RETURN(Cart moved, load(sql, channel, CartId(id)));
+    for (const auto& i : moved.items) {
+      if (i.unavailable_reason.empty()) continue;
+      out.removed_items.push_back(removed(i));
+      sql << "DELETE FROM cart_items WHERE id = :id", soci::use(i.id.value);
+    }
+  }
+  QQ_ASSIGN_OR_RETURN(out.cart, load(sql, channel, CartId(id)));
+  return std::optional<CustomerCart>(std::move(out));
+}
+
+Result<CustomerCart> CartService::open_for_customer(const channels::Channel& channel, const CustomerId& customer) {
+  auto opened = db_.write<CustomerCart>([&](soci::session& sql) -> Result<CustomerCart> {
+    QQ_ASSIGN_OR_RETURN(std::optional<CustomerCart> active, active_in(sql, channel, customer));
+    if (active) return std::move(*active);
+    CustomerCart fresh;
+    QQ_ASSIGN_OR_RETURN(fresh.cart, load(sql, channel, insert_cart(sql, channel, customer)));
+    return fresh;
+  });
+  if (opened) QQ_TRY(published(opened->cart));
+  return opened;
+}
+
+Result<CustomerCart> CartService::merge_guest(const channels::Channel& channel, const CustomerId& customer,
+                                              const CartId& guest) {
+  auto merged = db_.write<CustomerCart>([&](soci::session& sql) -> Result<CustomerCart> {
+    if (!is_guest_cart(sql, channel, guest)) return not_found(guest);
+    QQ_ASSIGN_OR_RETURN(Cart from, load(sql, channel, guest));
+    QQ_ASSIGN_OR_RETURN(std::optional<CustomerCart> active, active_in(sql, channel, customer));
+    long long now = clock_.now_ms();
+    if (!active) {
+      sql << "UPDATE carts SET customer_id = :c, updated_at = :u WHERE id = :id", soci::use(customer.value),
+          soci::use(now), soci::use(guest.value);
+      CustomerCart taken;
+      QQ_ASSIGN_OR_RETURN(taken.cart, load(sql, channel, guest));
+      return taken;
+    }
+    CustomerCart out = std::move(*active);
+    const CartId into = out.cart.id;
+    for (const auto& g : from.items) {
+      if (!g.unavailable_reason.empty()) {
+        out.removed_items.push_back(removed(g));
+        continue;
+      }
+      std::int64_t have = 0;
+      std::string item_id;
+      long long existing = 0;
+      sql << "SELECT id, quantity FROM cart_items WHERE cart_id = :c AND variant_id = :v", soci::into(item_id),
+          soci::into(existing), soci::use(into.value), soci::use(g.variant_id.value);
+      bool present = sql.got_data();
+      if (present) have = existing;
+      std::int64_t requested = have + g.quantity;
+      std::int64_t cap = std::min<std::int64_t>(pricing::kMaxQuantity,
+                                                std::max(have, available_on_channel(sql, channel, g.variant_id)));
+      long long quantity = std::min(requested, cap);
+      if (!present) {
+        long long count = 0;
+        sql << "SELECT COUNT(*) FROM cart_items WHERE cart_id = :c", soci::into(count), soci::use(into.value);
+        if (count >= static_cast<long long>(pricing::kMaxLines)) quantity = 0;
+      }
+      if (quantity < requested) out.capped_items.push_back({g.variant_id, g.sku, requested, quantity});
+      if (present && quantity != have) {
+        sql << "UPDATE cart_items SET quantity = :q WHERE id = :id", soci::use(quantity), soci::use(item_id);
+      } else if (!present && quantity > 0) {
+        long long position = 0;
+        soci::indicator last_ind = soci::i_null;
+        sql << "SELECT MAX(position) FROM cart_items WHERE cart_id = :c", soci::into(position, last_ind),
+            soci::use(into.value);
+        position = (last_ind == soci::i_ok ? position : 0) + 1;
+        std::string new_item = new_id("item");
+        sql << "INSERT INTO cart_items (id, cart_id, variant_id, quantity, created_at, position) "
+               "VALUES (:id, :c, :v, :q, :t, :p)",
+            soci::use(new_item), soci::use(into.value), soci::use(g.variant_id.value), soci::use(quantity),
+            soci::use(now), soci::use(position);
+      }
+    }
+    // The guest cart is spent: it belongs to the customer now, and is no longer open.
+    sql << "UPDATE carts SET status = 'merged', customer_id = :c, updated_at = :u WHERE id = :id",
+        soci::use(customer.value), soci::use(now), soci::use(guest.value);
+    sql << "UPDATE carts SET shipping = NULL, updated_at = :u WHERE id = :id", soci::use(now), soci::use(into.value);
+    QQ_ASSIGN_OR_RETURN(out.cart, load(sql, channel, into));
+    return out;
+  });
+  if (merged) QQ_TRY(published(merged->cart));
+  return merged;
+}
+
+Result<std::optional<CustomerId>> CartService::owner(const CartId& id) {
+  return db_.read<std::optional<CustomerId>>([&](soci::session& sql) -> Result<std::optional<CustomerId>> {
+    std::string customer;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT customer_id FROM carts WHERE id = :id", soci::into(customer, ind), soci::use(id.value);
+    if (!sql.got_data()) return not_found(id);
+    if (ind != soci::i_ok) return std::optional<CustomerId>();
+    return std::optional<CustomerId>(CustomerId(customer));
+  });
 }
 
 Result<Cart> CartService::get(const channels::Channel& channel, const CartId& id) {

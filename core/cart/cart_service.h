@@ -19,8 +19,24 @@ class CartService {
   static Status validate(const AddItem& item);
 
   // Every call takes the caller's channel: a cart of another channel is a 404, as if unknown.
-  Result<Cart> create(const channels::Channel& channel, const CartPatch& details, const std::vector<AddItem>& items);
+  // `owner`: the signed-in customer creating the cart (none for a guest); only they may use it.
+  Result<Cart> create(const channels::Channel& channel, const CartPatch& details, const std::vector<AddItem>& items,
+                      const std::optional<CustomerId>& owner = std::nullopt);
+  // The customer who owns the cart: nullopt for a guest's cart; an unknown cart is a 404.
+  Result<std::optional<CustomerId>> owner(const CartId& id);
   Result<Cart> get(const channels::Channel& channel, const CartId& id);
+  // One active cart per customer on the whole engine: their newest open cart, on any channel.
+  // Opened from `channel`, it moves there when it was on another: its currency becomes the
+  // channel's, its chosen shipping is dropped, and the lines the channel does not sell or price
+  // are removed and listed in `removed_items`. A customer without one gets a new, empty cart.
+  Result<CustomerCart> open_for_customer(const channels::Channel& channel, const CustomerId& customer);
+  // Merges the guest cart `guest` (open, without an owner, on `channel`; anything else is a 404
+  // `cart.not_found`) into the customer's active cart, opened on `channel` as above: units of a
+  // variant add up, each line capped by the channel's available stock and the line limits (each
+  // cap listed in `capped_items`). The guest cart is then `merged` and belongs to the customer.
+  // A customer without an active cart simply takes the guest cart over.
+  Result<CustomerCart> merge_guest(const channels::Channel& channel, const CustomerId& customer, const CartId& guest);
+
   // Adds units; a variant already in the cart gets its quantity raised. More than is
   // available on the channel is a 409 `inventory.insufficient_stock`.
   Result<Cart> add_item(const channels::Channel& channel, const CartId& id, const AddItem& item);
@@ -38,9 +54,15 @@ class CartService {
 
   // Loads and prices a cart inside a caller's transaction (checkout uses it).
   static Result<Cart> load(soci::session& sql, const channels::Channel& channel, const CartId& id);
+  // Whether `id` is an open cart without an owner on `channel` (a guest's).
+  static bool is_guest_cart(soci::session& sql, const channels::Channel& channel, const CartId& id);
 
  private:
   Status add_in(soci::session& sql, const channels::Channel& channel, const CartId& id, const AddItem& item);
+  // The customer's active cart moved to `channel` (see open_for_customer), or nothing.
+  Result<std::optional<CustomerCart>> active_in(soci::session& sql, const channels::Channel& channel,
+                                                const CustomerId& customer);
+  CartId insert_cart(soci::session& sql, const channels::Channel& channel, const std::optional<CustomerId>& owner);
   // Publishes cart.updated for a cart that was written.
   // Records cart.updated for a cart written in this transaction (`sql`); then, after the commit,
   // published() wakes the event relay.

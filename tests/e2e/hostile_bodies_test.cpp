@@ -198,6 +198,19 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
   auto location = admin().get("/v1/admin/stock-locations/warehouse-shanghai").json();
   auto categories = admin().get("/v1/admin/categories").json()["items"];
   ASSERT_FALSE(categories.empty());
+  // A signed-in customer with an address, and a customer group, for the customer routes.
+  auto customer = store().post("/v1/store/customers", {{"email", "hostile.customer@example.cn"},
+                                                       {"password", "plum blossom 1987"}});
+  ASSERT_EQ(customer.status, 201u) << customer.body;
+  auto signed_in = store().post("/v1/store/auth/token", {{"email", "hostile.customer@example.cn"},
+                                                         {"password", "plum blossom 1987"}});
+  ASSERT_EQ(signed_in.status, 200u) << signed_in.body;
+  const std::string customer_token = signed_in.json()["token"];
+  auto address = store().post("/v1/store/customers/me/addresses", {{"address", kAddress}},
+                              {{"Authorization", "Bearer " + customer_token}});
+  ASSERT_EQ(address.status, 201u) << address.body;
+  auto group = admin().post("/v1/admin/customer-groups", {{"code", "hostile"}, {"name", "Hostile"}});
+  ASSERT_EQ(group.status, 201u) << group.body;
   const std::string cart_id = cart.json()["id"], item_id = cart.json()["items"][0]["id"];
   const std::string product_id = product["id"], variant_id = product["variants"][0]["id"];
   std::string delivery_id;
@@ -220,9 +233,12 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
         {"/v1/admin/channels/", channel["id"]},
         {"/v1/admin/orders/", order.json()["id"]},
         {"/v1/admin/webhooks/", webhook_id},
+        {"/v1/admin/customers/", customer.json()["id"]},
+        {"/v1/admin/customer-groups/", group.json()["id"]},
     };
     put("{item_id}", item_id);
     put("{delivery_id}", delivery_id);
+    put("{address_id}", address.json()["id"]);
     put("{variant_id}", variant_id);
     for (const auto& [prefix, id] : by_prefix)
       if (path.rfind(prefix, 0) == 0) put("{id}", id);
@@ -252,6 +268,7 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
         // A fresh idempotency key, so that checkout reads the body rather than refusing a keyless call.
         Headers headers = attack.headers;
         headers.push_back({"Idempotency-Key", "hostile-" + std::to_string(requests)});
+        if (path.rfind("/v1/store/customers/me", 0) == 0) headers.push_back({"Authorization", "Bearer " + customer_token});
         auto r = client.request(verb, path, attack.body, headers);
         EXPECT_GE(r.status, 400u) << r.body.substr(0, 300);
         EXPECT_LT(r.status, 500u) << r.body.substr(0, 300);

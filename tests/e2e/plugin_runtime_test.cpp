@@ -156,7 +156,8 @@ TEST_F(PluginRuntimeTest, AdminShowsTheRecordersProvidersAndSubscriptions) {
   for (const char* expected :
        {"GET /v1/plugins/recorder/events", "GET /v1/plugins/recorder/configured/{channel_id}",
         "GET /v1/plugins/recorder/config/{channel_id}", "POST /v1/plugins/recorder/ping",
-        "POST /v1/plugins/recorder/order", "GET /v1/plugins/recorder/customer", "POST /v1/plugins/recorder/customers"})
+        "POST /v1/plugins/recorder/order", "GET /v1/plugins/recorder/customer", "POST /v1/plugins/recorder/customers",
+        "POST /v1/plugins/recorder/identities", "POST /v1/plugins/recorder/identities/find"})
     EXPECT_TRUE(routes.count(expected)) << expected << " missing in " << p["routes"].dump();
   EXPECT_EQ(p["config_schema"]["required"], json::array({"greeting"}));
   EXPECT_EQ(p["errors"], 0);

@@ -277,5 +277,58 @@ TEST_F(CartTest, DetailsAreValidatedAndCanBeCleared) {
   EXPECT_TRUE(cleared->shipping_address.has_value());
 }
 
+// ---- The cart follows its customer ----
+
+TEST_F(CartTest, ACustomersCartMovesToTheChannelItIsOpenedOn) {
+  const CustomerId who("cus_test");
+  auto usd = env.channel("usd", {warehouse.id}, 0, false, "USD");
+  env.publish(usd, product);  // not the mug
+  auto fresh = env.carts.open_for_customer(web, who);
+  ASSERT_TRUE(fresh.ok()) << describe(fresh);
+  EXPECT_TRUE(fresh->cart.items.empty());
+  EXPECT_EQ(CoreEnv::must(env.carts.owner(fresh->cart.id)), who);
+  CoreEnv::must(env.carts.add_item(web, fresh->cart.id, by_sku("TEE-M", 2)));
+  CoreEnv::must(env.carts.add_item(web, fresh->cart.id, by_sku("MUG-1", 1)));
+
+  auto moved = env.carts.open_for_customer(usd, who);
+  ASSERT_TRUE(moved.ok()) << describe(moved);
+  EXPECT_EQ(moved->cart.id, fresh->cart.id);
+  EXPECT_EQ(moved->cart.channel_id, usd.id);
+  EXPECT_EQ(moved->cart.currency, "USD");
+  ASSERT_EQ(moved->cart.items.size(), 1u);
+  EXPECT_EQ(moved->cart.items[0].sku, "TEE-M");
+  EXPECT_EQ(moved->cart.totals.subtotal, 2 * (12900 / 7));
+  ASSERT_EQ(moved->removed_items.size(), 1u);
+  EXPECT_EQ(moved->removed_items[0].sku, "MUG-1");
+  EXPECT_EQ(moved->removed_items[0].reason, "not_sold_on_channel");
+  EXPECT_FALSE(env.carts.get(web, fresh->cart.id).ok());  // it left the web channel
+  // Opened again where it is: nothing moves.
+  EXPECT_TRUE(CoreEnv::must(env.carts.open_for_customer(usd, who)).removed_items.empty());
+}
+
+TEST_F(CartTest, AGuestCartMergesIntoTheCustomersCartCappedByStock) {
+  const CustomerId who("cus_test");
+  auto mine = CoreEnv::must(env.carts.open_for_customer(web, who)).cart;
+  CoreEnv::must(env.carts.add_item(web, mine.id, by_sku("MUG-1", 2)));
+  auto guest = CoreEnv::must(env.carts.create(web, {}, {by_sku("MUG-1", 3), by_sku("TEE-L", 1)}));
+  auto merged = env.carts.merge_guest(web, who, guest.id);
+  ASSERT_TRUE(merged.ok()) << describe(merged);
+  EXPECT_EQ(merged->cart.id, mine.id);
+  ASSERT_EQ(merged->cart.items.size(), 2u);
+  ASSERT_EQ(merged->capped_items.size(), 1u);
+  EXPECT_EQ(merged->capped_items[0].sku, "MUG-1");
+  EXPECT_EQ(merged->capped_items[0].requested, 5);
+  EXPECT_EQ(merged->capped_items[0].quantity, 3);
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM carts WHERE status = 'merged'"), 1);
+  // Spent: it cannot be merged again, nor can another customer's cart be merged.
+  EXPECT_EQ(env.carts.merge_guest(web, who, guest.id).error().code, "cart.not_found");
+  EXPECT_EQ(env.carts.merge_guest(web, CustomerId("cus_other"), mine.id).error().code, "cart.not_found");
+  // A customer without a cart takes the guest cart over.
+  auto other_guest = CoreEnv::must(env.carts.create(web, {}, {by_sku("TEE-M", 1)}));
+  auto taken = CoreEnv::must(env.carts.merge_guest(web, CustomerId("cus_new"), other_guest.id));
+  EXPECT_EQ(taken.cart.id, other_guest.id);
+  EXPECT_EQ(CoreEnv::must(env.carts.owner(other_guest.id)), CustomerId("cus_new"));
+}
+
 }  // namespace
 }  // namespace quanqu::cart

@@ -174,5 +174,114 @@ TEST_F(CustomersTest, ASessionNeedsAnExistingCustomer) {
   EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM customer_sessions"), 0);
 }
 
+// ---- Accounts with passwords ----
+
+const std::string kGoodPassword = "plum blossom 1987";
+
+TEST_F(CustomersTest, SignUpHashesThePasswordWithArgon2id) {
+  auto c = customers.sign_up({"Mei@Example.com", kGoodPassword, "Han Mei", ""});
+  ASSERT_TRUE(c.ok()) << describe(c);
+  EXPECT_EQ(c->email, "mei@example.com");
+  EXPECT_TRUE(c->has_password);
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM customers WHERE password_hash LIKE '$argon2id$%'"), 1);
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM customers WHERE password_hash LIKE '%" + kGoodPassword + "%'"), 0);
+  auto again = customers.sign_up({"MEI@example.com", kGoodPassword, "", ""});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "customer.email_taken");
+  // A customer a plugin created (no password) cannot be taken over by signing up with their e-mail.
+  must_upsert("plugin.made@example.com");
+  EXPECT_EQ(customers.sign_up({"plugin.made@example.com", kGoodPassword, "", ""}).error().code, "customer.email_taken");
+}
+
+TEST_F(CustomersTest, WeakPasswordsAreRefused) {
+  EXPECT_TRUE(CustomerService::is_common_password("password"));
+  EXPECT_TRUE(CustomerService::is_common_password("QWERTYUIOP"));
+  EXPECT_TRUE(CustomerService::is_common_password("1q2w3e4r5t"));
+  EXPECT_FALSE(CustomerService::is_common_password(kGoodPassword));
+  for (const std::string& weak : {std::string("1234567890"), std::string("short"), std::string(257, 'x'),
+                                  std::string("\xff\xfe invalid utf8")}) {
+    auto r = customers.sign_up({"weak@example.com", weak, "", ""});
+    ASSERT_FALSE(r.ok()) << weak;
+    EXPECT_TRUE(has_field(r.error(), "password")) << weak;
+  }
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM customers"), 0);
+}
+
+TEST_F(CustomersTest, SignInOpensASessionAndSignOutRevokesIt) {
+  auto c = CoreEnv::must(customers.sign_up({"mei@example.com", kGoodPassword, "", ""}));
+  auto wrong = customers.sign_in("mei@example.com", "not the password");
+  auto unknown = customers.sign_in("nobody@example.com", kGoodPassword);
+  must_upsert("nopassword@example.com");
+  auto no_password = customers.sign_in("nopassword@example.com", kGoodPassword);
+  for (const auto* r : {&wrong, &unknown, &no_password}) {
+    ASSERT_FALSE(r->ok());
+    EXPECT_EQ(r->error().code, "auth.invalid_credentials");
+    EXPECT_EQ(r->error().message, wrong.error().message);
+  }
+  auto s = customers.sign_in("MEI@example.com", kGoodPassword);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  EXPECT_EQ(s->customer_id, c.id);
+  EXPECT_EQ(s->expires_at, env.clock.now_ms() + CustomerService::kSignInSessionMs);
+  EXPECT_EQ(CoreEnv::must(customers.from_token(s->token)).id, c.id);
+  EXPECT_TRUE(customers.sign_out(s->token).ok());
+  EXPECT_EQ(customers.from_token(s->token).error().code, "auth.customer_token_invalid");
+  EXPECT_EQ(customers.sign_out(s->token).error().code, "auth.customer_token_invalid");
+}
+
+TEST_F(CustomersTest, IdentitiesBelongToOneCustomer) {
+  auto a = must_upsert("a@example.com", "A", "+86 1");
+  auto b = must_upsert("b@example.com", "B");
+  auto linked = customers.link_identity(a.id, "mini_program.open_id", "o-1", "plugin:mini");
+  ASSERT_TRUE(linked.ok()) << describe(linked);
+  EXPECT_TRUE(customers.link_identity(a.id, "mini_program.open_id", "o-1", "plugin:other").ok());
+  EXPECT_EQ(customers.link_identity(b.id, "mini_program.open_id", "o-1", "plugin:mini").error().code,
+            "customer.identity_taken");
+  EXPECT_EQ(customers.link_identity(b.id, "email", "A@example.com", "plugin:mini").error().code,
+            "customer.identity_taken");
+  EXPECT_EQ(CoreEnv::must(customers.find_by_identity("mini_program.open_id", "o-1")).id, a.id);
+  EXPECT_EQ(CoreEnv::must(customers.find_by_identity("email", "A@EXAMPLE.com")).id, a.id);
+  EXPECT_EQ(CoreEnv::must(customers.find_by_identity("phone", "+86 1")).id, a.id);
+  EXPECT_EQ(customers.find_by_identity("mini_program.open_id", "o-2").error().code, "customer.not_found");
+  EXPECT_EQ(customers.link_identity(a.id, "Bad Type", "x", "t").error().kind, ErrorKind::invalid_argument);
+  EXPECT_EQ(customers.link_identity(a.id, "social", std::string(201, 'x'), "t").error().kind,
+            ErrorKind::invalid_argument);
+  EXPECT_EQ(CoreEnv::must(customers.identities(a.id)).size(), 1u);
+}
+
+TEST_F(CustomersTest, AddressesKeepOneDefaultAndAreBounded) {
+  auto c = must_upsert("a@example.com");
+  Address home;
+  home.line1 = "1 Road";
+  home.city = "Shanghai";
+  home.country = "CN";
+  auto first = CoreEnv::must(customers.add_address(c.id, home, false));
+  EXPECT_TRUE(first.is_default);
+  auto second = CoreEnv::must(customers.add_address(c.id, home, true));
+  EXPECT_TRUE(second.is_default);
+  EXPECT_FALSE(CoreEnv::must(customers.address(c.id, first.id)).is_default);
+  EXPECT_TRUE(customers.remove_address(c.id, second.id).ok());
+  EXPECT_TRUE(CoreEnv::must(customers.address(c.id, first.id)).is_default);
+  auto other = must_upsert("b@example.com");
+  EXPECT_EQ(customers.address(other.id, first.id).error().code, "customer_address.not_found");
+  EXPECT_EQ(customers.remove_address(other.id, first.id).error().code, "customer_address.not_found");
+  for (std::size_t i = 1; i < CustomerService::kMaxAddresses; ++i) CoreEnv::must(customers.add_address(c.id, home, false));
+  EXPECT_EQ(customers.add_address(c.id, home, false).error().code, "customer.too_many_addresses");
+}
+
+TEST_F(CustomersTest, EraseAnonymisesThePerson) {
+  auto c = CoreEnv::must(customers.sign_up({"gone@example.com", kGoodPassword, "Gone", "+86 2"}));
+  auto s = CoreEnv::must(customers.sign_in("gone@example.com", kGoodPassword));
+  CoreEnv::must(customers.link_identity(c.id, "social", "s-1", "t"));
+  auto erased = customers.erase(c.id);
+  ASSERT_TRUE(erased.ok()) << describe(erased);
+  EXPECT_EQ(erased->email, "erased+" + c.id.value + "@erased.invalid");
+  EXPECT_EQ(erased->name, "");
+  EXPECT_EQ(erased->phone, "");
+  EXPECT_FALSE(erased->has_password);
+  EXPECT_FALSE(customers.from_token(s.token).ok());
+  EXPECT_EQ(customers.find_by_identity("social", "s-1").error().code, "customer.not_found");
+  EXPECT_EQ(env.scalar("SELECT COUNT(*) FROM customers WHERE erased_at IS NOT NULL"), 1);
+}
+
 }  // namespace
 }  // namespace quanqu::customers

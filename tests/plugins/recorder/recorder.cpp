@@ -1,4 +1,4 @@
-// Fixture plugin "recorder": records every event, adapts channels (config in kv), calls core services from routes.
+// Fixture plugin "recorder": records every event, adapts channels (config in kv), calls core services (carts, orders, customers, identities) from routes.
 #include <quanqu/sdk/plugin.hpp>
 
 #include <cstdint>
@@ -116,6 +116,28 @@ class Recorder : public quanqu::sdk::Plugin {
         Json customer = host_->call("customers.upsert", Json{{"email", body->value("email", "")}});
         Json session = host_->call("customers.create_session", Json{{"customer_id", customer.at("id")}});
         return Response::json(201, Json{{"token", session.at("token")}, {"customer_id", customer.at("id")}}.dump());
+      } catch (const ServiceError& e) {
+        return quanqu::sdk::problem_reply(e);
+      }
+    });
+
+    // POST /identities {"customer_id", "type", "value"}: links the identity through the host.
+    host.route("POST", "/identities", [this](const Request& r) {
+      auto body = object_body(r);
+      if (!body) return Response::problem(400, "recorder.invalid_body", "the body must be a JSON object");
+      try {
+        return Response::json(201, host_->call("customers.link_identity", *body).dump());
+      } catch (const ServiceError& e) {
+        return quanqu::sdk::problem_reply(e);
+      }
+    });
+
+    // POST /identities/find {"type", "value"}: the customer of that identity.
+    host.route("POST", "/identities/find", [this](const Request& r) {
+      auto body = object_body(r);
+      if (!body) return Response::problem(400, "recorder.invalid_body", "the body must be a JSON object");
+      try {
+        return Response::json(200, host_->call("customers.find_by_identity", *body).dump());
       } catch (const ServiceError& e) {
         return quanqu::sdk::problem_reply(e);
       }
