@@ -103,7 +103,7 @@ void connect_plugins(Engine& engine, api::Services& services, const http::HttpCl
 void register_all_routes(http::Router& router, api::Services& services, const api::ApiOptions& options,
                          http::Metrics& metrics) {
   api::register_ops_routes(router, services.db, metrics, options.openapi);
-  api::register_store_routes(router, services, options);
+  api::register_store_routes(router, services, options, metrics);
   api::register_admin_routes(router, services);
   api::register_plugin_routes(router, services, metrics);
 }

@@ -42,25 +42,38 @@ constexpr std::string_view kCatalogVary = "X-Publishable-Key, Accept-Encoding";
 
 // A cached reply, or the computed one stored for the next caller; either way answered with its
 // ETag (304 on a matching If-None-Match) and gzipped when the client accepts it. The ETag and
-// gzip body are computed once, when the reply is stored.
-Result<Response> cached(ResponseCache& cache, const ChangeCounter& changes, const Request& r, const std::string& key,
-                        const std::function<Result<nlohmann::json>()>& compute) {
+// gzip body are computed once, when the reply is stored. `compute` lists the variants whose stock
+// the reply shows, so that only a stock change of one of them makes it stale.
+using ComputeReply = std::function<Result<nlohmann::json>(std::vector<std::string>& shown_variants)>;
+
+Result<Response> cached(ResponseCache& cache, const Request& r, const std::string& key, const ComputeReply& compute) {
   auto reply = cache.get(key);
   if (!reply) {
-    std::uint64_t generation = changes.current();
-    QQ_ASSIGN_OR_RETURN(nlohmann::json json, compute());
+    auto seen = cache.seen();
+    std::vector<std::string> shown_variants;
+    QQ_ASSIGN_OR_RETURN(nlohmann::json json, compute(shown_variants));
     reply = http::make_representation(std::move(json_reply(200, json).body));
-    cache.put(key, generation, reply);
+    cache.put(key, seen, shown_variants, reply);
   }
   return http::representation_response(r, std::move(reply), kCatalogCacheControl, kCatalogVary);
+}
+
+void add_variant_ids(const catalog::Product& p, std::vector<std::string>& out) {
+  for (const auto& v : p.variants) out.push_back(v.id.value);
 }
 
 catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }
 
 }  // namespace
 
-void register_store_routes(http::Router& router, Services& s, const ApiOptions& options) {
+void register_store_routes(http::Router& router, Services& s, const ApiOptions& options, http::Metrics& metrics) {
   auto cache = std::make_shared<ResponseCache>(s.changes, options.catalog_cache_ttl_ms);
+  metrics.add_labeled("quanqu_catalog_cache_lookups_total",
+                      "Store catalog reads answered from this node's reply cache (hit) or computed (miss)", "result",
+                      [cache] {
+                        return http::Metrics::LabeledSamples{{"hit", static_cast<double>(cache->hits())},
+                                                             {"miss", static_cast<double>(cache->misses())}};
+                      });
 
   router.add("GET", "/v1/store/products", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
@@ -72,24 +85,28 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     // Length-prefixed parts, so no q or category text can make two queries share a key.
     std::string key = c.id.value + "|list|" + std::to_string(q.limit);
     for (const auto* part : {&q.cursor, &q.q, &q.category}) key += "|" + std::to_string(part->size()) + ":" + *part;
-    return cached(*cache, s.changes, r, key, [&]() -> Result<nlohmann::json> {
+    return cached(*cache, r, key, [&](std::vector<std::string>& shown) -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto result, s.catalog.list_store_products(view_of(c), q));
       nlohmann::json items = nlohmann::json::array();
-      for (const auto& p : result.items) items.push_back(product_store_json(p, c.currency));
+      for (const auto& p : result.items) {
+        items.push_back(product_store_json(p, c.currency));
+        add_variant_ids(p, shown);
+      }
       return page_json(std::move(items), result.next_cursor);
     });
   }));
 
   router.add("GET", "/v1/store/products/{id}", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
     const std::string& id = r.param("id");
-    return cached(*cache, s.changes, r, c.id.value + "|product|" + id, [&]() -> Result<nlohmann::json> {
+    return cached(*cache, r, c.id.value + "|product|" + id, [&](std::vector<std::string>& shown) -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_store_product(view_of(c), id));
+      add_variant_ids(product, shown);
       return product_store_json(product, c.currency);
     });
   }));
 
   router.add("GET", "/v1/store/categories", store_route(s, [&s, cache](Request& r, const channels::Channel&) -> Result<Response> {
-    return cached(*cache, s.changes, r, "categories", [&]() -> Result<nlohmann::json> {
+    return cached(*cache, r, "categories", [&](std::vector<std::string>&) -> Result<nlohmann::json> {
       QQ_ASSIGN_OR_RETURN(auto categories, s.catalog.list_categories());
       nlohmann::json items = nlohmann::json::array();
       for (const auto& cat : categories) items.push_back(category_json(cat));

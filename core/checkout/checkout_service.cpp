@@ -185,7 +185,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     return CheckoutResult{std::move(order), token, false};
   });
   if (done && !done->replayed) {
-    changes_.bump();
+    inventory::InventoryService::stock_changed(changes_, done->order.allocations);
     events_.notify();
   }
   return done;

@@ -253,7 +253,7 @@ Result<InventoryLevel> InventoryService::set_on_hand(const VariantId& variant, c
     return l;
   });
   if (level) {
-    changes_.bump();
+    changes_.bump_stock(level->variant_id.value);
     events_.notify();
   }
   return level;
@@ -456,7 +456,7 @@ Result<Movement> InventoryService::adjust(const NewAdjustment& in) {
     return m;
   });
   if (moved) {
-    changes_.bump();
+    for (const auto& l : moved->levels) changes_.bump_stock(l.variant_id.value);
     events_.notify();
   }
   return moved;
@@ -520,7 +520,7 @@ Result<std::pair<Transfer, Movement>> InventoryService::transfer(const NewTransf
     return Out{std::move(t), std::move(m)};
   });
   if (moved) {
-    changes_.bump();
+    for (const auto& l : moved->second.levels) changes_.bump_stock(l.variant_id.value);
     events_.notify();
   }
   return moved;

@@ -108,6 +108,11 @@ class InventoryService {
   static Status ship(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
                      const std::string& reference);
 
+  // After a commit that moved `allocations`: only the store views showing their variants are stale.
+  static void stock_changed(ChangeCounter& changes, const std::vector<Allocation>& allocations) {
+    for (const auto& a : allocations) changes.bump_stock(a.variant_id.value);
+  }
+
   // The facts of an inventory.changed event for allocations moved by `reason` (reserve, release, fulfilment).
   static nlohmann::json changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
                                       const std::string& reference);

@@ -234,7 +234,7 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
     return o;
   });
   if (cancelled) {
-    changes_.bump();
+    inventory::InventoryService::stock_changed(changes_, cancelled->allocations);
     events_.notify();
   }
   return cancelled;
@@ -280,10 +280,7 @@ Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
     if (changed) events_.record(sql, "order.paid", event_data(o));
     return o;
   });
-  if (paid && changed) {
-    changes_.bump();
-    events_.notify();
-  }
+  if (paid && changed) events_.notify();
   return paid;
 }
 
@@ -316,7 +313,7 @@ Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string&
     return current;
   });
   if (moved) {
-    changes_.bump();
+    inventory::InventoryService::stock_changed(changes_, moved->allocations);
     events_.notify();
   }
   return moved;
