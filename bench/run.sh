@@ -326,6 +326,12 @@ curl_anon() {
   printf '%s %s' "$code" "$(cat "$TMP/curl.body" "$TMP/curl.err")"
 }
 
+# cache_lookups: the catalog cache's {"hit": n, "miss": n} from quanqu's /metrics.
+cache_lookups() {
+  curl -sS --max-time 10 "http://$HOST:$QUANQU_PORT/metrics" 2>/dev/null |
+    awk -F'[{}" ]' '/^quanqu_catalog_cache_lookups_total/ {v[$3] = $NF} END {printf "{\"hit\":%d,\"miss\":%d}", v["hit"], v["miss"]}'
+}
+
 SKU_LIST=""
 CART_CAPACITY=0   # adds one cart takes before any of its lines could run out of stock
 CART_RATE=10000   # add-to-cart req/s assumed before the warm-up has measured it
@@ -455,6 +461,42 @@ setup_quanqu() {
     HANDLE=$handle
     register product_by_handle "GET one product by handle" GET "/v1/store/products/$handle" quanqu
     wrk_product_by_handle() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products/$HANDLE" "${QUANQU_HDR[@]}"; }
+
+    # The same read while the stock of another product of the page changes as fast as one wrk
+    # thread on 2 connections can write it (a stand-in for sales of other products): a stock
+    # movement stales only the cached replies showing its variant, so the read stays cached.
+    STOCK_SKU=$(jq -r --arg h "$handle" '[.items[] | select(.handle != $h) | .variants[]?.sku | select(. != null)] | last // empty' \
+      "$RAW/products.json" 2>/dev/null || true)
+    STOCK_LOCATION=$(curl -sS --max-time 10 -H "Authorization: Bearer $admin_key" "$QUANQU_BASE/v1/admin/stock-locations" 2>/dev/null |
+      jq -r '.items[0].id // empty' 2>/dev/null || true)
+    if [[ -z $STOCK_SKU || -z $STOCK_LOCATION ]]; then
+      issue "no second SKU or no stock location for product_by_handle_during_stock_writes; skipped"
+    else
+      ADMIN_KEY=$admin_key
+      register product_by_handle_during_stock_writes \
+        "GET one product by handle while another product's stock is written back to back (PUT /v1/admin/inventory-levels, 1 wrk thread, 2 connections)" \
+        GET "/v1/store/products/$handle" quanqu
+      wrk_product_by_handle_during_stock_writes() {
+        local out=$1 dur=$2 writer status=0 before after
+        before=$(cache_lookups)
+        BENCH_STOCK_SKU=$STOCK_SKU BENCH_STOCK_LOCATION=$STOCK_LOCATION BENCH_ADMIN_KEY=$ADMIN_KEY \
+          timeout --signal=INT --kill-after=5 $((dur + 30)) wrk -t1 -c2 -d"${dur}s" -s "$BENCH/lua/stock_writes.lua" \
+          "$QUANQU_BASE" >"$out.writes.txt" 2>&1 &
+        writer=$!
+        PIDS+=("$writer")
+        run_wrk "$out" "$dur" "$LUA_REPORT" "$QUANQU_BASE/v1/store/products/$HANDLE" "${QUANQU_HDR[@]}" || status=1
+        wait "$writer" || true
+        forget_pid "$writer"
+        ((status == 0)) || return 1
+        after=$(cache_lookups)
+        # Writes per second, and the share of the reads the cache answered while they ran.
+        jq -c --argjson w "$(awk '/^Requests\/sec:/ {print $2; exit}' "$out.writes.txt" | grep -E '^[0-9.]+$' || echo null)" \
+          --argjson b "$before" --argjson a "$after" \
+          '. + {stock_writes_per_s: $w, cache_hit_ratio: (if ($a.hit + $a.miss - $b.hit - $b.miss) > 0
+             then (($a.hit - $b.hit) / ($a.hit + $a.miss - $b.hit - $b.miss) * 10000 | round / 10000) else null end)}' \
+          "$out.json" >"$out.json.tmp" && mv "$out.json.tmp" "$out.json"
+      }
+    fi
   fi
 
   # The plugin boundary: a trivial plugin route against the smallest core route. Neither needs a
@@ -592,7 +634,12 @@ for name in "${NAMES[@]}"; do
      statuses: (reduce (.[].statuses | to_entries[]) as $e ({}; .[$e.key] += $e.value)),
      first_error_body: (map(.first_error_body) | map(select(. != null)) | first),
      max_cpu_busy_before_pct: (map(.cpu_busy_before_pct) | max),
-     runs: .}' "$TMP/$name.runs.jsonl" >>"$SCENARIOS"
+     runs: .}
+    # Scenario extras (product_by_handle_during_stock_writes): their medians.
+    + (if any(.[]; has("stock_writes_per_s")) then
+         {median_stock_writes_per_s: (map(.stock_writes_per_s | select(. != null)) | median),
+          median_cache_hit_ratio: (map(.cache_hit_ratio | select(. != null)) | median)}
+       else {} end)' "$TMP/$name.runs.jsonl" >>"$SCENARIOS"
 done
 
 for name in "${NAMES[@]}"; do
@@ -660,6 +707,8 @@ jq -r '
   "|---|---:|---:|---:|---:|---:|---:|---:|",
   (.scenarios[] | "| \(.name)\(if .complete then "" else " (incomplete)" end) | \(.median_rps | rps) | \(.latency_ms.p50 | ms) | \(.latency_ms.p90 | ms) | \(.latency_ms.p99 | ms) | \(.non_2xx) of \(.requests) | \(.socket_errors) | \(.ratio_to_ceiling | n) |"),
   "",
+  (.scenarios[] | select(.median_stock_writes_per_s != null) |
+     "\(.name): \(.median_stock_writes_per_s) stock writes/s alongside; the catalog cache answered \(.median_cache_hit_ratio * 100)% of the reads.\n"),
   (if ([.scenarios[].max_cpu_busy_before_pct] | max // 0) > 15 then
      "Warning: the CPUs were up to \([.scenarios[].max_cpu_busy_before_pct] | max)% busy with other work just before a run; figures are disturbed.\n"
    else empty end),
