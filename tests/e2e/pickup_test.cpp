@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <latch>
 #include <map>
 #include <string>
 #include <thread>
@@ -336,6 +337,53 @@ TEST_F(PickupTest, FiveWrongCodesLockThePickupUntilAnAdminUnlocksIt) {
   auto done = collect(id, code);
   ASSERT_EQ(done.status, 200u) << done.body;
   EXPECT_EQ(done.json()["status"], "completed");
+}
+
+TEST_F(PickupTest, ConcurrentCheckoutsOverSeveralLocationsNeitherDeadlockNorOversell) {
+  // 9 M and 6 S over three locations; 12 shoppers each want one of both, half with S first.
+  for (const auto& location : {warehouse_, jingan_, xihu_}) {
+    set_stock(kSkuM, location, 3);
+    set_stock(kSkuS, location, 2);
+  }
+  constexpr int kShoppers = 12;
+  std::vector<std::string> carts;
+  for (int i = 0; i < kShoppers; ++i) {
+    json items = i % 2 ? json{{{"sku", kSkuS}, {"quantity", 1}}, {{"sku", kSkuM}, {"quantity", 1}}}
+                       : json{{{"sku", kSkuM}, {"quantity", 1}}, {{"sku", kSkuS}, {"quantity", 1}}};
+    auto r = store().post("/v1/store/carts", {{"email", "race@example.cn"}, {"shipping_address", kAddress}, {"items", items}});
+    ASSERT_EQ(r.status, 201u) << r.body;
+    carts.push_back(r.json().value("id", ""));
+  }
+  std::vector<unsigned> statuses(kShoppers);
+  std::vector<std::string> codes(kShoppers);
+  std::latch start(kShoppers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kShoppers; ++i)
+    threads.emplace_back([&, i] {
+      HttpClient shopper = storefront(server().publishable_key());
+      shopper.set_timeout(std::chrono::seconds(60));
+      start.arrive_and_wait();
+      auto r = checkout(shopper, carts[i], "race-" + std::to_string(i));
+      statuses[i] = r.status;
+      if (r.status != 201u) codes[i] = json::parse(r.body, nullptr, false).value("code", "");
+    });
+  for (auto& t : threads) t.join();
+  int placed = 0;
+  for (int i = 0; i < kShoppers; ++i) {
+    if (statuses[i] == 201u) ++placed;
+    else EXPECT_EQ(codes[i], "inventory.insufficient_stock") << "shopper " << i << ": " << statuses[i];
+  }
+  EXPECT_EQ(placed, 6);  // S runs out first
+  std::int64_t reserved_m = 0, reserved_s = 0;
+  for (const auto& location : {warehouse_, jingan_, xihu_}) {
+    auto m = level(kSkuM, location), s = level(kSkuS, location);
+    EXPECT_LE(m.second, m.first);
+    EXPECT_LE(s.second, s.first);
+    reserved_m += m.second;
+    reserved_s += s.second;
+  }
+  EXPECT_EQ(reserved_m, 6);
+  EXPECT_EQ(reserved_s, 6);
 }
 
 // One hold hour lasts 100 ms here (--pickup-hold-hour-ms), so a one-hour hold ends at once.
