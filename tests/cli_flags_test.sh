@@ -26,6 +26,7 @@ for v in -1 9 3600001; do refused --webhook-retry-base-ms "$v"; done
 for v in -1 86400001; do refused --webhook-retry-max-ms "$v"; done
 for v in 10.0.0.0/33 "not a host!" 1.2.3.4/x; do refused --webhook-allow-hosts "$v"; done
 for v in yes 1 ""; do refused --background-work "$v"; done
+for v in -1 0 99 3600001; do refused --pickup-hold-hour-ms "$v"; done
 # The environment is checked as strictly as the flag.
 out=$(QUANQU_MAX_CONNECTIONS=-1 "$bin" serve --database sqlite::memory: 2>&1 </dev/null)
 status=$?

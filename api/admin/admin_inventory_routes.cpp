@@ -6,6 +6,8 @@
 #include "routes/idempotency.h"
 #include "routes/json_body.h"
 
+#include <algorithm>
+
 namespace quanqu::api {
 
 using http::Request;
@@ -77,13 +79,15 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
   router.add("POST", "/v1/admin/stock-locations", admin_route(s, idempotent_admin(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
-    f.only({"code", "name", "kind", "address", "pickup_enabled"});
+    f.only({"code", "name", "kind", "address", "pickup_enabled", "pickup_hold_hours"});
     inventory::NewStockLocation l;
     l.code = f.string("code", true).value_or("");
     l.name = f.string("name", true).value_or("");
     l.kind = f.string("kind").value_or("warehouse");
     l.address = f.address("address", true).value_or(Address{});
     l.pickup_enabled = f.boolean("pickup_enabled").value_or(false);
+    l.pickup_hold_hours = static_cast<int>(std::clamp<std::int64_t>(
+        f.integer("pickup_hold_hours").value_or(inventory::kDefaultPickupHoldHours), 0, inventory::kMaxPickupHoldHours + 1));
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto location, s.inventory.create_location(l));
     return created(location_json(location), "/v1/admin/stock-locations/" + location.id.value);
@@ -98,8 +102,9 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
     QQ_TRY(s.inventory.get_location(LocationId(r.param("id"))));  // a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
-    f.only({"name", "address", "pickup_enabled"});
-    inventory::StockLocationPatch patch{f.string("name"), f.address("address"), f.boolean("pickup_enabled")};
+    f.only({"name", "address", "pickup_enabled", "pickup_hold_hours"});
+    inventory::StockLocationPatch patch{f.string("name"), f.address("address"), f.boolean("pickup_enabled"),
+                                        f.integer("pickup_hold_hours")};
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto location, s.inventory.update_location(LocationId(r.param("id")), patch));
     return json_reply(200, location_json(location));

@@ -1,4 +1,4 @@
-// Admin order handlers: list, read, cancel, mark paid, fulfil.
+// Admin order handlers: list, read, cancel, mark paid, fulfil, and the pickup desk.
 #include "admin/admin_routes.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
@@ -66,6 +66,37 @@ void register_admin_order_routes(http::Router& router, Services& s) {
     std::string status = f.string("status", true).value_or("");
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto order, s.orders.set_fulfilment(OrderId(r.param("id")), status));
+    return json_reply(200, order_json(order, true));
+  }));
+
+  // The pickup desk: the order is ready at its store (the hold starts), the shopper's code
+  // completes it, and an admin lifts the lock that five wrong codes put on it.
+  router.add("POST", "/v1/admin/orders/{id}/ready-for-pickup", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    body.fields().only({});
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.mark_ready_for_pickup(OrderId(r.param("id"))));
+    return json_reply(200, order_json(order, true));
+  }));
+
+  router.add("POST", "/v1/admin/orders/{id}/pickup", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"code"});
+    std::string code = f.string("code", true, 20).value_or("");
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.complete_pickup(OrderId(r.param("id")), code));
+    return json_reply(200, order_json(order, true));
+  }));
+
+  router.add("POST", "/v1/admin/orders/{id}/pickup-unlock", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    body.fields().only({});
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.unlock_pickup(OrderId(r.param("id"))));
     return json_reply(200, order_json(order, true));
   }));
 }

@@ -67,6 +67,7 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("webhook-allow-hosts", po::value(&allow_hosts), "comma-separated IP addresses, CIDR blocks or host names webhooks may reach although private or loopback (e.g. 127.0.0.1) [QUANQU_WEBHOOK_ALLOW_HOSTS] (default none)")
       ("webhook-retry-base-ms", po::value(&c.webhook_retry_base_ms), "webhook back-off after the first failed attempt, doubling after each, 10..3600000 [QUANQU_WEBHOOK_RETRY_BASE_MS] (default 10000)")
       ("webhook-retry-max-ms", po::value(&c.webhook_retry_max_ms), "the longest webhook back-off, at least the base, at most 86400000 [QUANQU_WEBHOOK_RETRY_MAX_MS] (default 3600000)")
+      ("pickup-hold-hour-ms", po::value(&c.pickup_hold_hour_ms), "the length in ms of one hour of a store's pickup hold, 100..3600000, for tests only [QUANQU_PICKUP_HOLD_HOUR_MS] (default 3600000)")
       ("background-work", po::value(&background), "on: this node also relays events, sends webhooks and runs jobs; off: it serves requests only [QUANQU_BACKGROUND_WORK] (default on)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&c.command));
@@ -95,6 +96,7 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_WEBHOOK_ALLOW_HOSTS", "webhook-allow-hosts"},
                     {"QUANQU_WEBHOOK_RETRY_BASE_MS", "webhook-retry-base-ms"},
                     {"QUANQU_WEBHOOK_RETRY_MAX_MS", "webhook-retry-max-ms"},
+                    {"QUANQU_PICKUP_HOLD_HOUR_MS", "pickup-hold-hour-ms"},
                     {"QUANQU_BACKGROUND_WORK", "background-work"}};
                 for (const auto& [name, option] : kNames)
                   if (env == name) return option;
@@ -134,6 +136,8 @@ ParseOutcome parse_config(int argc, char** argv) {
     c.webhook_allow_hosts = split_commas(allow_hosts);
     if (auto policy = webhooks::AddressPolicy::parse(c.webhook_allow_hosts); !policy)
       throw po::error("--webhook-allow-hosts: " + policy.error().message);
+    if (c.pickup_hold_hour_ms < 100 || c.pickup_hold_hour_ms > 3600000)
+      throw po::error("--pickup-hold-hour-ms must be between 100 and 3600000");
     if (c.webhook_retry_base_ms < 10 || c.webhook_retry_base_ms > 3600000)
       throw po::error("--webhook-retry-base-ms must be between 10 and 3600000");
     if (c.webhook_retry_max_ms < c.webhook_retry_base_ms || c.webhook_retry_max_ms > 86400000)

@@ -30,6 +30,7 @@ struct Config {
   int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
   // Addresses, CIDR blocks and host names webhooks may reach although private or loopback.
   std::vector<std::string> webhook_allow_hosts;
+  long long pickup_hold_hour_ms = 3600000;   // one hour of a store's pickup hold; less only in tests
   long long webhook_retry_base_ms = 10000;   // back-off after the first failed attempt
   long long webhook_retry_max_ms = 3600000;  // the longest back-off
   // Off: this node serves requests only; the event relay, webhook senders and jobs run elsewhere.

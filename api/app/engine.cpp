@@ -18,6 +18,33 @@ constexpr std::int64_t kKeepDeliveriesMs = 30LL * 24 * 3600 * 1000;
 constexpr std::int64_t kKeepJobsMs = 7LL * 24 * 3600 * 1000;
 constexpr std::int64_t kPruneBatch = 10000;
 
+// A ready pickup order not collected within its store's hold is cancelled by the job
+// `pickup.expire` ({"order_id"}), scheduled in the transaction that made the order ready; an
+// authorised payment is then let go (a failure there is retried with the job: the order stays
+// cancelled and the release is repeated).
+void define_pickup_expiry(Engine& e, std::int64_t hold_hour_ms) {
+  e.orders->set_pickup_hold_hour_ms(hold_hour_ms);
+  auto* jobs = e.jobs.get();
+  e.orders->set_pickup_expiry([jobs](soci::session& sql, const OrderId& id, std::int64_t due) -> Status {
+    QQ_TRY(jobs->schedule_in(sql, "pickup.expire", {{"order_id", id.value}}, due, "pickup.expire:" + id.value));
+    return ok_status();
+  });
+  jobs::JobKind expire;
+  expire.max_attempts = 10;
+  expire.run = [&e](const jobs::Job& job) -> Status {
+    OrderId id(job.payload.value("order_id", ""));
+    QQ_ASSIGN_OR_RETURN(auto expired, e.orders->expire_pickup(id));
+    if (!expired) {
+      // Cancelled by an earlier attempt whose payment release failed: try the release again.
+      QQ_ASSIGN_OR_RETURN(auto order, e.orders->get(id));
+      if (order.status != "cancelled" || order.payment_status != "cancelled") return ok_status();
+      return e.payments->release_for_cancelled(order);
+    }
+    return e.payments->release_for_cancelled(*expired);
+  };
+  e.jobs->define("pickup.expire", std::move(expire));
+}
+
 }  // namespace
 
 Engine::~Engine() {
@@ -77,6 +104,7 @@ Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::
   e.customers = std::make_unique<customers::CustomerService>(*e.db, e.clock);
   e.shipping = std::make_unique<fulfilment::ShippingService>(*e.db, *e.carts, *e.plugins);
   e.idempotency = std::make_unique<idempotency::IdempotencyService>(*e.db, e.clock);
+  define_pickup_expiry(e, options.pickup_hold_hour_ms);
   return engine;
 }
 

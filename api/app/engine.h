@@ -17,6 +17,7 @@ struct EngineOptions {
   std::string node_id;  // names this process in leases; empty: "node_" + random hex
   webhooks::AddressPolicy webhook_policy;
   webhooks::WebhookOptions webhook_options;  // its node_id is set from node_id above
+  std::int64_t pickup_hold_hour_ms = 3'600'000;  // one hour of a store's pickup hold (less in tests)
 };
 
 // Everything a running engine holds, built in dependency order by open_engine().
@@ -50,7 +51,8 @@ struct Engine {
 // Opens the database with `pool_size` connections, applies the migrations and builds the services.
 // The plugin host is created empty: load plugins with engine->plugins->load_directory() after
 // connect_plugins().
-// The outbox relay gives dispatched events to the webhooks; the maintenance job is defined.
+// The outbox relay gives dispatched events to the webhooks; the maintenance job and the pickup
+// expiry job (pickup.expire, scheduled when an order is ready for pickup) are defined.
 Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size,
                                             EngineOptions options = {});
 

@@ -74,6 +74,7 @@ Result<std::unique_ptr<app::Engine>> open_logged(const app::Config& config, http
   if (auto policy = webhooks::AddressPolicy::parse(config.webhook_allow_hosts)) options.webhook_policy = *policy;
   options.webhook_options.retry_base_ms = config.webhook_retry_base_ms;
   options.webhook_options.retry_max_ms = config.webhook_retry_max_ms;
+  options.pickup_hold_hour_ms = config.pickup_hold_hour_ms;
   // The relay, webhook senders and job threads hold a few connections besides the request threads.
   QQ_ASSIGN_OR_RETURN(auto engine, app::open_engine(config.database_url, config.threads + 8, options));
   QQ_ASSIGN_OR_RETURN(long long version, engine->db->schema_version());

@@ -296,6 +296,7 @@ const std::map<std::string, Operation>& operations() {
          QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
          return json{{"order", order_json(result.order, true)},
                      {"access_token", result.access_token},
+                     {"pickup_code", result.pickup_code.empty() ? json(nullptr) : json(result.pickup_code)},
                      {"replayed", result.replayed}};
        }},
       {"orders.get",

@@ -27,4 +27,15 @@ cart::CartPatch read_cart_details(JsonFields& f) {
   return patch;
 }
 
+std::optional<cart::FulfilmentChoice> read_fulfilment(JsonFields& f) {
+  const nlohmann::json* object = f.object("fulfilment");
+  if (!object) return std::nullopt;
+  JsonFields inner(*object, f.path("fulfilment"), f.errors());
+  inner.only({"type", "location_id"});
+  cart::FulfilmentChoice choice;
+  choice.type = inner.string("type", true).value_or("");
+  if (auto location = inner.string("location_id", false, 200)) choice.location_id = LocationId(*location);
+  return choice;
+}
+
 }  // namespace quanqu::api

@@ -12,5 +12,7 @@ namespace quanqu::api {
 std::optional<cart::AddItem> read_add_item(JsonFields f);
 // {"email", "shipping_address"}, each optional and nullable (null clears it).
 cart::CartPatch read_cart_details(JsonFields& f);
+// "fulfilment": {"type": "ship"} or {"type": "pickup", "location_id"} (store PATCH of a cart).
+std::optional<cart::FulfilmentChoice> read_fulfilment(JsonFields& f);
 
 }  // namespace quanqu::api

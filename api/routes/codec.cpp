@@ -112,6 +112,7 @@ json api_key_json(const access::ApiKey& k) {
 json location_json(const inventory::StockLocation& l) {
   return {{"id", l.id.value},     {"code", l.code},       {"name", l.name},
           {"kind", l.kind},       {"address", l.address.to_json()}, {"pickup_enabled", l.pickup_enabled},
+          {"pickup_hold_hours", l.pickup_hold_hours},
           {"created_at", time_json(l.created_at)}, {"updated_at", time_json(l.updated_at)}};
 }
 
@@ -164,6 +165,10 @@ json cart_json(const cart::Cart& c) {
           {"order_id", c.order_id ? json(c.order_id->value) : json(nullptr)},
           {"items", items},
           {"shipping", c.shipping ? shipping_json(*c.shipping, c.currency) : json(nullptr)},
+          {"fulfilment",
+           {{"type", c.fulfilment_type},
+            {"location_id", c.pickup_location_id ? json(c.pickup_location_id->value) : json(nullptr)},
+            {"location_name", c.pickup_location_id ? json(c.pickup_location_name) : json(nullptr)}}},
           {"totals", totals_json(c.totals)},
           {"created_at", time_json(c.created_at)},
           {"updated_at", time_json(c.updated_at)}};
@@ -176,7 +181,7 @@ json payment_session_json(const payments::PaymentSession& s) {
   return out;
 }
 
-json order_json(const orders::Order& o, bool admin) {
+json order_json(const orders::Order& o, bool admin, const std::string& pickup_code) {
   json lines = json::array();
   for (const auto& l : o.lines)
     lines.push_back({{"id", l.id},
@@ -209,9 +214,24 @@ json order_json(const orders::Order& o, bool admin) {
             {{"status", o.payment_status},
              {"provider", o.payment_provider.empty() ? json(nullptr) : json(o.payment_provider)},
              {"session_id", o.payment_session_id.empty() ? json(nullptr) : json(o.payment_session_id)}}},
-           {"fulfilment", {{"status", o.fulfilment_status}, {"shipping", shipping_json(o.shipping, o.currency)}}},
+           {"fulfilment",
+            {{"status", o.fulfilment_status},
+             {"type", o.fulfilment_type},
+             {"shipping", shipping_json(o.shipping, o.currency)}}},
+           {"pickup", nullptr},
            {"created_at", time_json(o.created_at)},
            {"updated_at", time_json(o.updated_at)}};
+  if (o.pickup) {
+    const auto& p = *o.pickup;
+    json pickup{{"location_id", p.location_id.value},
+                {"location_name", p.location_name},
+                {"ready_at", p.ready_at ? json(time_json(*p.ready_at)) : json(nullptr)},
+                {"expires_at", p.expires_at ? json(time_json(*p.expires_at)) : json(nullptr)},
+                {"failed_attempts", p.failed_attempts},
+                {"locked", p.locked}};
+    if (!admin) pickup["code"] = pickup_code.empty() ? json(nullptr) : json(pickup_code);
+    out["pickup"] = std::move(pickup);
+  }
   if (admin) {
     json allocations = json::array();
     for (const auto& a : o.allocations)

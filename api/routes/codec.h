@@ -35,7 +35,10 @@ json cart_json(const cart::Cart& cart);
 // {"cart", "removed_items", "capped_items"}: a customer's cart as opened on a channel.
 json customer_cart_json(const cart::CustomerCart& opened);
 // `admin` adds the stock allocations.
-json order_json(const orders::Order& order, bool admin);
+// `admin` adds the stock allocations. Store replies (admin false) show a pickup order's code in
+// pickup.code: `pickup_code` when the caller holds the order's token (checkout, X-Order-Token
+// reads), else null. Admin replies never carry it.
+json order_json(const orders::Order& order, bool admin, const std::string& pickup_code = "");
 // A payment session for the storefront (times as RFC 3339, like every other resource).
 json payment_session_json(const payments::PaymentSession& session);
 

@@ -1,6 +1,7 @@
 // Store handlers: each parses its request, calls one core service and maps the result.
 #include "store/store_routes.h"
 #include "common/random.h"
+#include "orders/pickup_code.h"
 #include "routes/cart_input.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
@@ -8,6 +9,8 @@
 #include "routes/json_body.h"
 #include "store/response_cache.h"
 
+#include <charconv>
+#include <cmath>
 #include <memory>
 
 namespace quanqu::api {
@@ -64,6 +67,53 @@ void add_variant_ids(const catalog::Product& p, std::vector<std::string>& out) {
 
 catalog::StoreView view_of(const channels::Channel& c) { return {c.id, c.currency, c.location_ids}; }
 
+// ?variant_id=...&lat=..&lng=.. of the availability route: the variant, and where the shopper is.
+struct AvailabilityQuery {
+  VariantId variant_id;
+  std::optional<std::pair<double, double>> from;
+};
+
+Result<AvailabilityQuery> availability_query(const Request& r) {
+  std::vector<FieldError> errors;
+  AvailabilityQuery q;
+  auto variant = r.query_param("variant_id");
+  if (!variant || variant->empty() || variant->size() > 200)
+    errors.push_back({"variant_id", "is required: the variant to look for"});
+  else
+    q.variant_id = VariantId(std::string(*variant));
+  // A coordinate is a finite decimal number within its range.
+  auto coordinate = [&](const char* name, double limit) -> std::optional<double> {
+    auto text = r.query_param(name);
+    if (!text) return std::nullopt;
+    double value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || end != text->data() + text->size() || !std::isfinite(value) || value < -limit ||
+        value > limit) {
+      errors.push_back({name, "must be a number from " + std::to_string(static_cast<int>(-limit)) + " to " +
+                                  std::to_string(static_cast<int>(limit))});
+      return std::nullopt;
+    }
+    return value;
+  };
+  auto lat = coordinate("lat", 90), lng = coordinate("lng", 180);
+  if (r.query_param("lat").has_value() != r.query_param("lng").has_value())
+    errors.push_back({r.query_param("lat") ? "lng" : "lat", "lat and lng go together"});
+  if (!errors.empty()) return Error::invalid("invalid_query", "the query has invalid parameters", std::move(errors));
+  if (lat && lng) q.from = std::make_pair(*lat, *lng);
+  return q;
+}
+
+nlohmann::json availability_json(const inventory::PickupAvailability& a) {
+  const auto& l = a.location;
+  return {{"location_id", l.id.value},
+          {"code", l.code},
+          {"name", l.name},
+          {"address", l.address.to_json()},
+          {"available", a.available},
+          {"distance_metres", a.distance_metres ? nlohmann::json(std::llround(*a.distance_metres)) : nlohmann::json(nullptr)},
+          {"pickup_hold_hours", l.pickup_hold_hours}};
+}
+
 }  // namespace
 
 void register_store_routes(http::Router& router, Services& s, const ApiOptions& options, http::Metrics& metrics) {
@@ -103,6 +153,21 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
       add_variant_ids(product, shown);
       return product_store_json(product, c.currency);
     });
+  }));
+
+  // Which of the channel's pickup stores have the variant now: read live, never cached, so that a
+  // sale on any channel shows at once.
+  router.add("GET", "/v1/store/products/{id}/availability", store_route(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
+    QQ_ASSIGN_OR_RETURN(auto product, s.catalog.get_store_product(view_of(c), r.param("id")));
+    QQ_ASSIGN_OR_RETURN(AvailabilityQuery q, availability_query(r));
+    bool of_product = std::any_of(product.variants.begin(), product.variants.end(),
+                                  [&](const auto& v) { return v.id == q.variant_id; });
+    if (!of_product)
+      return Error::not_found("variant.not_found", "no variant '" + q.variant_id.value + "' of this product");
+    QQ_ASSIGN_OR_RETURN(auto stores, s.inventory.pickup_availability(q.variant_id, c.location_ids, q.from));
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& a : stores) items.push_back(availability_json(a));
+    return json_reply(200, {{"product_id", product.id.value}, {"variant_id", q.variant_id.value}, {"items", items}});
   }));
 
   router.add("GET", "/v1/store/categories", store_route(s, [&s, cache](Request& r, const channels::Channel&) -> Result<Response> {
@@ -152,8 +217,9 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
-    f.only({"email", "shipping_address"});
+    f.only({"email", "shipping_address", "fulfilment"});
     cart::CartPatch patch = read_cart_details(f);
+    patch.fulfilment = read_fulfilment(f);
     QQ_TRY(body.status_with(cart::CartService::validate(patch)));
     QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.update(c, id, patch));
     return json_reply(200, cart_json(cart));
@@ -202,7 +268,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     checkout::CheckoutRequest request{id, std::string(r.header("idempotency-key").value_or("")),
                                       sha256_hex(id.value + "\n" + body.doc().dump())};
     QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
-    nlohmann::json out = order_json(result.order, false);
+    nlohmann::json out = order_json(result.order, false, result.pickup_code);
     out["access_token"] = result.access_token;
     Response reply = created(out, "/v1/store/orders/" + result.order.id.value);
     if (result.replayed) reply.set_header("Idempotent-Replayed", "true");
@@ -226,7 +292,11 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
       return Error::not_found("order.not_found", "no order '" + r.param("id") + "'");
     }
     QQ_ASSIGN_OR_RETURN(orders::Order order, s.orders.get_with_token(c.id, OrderId(r.param("id")), token));
-    return json_reply(200, order_json(order, false));
+    // The token opens the sealed pickup code (orders/pickup_code.h): only its holder sees it.
+    std::string code;
+    if (order.pickup && order.pickup->sealed_code)
+      code = orders::unseal_pickup_code(*order.pickup->sealed_code, token, order.id);
+    return json_reply(200, order_json(order, false, code));
   })));
 }
 

@@ -42,6 +42,11 @@ struct Cart {
   // "location_id", "data"}. Cleared whenever the lines or the shipping address change, since
   // the quote depended on them.
   std::optional<nlohmann::json> shipping;
+  // How the order will be fulfilled: "ship" (to the shipping address) or "pickup" (at
+  // pickup_location_id, a pickup-enabled store of the channel: no address, no shipping fee).
+  std::string fulfilment_type = "ship";
+  std::optional<LocationId> pickup_location_id;
+  std::string pickup_location_name;  // empty unless pickup
   pricing::Totals totals;  // over the purchasable items, plus shipping
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
@@ -78,9 +83,16 @@ struct AddItem {
   std::int64_t quantity = 1;
 };
 
+// The fulfilment chosen for a cart: {"type": "ship"} or {"type": "pickup", "location_id"}.
+struct FulfilmentChoice {
+  std::string type;                        // ship or pickup
+  std::optional<LocationId> location_id;   // pickup only (required there)
+};
+
 struct CartPatch {
   std::optional<std::optional<std::string>> email;             // inner nullopt clears it
   std::optional<std::optional<Address>> shipping_address;      // inner nullopt clears it
+  std::optional<FulfilmentChoice> fulfilment;
 };
 
 }  // namespace quanqu::cart

@@ -60,6 +60,14 @@ Status CartService::validate(const CartPatch& patch) {
   Validator v;
   if (patch.email && *patch.email) v.email("email", **patch.email);
   if (patch.shipping_address && *patch.shipping_address) (*patch.shipping_address)->validate(v, "shipping_address");
+  if (patch.fulfilment) {
+    if (patch.fulfilment->type != "ship" && patch.fulfilment->type != "pickup")
+      v.fail("fulfilment/type", "must be ship or pickup");
+    else if (patch.fulfilment->type == "pickup" && !patch.fulfilment->location_id)
+      v.fail("fulfilment/location_id", "is required for pickup");
+    else if (patch.fulfilment->type == "ship" && patch.fulfilment->location_id)
+      v.fail("fulfilment/location_id", "is only for pickup");
+  }
   return v.status();
 }
 
@@ -70,20 +78,64 @@ Status CartService::validate(const AddItem& item) {
   return v.status();
 }
 
+Result<std::string> CartService::check_pickup(soci::session& sql, const channels::Channel& channel,
+                                              const std::vector<CartItem>& items, const LocationId& location) {
+  std::string name;
+  int pickup = 0;
+  sql << "SELECT name, pickup_enabled FROM stock_locations WHERE id = :id", soci::into(name), soci::into(pickup),
+      soci::use(location.value);
+  bool known = sql.got_data();
+  bool in_channel = known && std::find(channel.location_ids.begin(), channel.location_ids.end(), location) !=
+                                 channel.location_ids.end();
+  if (!in_channel)
+    return Error::conflict("cart.pickup_unavailable",
+                           "'" + location.value + "' is not a store of this channel; pick up at one of its stores",
+                           json{{"location_id", location.value}, {"reason", "not_in_channel"}});
+  if (!pickup)
+    return Error::conflict("cart.pickup_unavailable", "'" + name + "' does not offer pickup",
+                           json{{"location_id", location.value}, {"reason", "pickup_disabled"}});
+  json short_lines = json::array();
+  for (const auto& i : items) {
+    if (!i.unavailable_reason.empty()) continue;
+    long long on_hand = 0, reserved = 0;
+    sql << "SELECT on_hand, reserved FROM inventory_levels WHERE variant_id = :v AND location_id = :l",
+        soci::into(on_hand), soci::into(reserved), soci::use(i.variant_id.value), soci::use(location.value);
+    long long available = sql.got_data() ? std::max<long long>(0, on_hand - reserved) : 0;
+    if (available < i.quantity)
+      short_lines.push_back({{"item_id", i.id.value},
+                             {"sku", i.sku},
+                             {"variant_id", i.variant_id.value},
+                             {"requested", i.quantity},
+                             {"available", available}});
+  }
+  if (!short_lines.empty())
+    return Error::conflict("inventory.insufficient_stock", "'" + name + "' does not have every line for pickup",
+                           json{{"location_id", location.value}, {"lines", short_lines}});
+  return name;
+}
+
 Result<Cart> CartService::load(soci::session& sql, const channels::Channel& channel, const CartId& id) {
   Cart c;
-  std::string email, address, order_id, shipping;
-  soci::indicator email_ind, address_ind, order_ind, shipping_ind = soci::i_null;
-  sql << "SELECT id, channel_id, currency, email, shipping_address, status, order_id, created_at, updated_at, shipping "
-         "FROM carts WHERE id = :id",
+  std::string email, address, order_id, shipping, pickup_location, pickup_name;
+  soci::indicator email_ind, address_ind, order_ind, shipping_ind = soci::i_null, pickup_ind = soci::i_null,
+                                                     pickup_name_ind = soci::i_null;
+  sql << "SELECT c.id, c.channel_id, c.currency, c.email, c.shipping_address, c.status, c.order_id, c.created_at, "
+         "c.updated_at, c.shipping, c.fulfilment_type, c.pickup_location_id, l.name "
+         "FROM carts c LEFT JOIN stock_locations l ON l.id = c.pickup_location_id WHERE c.id = :id",
       soci::into(c.id.value), soci::into(c.channel_id.value), soci::into(c.currency), soci::into(email, email_ind),
       soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind), soci::into(c.created_at),
-      soci::into(c.updated_at), soci::into(shipping, shipping_ind), soci::use(id.value);
+      soci::into(c.updated_at), soci::into(shipping, shipping_ind), soci::into(c.fulfilment_type),
+      soci::into(pickup_location, pickup_ind), soci::into(pickup_name, pickup_name_ind), soci::use(id.value);
   if (!sql.got_data() || c.channel_id != channel.id) return not_found(id);
   if (email_ind == soci::i_ok) c.email = email;
   if (address_ind == soci::i_ok) c.shipping_address = Address::from_json(json::parse(address));
   if (order_ind == soci::i_ok) c.order_id = OrderId(order_id);
   if (shipping_ind == soci::i_ok) c.shipping = json::parse(shipping);
+  if (c.fulfilment_type == "pickup" && pickup_ind == soci::i_ok) {
+    c.pickup_location_id = LocationId(pickup_location);
+    if (pickup_name_ind == soci::i_ok) c.pickup_location_name = pickup_name;
+    c.shipping.reset();  // a pickup pays no shipping
+  }
 
   CartItem item;
   std::string options;
@@ -204,6 +256,9 @@ Result<Cart> CartService::set_shipping(const channels::Channel& channel, const C
     QQ_ASSIGN_OR_RETURN(Cart cart, load(sql, channel, id));
     if (cart.status != "open")
       return Error::conflict("cart.completed", "the cart was checked out already; start a new cart");
+    if (cart.fulfilment_type == "pickup")
+      return Error::conflict("cart.pickup_selected",
+                             "the cart is picked up in store and pays no shipping; choose {\"type\": \"ship\"} first");
     // The quote was made for the cart as it was; a change in between means quoting again.
     if (shipping_fingerprint(cart) != expected_fingerprint)
       return Error::conflict("cart.changed", "the cart changed while shipping was quoted; choose shipping again");
@@ -291,7 +346,9 @@ Result<std::optional<CustomerCart>> CartService::active_in(soci::session& sql, c
   CustomerCart out;
   if (on != channel.id.value) {
     long long now = clock_.now_ms();
-    sql << "UPDATE carts SET channel_id = :c, currency = :cur, shipping = NULL, updated_at = :u WHERE id = :id",
+    // Its pickup store belongs to the other channel: the cart ships again until a store is chosen.
+    sql << "UPDATE carts SET channel_id = :c, currency = :cur, shipping = NULL, fulfilment_type = 'ship', "
+           "pickup_location_id = NULL, updated_at = :u WHERE id = :id",
         soci::use(channel.id.value), soci::use(channel.currency), soci::use(now), soci::use(id);
     QQ_ASSIGN_OR_RETURN(Cart moved, load(sql, channel, CartId(id)));
     for (const auto& i : moved.items) {
@@ -438,8 +495,17 @@ Result<Cart> CartService::remove_item(const channels::Channel& channel, const Ca
 
 Result<Cart> CartService::update(const channels::Channel& channel, const CartId& id, const CartPatch& patch) {
   QQ_TRY(validate(patch));
-  return mutate(channel, id, [&](soci::session& sql, Cart&) -> Status {
+  return mutate(channel, id, [&](soci::session& sql, Cart& cart) -> Status {
     write_details(sql, id, patch);
+    if (!patch.fulfilment) return ok_status();
+    if (patch.fulfilment->type == "ship") {
+      sql << "UPDATE carts SET fulfilment_type = 'ship', pickup_location_id = NULL WHERE id = :id",
+          soci::use(id.value);
+      return ok_status();
+    }
+    QQ_TRY(check_pickup(sql, channel, cart.items, *patch.fulfilment->location_id));
+    sql << "UPDATE carts SET fulfilment_type = 'pickup', pickup_location_id = :l WHERE id = :id",
+        soci::use(patch.fulfilment->location_id->value), soci::use(id.value);
     return ok_status();
   });
 }

@@ -45,6 +45,17 @@ class CartService {
   Result<Cart> remove_item(const channels::Channel& channel, const CartId& id, const CartItemId& item);
   Result<Cart> update(const channels::Channel& channel, const CartId& id, const CartPatch& patch);
 
+  // update() with a fulfilment choice: pickup at a store needs a location of the channel with
+  // pickup enabled (else a 409 `cart.pickup_unavailable`, details.reason not_in_channel or
+  // pickup_disabled) that has every purchasable line available (else a 409
+  // `inventory.insufficient_stock`, details.lines naming each short line); the chosen shipping is
+  // dropped. Back to ship clears the store.
+
+  // The pickup store of a cart checked inside a caller's transaction (checkout uses it too): the
+  // location's name, or the 409s of update() above.
+  static Result<std::string> check_pickup(soci::session& sql, const channels::Channel& channel,
+                                          const std::vector<CartItem>& items, const LocationId& location);
+
   // Stores the chosen shipping (a fulfilment provider's quote) if the cart still matches the
   // fingerprint the quote was made for (409 `cart.changed` otherwise).
   Result<Cart> set_shipping(const channels::Channel& channel, const CartId& id, const std::string& expected_fingerprint,

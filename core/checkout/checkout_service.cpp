@@ -4,6 +4,7 @@
 #include "common/random.h"
 #include "inventory/inventory_service.h"
 #include "orders/order_service.h"
+#include "orders/pickup_code.h"
 
 #include <algorithm>
 
@@ -11,6 +12,41 @@ namespace quanqu::checkout {
 namespace {
 
 using nlohmann::json;
+
+// Where the cart's stock may come from, in order of preference: a pickup store alone; else the
+// channel's locations with the one the shipping was quoted from first, so that the order ships
+// from where its delivery fee was computed whenever that location can supply it.
+std::vector<LocationId> preferred_locations(const channels::Channel& channel, const cart::Cart& cart) {
+  if (cart.fulfilment_type == "pickup" && cart.pickup_location_id) return {*cart.pickup_location_id};
+  std::vector<LocationId> locations = channel.location_ids;
+  if (cart.shipping && cart.shipping->contains("location_id")) {
+    LocationId quoted(cart.shipping->value("location_id", ""));
+    auto it = std::find(locations.begin(), locations.end(), quoted);
+    if (it != locations.end()) std::rotate(locations.begin(), it, it + 1);
+  }
+  return locations;
+}
+
+Result<Address> store_address(soci::session& sql, const LocationId& location) {
+  std::string address;
+  sql << "SELECT address FROM stock_locations WHERE id = :id", soci::into(address), soci::use(location.value);
+  if (!sql.got_data()) return Error::internal("the pickup store " + location.value + " is gone");
+  return Address::from_json(json::parse(address));
+}
+
+// The lines short of stock, as the 409 `inventory.insufficient_stock` lists them.
+json short_lines_json(const cart::Cart& cart, const std::vector<inventory::Shortage>& shortages) {
+  json lines = json::array();
+  for (const auto& s : shortages)
+    for (const auto& i : cart.items)
+      if (i.id.value == s.line_id)
+        lines.push_back({{"item_id", i.id.value},
+                         {"sku", i.sku},
+                         {"variant_id", i.variant_id.value},
+                         {"requested", s.requested},
+                         {"available", std::min<std::int64_t>(s.available, s.requested)}});
+  return lines;
+}
 
 }  // namespace
 
@@ -63,7 +99,10 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
         return Error::conflict("idempotency.key_reused",
                                "this Idempotency-Key was used for a different request; use a new key");
       QQ_ASSIGN_OR_RETURN(orders::Order order, orders::OrderService::load(sql, OrderId(resource)));
-      return CheckoutResult{std::move(order), secret_ind == soci::i_ok ? secret : "", true};
+      std::string token = secret_ind == soci::i_ok ? secret : "", code;
+      if (order.pickup && order.pickup->sealed_code && !token.empty())
+        code = orders::unseal_pickup_code(*order.pickup->sealed_code, token, order.id);
+      return CheckoutResult{std::move(order), token, code, true};
     }
 
     // Claim the key before any other work. A concurrent request with the same key blocks on
@@ -80,15 +119,17 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     if (cart.status != "open")
       return Error::conflict("cart.completed", "the cart was checked out already with another Idempotency-Key");
     if (cart.items.empty()) return Error::unprocessable("checkout.empty_cart", "the cart has no items");
+    bool pickup = cart.fulfilment_type == "pickup" && cart.pickup_location_id.has_value();
     std::vector<FieldError> missing;
     if (!cart.email) missing.push_back({"email", "is required to check out"});
-    if (!cart.shipping_address) missing.push_back({"shipping_address", "is required to check out"});
+    if (!pickup && !cart.shipping_address) missing.push_back({"shipping_address", "is required to check out"});
     if (!missing.empty()) {
-      Error e = Error::unprocessable("checkout.missing_details", "set the cart's email and shipping address first");
+      Error e = Error::unprocessable("checkout.missing_details",
+                                     pickup ? "set the cart's email first" : "set the cart's email and shipping address first");
       e.fields = std::move(missing);
       return e;
     }
-    if (!channel.fulfilment_providers.empty() && !cart.shipping)
+    if (!pickup && !channel.fulfilment_providers.empty() && !cart.shipping)
       return Error::unprocessable("checkout.shipping_required",
                                   "choose a shipping method first (POST .../shipping-method)");
     json unavailable = json::array();
@@ -101,39 +142,20 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       return e;
     }
 
-    // 3. Reserve stock, in variant order so that concurrent checkouts lock rows in one order.
+    // 3. Reserve stock by the allocation rule (inventory/allocation.h); the levels are locked in
+    //    one global order, so concurrent checkouts never deadlock. A pickup store is checked
+    //    again (it may have stopped offering pickup since the cart chose it).
     OrderId order_id(new_id("order"));
-    std::vector<const cart::CartItem*> by_variant;
-    for (const auto& i : cart.items) by_variant.push_back(&i);
-    std::sort(by_variant.begin(), by_variant.end(),
-              [](const auto* a, const auto* b) { return a->variant_id < b->variant_id; });
-    std::vector<inventory::Allocation> allocations;
-    json short_lines = json::array();
-    // The location the shipping was quoted from comes first: the order ships from where its
-    // delivery fee was computed whenever that location still holds the goods.
-    std::vector<LocationId> locations = channel.location_ids;
-    if (cart.shipping && cart.shipping->contains("location_id")) {
-      LocationId quoted(cart.shipping->value("location_id", ""));
-      auto it = std::find(locations.begin(), locations.end(), quoted);
-      if (it != locations.end()) std::rotate(locations.begin(), it, it + 1);
-    }
-    for (const auto* item : by_variant) {
-      std::int64_t available = 0;
-      auto taken = inventory::InventoryService::reserve(sql, clock_, item->variant_id, locations, item->quantity,
-                                                        order_id.value, &available);
-      if (!taken) {
-        short_lines.push_back({{"item_id", item->id.value},
-                               {"sku", item->sku},
-                               {"variant_id", item->variant_id.value},
-                               {"requested", item->quantity},
-                               {"available", std::min<std::int64_t>(available, item->quantity)}});
-        continue;
-      }
-      allocations.insert(allocations.end(), taken->begin(), taken->end());
-    }
-    if (!short_lines.empty())
+    if (pickup) QQ_TRY(cart::CartService::check_pickup(sql, channel, cart.items, *cart.pickup_location_id));
+    std::vector<inventory::LineDemand> demand;
+    for (const auto& i : cart.items) demand.push_back({i.id.value, i.variant_id, i.quantity});
+    QQ_ASSIGN_OR_RETURN(inventory::AllocationPlan plan,
+                        inventory::InventoryService::reserve_order(sql, clock_, demand,
+                                                                   preferred_locations(channel, cart), order_id.value));
+    if (!plan.ok())
       return Error::conflict("inventory.insufficient_stock", "not enough stock for some lines; nothing was reserved",
-                             {{"lines", short_lines}});
+                             {{"lines", short_lines_json(cart, plan.shortages)}});
+    std::vector<inventory::Allocation> allocations = std::move(plan.allocations);
 
     // 4. The order, with an immutable snapshot of lines and totals.
     orders::Order order;
@@ -142,9 +164,23 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     order.cart_id = cart.id;
     order.currency = cart.currency;
     order.email = *cart.email;
-    order.shipping_address = *cart.shipping_address;
     order.totals = cart.totals;
-    if (cart.shipping) order.shipping = *cart.shipping;
+    std::string token = "qq_ot_" + random_hex(24), pickup_code;
+    if (pickup) {
+      // The goods wait at the store: its address is where the order goes.
+      QQ_ASSIGN_OR_RETURN(order.shipping_address, store_address(sql, *cart.pickup_location_id));
+      order.fulfilment_type = "pickup";
+      orders::Pickup p;
+      p.location_id = *cart.pickup_location_id;
+      p.location_name = cart.pickup_location_name;
+      pickup_code = orders::new_pickup_code();
+      p.code_hash = orders::pickup_code_hash(order_id, pickup_code);
+      p.sealed_code = orders::seal_pickup_code(pickup_code, token, order_id);
+      order.pickup = std::move(p);
+    } else {
+      order.shipping_address = *cart.shipping_address;
+      if (cart.shipping) order.shipping = *cart.shipping;
+    }
     order.totals.lines.clear();
     order.allocations = std::move(allocations);
     for (const auto& i : cart.items)
@@ -162,7 +198,6 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       order.payment_provider = claimed.provider;
       paid_at_checkout = claimed.status == "captured";
     }
-    std::string token = "qq_ot_" + random_hex(24);
     QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token));
     if (paid_at_checkout) {
       bool changed = false;
@@ -182,7 +217,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     events_.record(sql, "inventory.changed",
                    inventory::InventoryService::changed_event(order.allocations, "reserve", order.id.value));
     if (paid_at_checkout) events_.record(sql, "order.paid", orders::OrderService::event_data(order));
-    return CheckoutResult{std::move(order), token, false};
+    return CheckoutResult{std::move(order), token, pickup_code, false};
   });
   if (done && !done->replayed) {
     inventory::InventoryService::stock_changed(changes_, done->order.allocations);

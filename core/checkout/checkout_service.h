@@ -21,6 +21,7 @@ struct CheckoutRequest {
 struct CheckoutResult {
   orders::Order order;
   std::string access_token;  // lets the shopper read the order; shown on creation and on replay
+  std::string pickup_code;   // a pickup order's six digits (unsealed with the token on replay); else empty
   bool replayed = false;     // true when the key had been used for this very request before
 };
 
@@ -34,7 +35,12 @@ class CheckoutService {
   // and shipping address (422 `checkout.missing_details`) and purchasable lines (422
   // `checkout.unavailable_items`), reserves stock for every line over the channel's locations
   // (409 `inventory.insufficient_stock` naming every short line; nothing is written), creates
-  // the order and completes the cart. A channel with fulfilment providers needs a shipping
+  // the order and completes the cart. Stock is allocated by inventory::plan_allocations: the
+  // whole order from the first location that has it all (the shipping quote's location first),
+  // else line by line, splitting a line only when no location has all of it. A pickup cart
+  // reserves at its store only, needs no shipping address or method, and its order gets a
+  // pickup code (CheckoutResult::pickup_code; stored hashed and sealed with the access token).
+  // A ship cart: a channel with fulfilment providers needs a shipping
   // method chosen (422 `checkout.shipping_required`); its charge is in the cart's totals. A channel with payment providers first has the cart's
   // payment session authorised (PaymentService::authorize_for_checkout, outside the
   // transaction: it may call a gateway); no authorisation, no order. After commit it publishes

@@ -10,6 +10,9 @@
 
 namespace quanqu::inventory {
 
+constexpr int kDefaultPickupHoldHours = 72;
+constexpr int kMaxPickupHoldHours = 720;
+
 struct StockLocation {
   LocationId id;
   std::string code;
@@ -19,6 +22,8 @@ struct StockLocation {
   bool pickup_enabled = false;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  // How long a pickup order waits at this store once ready (1..720 hours) before it is cancelled.
+  int pickup_hold_hours = kDefaultPickupHoldHours;
 };
 
 struct NewStockLocation {
@@ -27,12 +32,21 @@ struct NewStockLocation {
   std::string kind = "warehouse";
   Address address;
   bool pickup_enabled = false;
+  int pickup_hold_hours = kDefaultPickupHoldHours;
 };
 
 struct StockLocationPatch {
   std::optional<std::string> name;
   std::optional<Address> address;
   std::optional<bool> pickup_enabled;
+  std::optional<std::int64_t> pickup_hold_hours;
+};
+
+// A store a shopper may pick a variant up at: what it has available now and how far it is.
+struct PickupAvailability {
+  StockLocation location;
+  std::int64_t available = 0;               // on hand less reserved, never below 0
+  std::optional<double> distance_metres;    // when both the caller and the store have coordinates
 };
 
 struct InventoryLevel {

@@ -1,5 +1,6 @@
 // Locations, levels and the conditional updates that make reservations oversell-proof.
 #include "inventory/inventory_service.h"
+#include "common/geo.h"
 #include "common/validation.h"
 #include "storage/dynamic_query.h"
 
@@ -122,10 +123,11 @@ Result<StockLocation> InventoryService::load_location(soci::session& sql, const 
   StockLocation l;
   std::string address;
   int pickup = 0;
-  sql << "SELECT id, code, name, kind, address, pickup_enabled, created_at, updated_at FROM stock_locations "
-         "WHERE id = :id OR code = :code",
+  sql << "SELECT id, code, name, kind, address, pickup_enabled, created_at, updated_at, pickup_hold_hours "
+         "FROM stock_locations WHERE id = :id OR code = :code",
       soci::into(l.id.value), soci::into(l.code), soci::into(l.name), soci::into(l.kind), soci::into(address),
-      soci::into(pickup), soci::into(l.created_at), soci::into(l.updated_at), soci::use(id.value), soci::use(id.value);
+      soci::into(pickup), soci::into(l.created_at), soci::into(l.updated_at), soci::into(l.pickup_hold_hours),
+      soci::use(id.value), soci::use(id.value);
   if (!sql.got_data()) return Error::not_found("location.not_found", "no stock location '" + id.value + "'");
   l.address = Address::from_json(nlohmann::json::parse(address));
   l.pickup_enabled = pickup != 0;
@@ -137,22 +139,23 @@ Result<StockLocation> InventoryService::create_location(const NewStockLocation& 
   v.handle("code", in.code, 64);
   v.text("name", in.name, 200);
   validate_location_fields(v, in.kind, in.address);
+  v.range("pickup_hold_hours", in.pickup_hold_hours, 1, kMaxPickupHoldHours);
   QQ_TRY(v.status());
   auto created = db_.write<StockLocation>([&](soci::session& sql) -> Result<StockLocation> {
     long long taken = 0;
     sql << "SELECT COUNT(*) FROM stock_locations WHERE code = :c", soci::into(taken), soci::use(in.code);
     if (taken) return Error::conflict("location.code_taken", "a stock location with code '" + in.code + "' exists");
     StockLocation l{LocationId(new_id("loc")), in.code,         in.name,        in.kind, in.address,
-                    in.pickup_enabled,         clock_.now_ms(), clock_.now_ms()};
+                    in.pickup_enabled,         clock_.now_ms(), clock_.now_ms(), in.pickup_hold_hours};
     std::string address = l.address.to_json().dump();
     int pickup = l.pickup_enabled;
     double lat = l.address.latitude.value_or(0), lon = l.address.longitude.value_or(0);
     soci::indicator coord_ind = l.address.latitude ? soci::i_ok : soci::i_null;
     sql << "INSERT INTO stock_locations (id, code, name, kind, address, latitude, longitude, pickup_enabled, "
-           "created_at, updated_at) VALUES (:id, :c, :n, :k, :a, :lat, :lon, :p, :ca, :ua)",
+           "created_at, updated_at, pickup_hold_hours) VALUES (:id, :c, :n, :k, :a, :lat, :lon, :p, :ca, :ua, :h)",
         soci::use(l.id.value), soci::use(l.code), soci::use(l.name), soci::use(l.kind), soci::use(address),
         soci::use(lat, coord_ind), soci::use(lon, coord_ind), soci::use(pickup), soci::use(l.created_at),
-        soci::use(l.updated_at);
+        soci::use(l.updated_at), soci::use(l.pickup_hold_hours);
     return l;
   });
   if (created) changes_.bump();
@@ -163,21 +166,23 @@ Result<StockLocation> InventoryService::update_location(const LocationId& id, co
   Validator v;
   if (patch.name) v.text("name", *patch.name, 200);
   if (patch.address) patch.address->validate(v, "address");
+  if (patch.pickup_hold_hours) v.range("pickup_hold_hours", *patch.pickup_hold_hours, 1, kMaxPickupHoldHours);
   QQ_TRY(v.status());
   auto updated = db_.write<StockLocation>([&](soci::session& sql) -> Result<StockLocation> {
     QQ_ASSIGN_OR_RETURN(StockLocation l, load_location(sql, id));
     if (patch.name) l.name = *patch.name;
     if (patch.address) l.address = *patch.address;
     if (patch.pickup_enabled) l.pickup_enabled = *patch.pickup_enabled;
+    if (patch.pickup_hold_hours) l.pickup_hold_hours = static_cast<int>(*patch.pickup_hold_hours);
     l.updated_at = clock_.now_ms();
     std::string address = l.address.to_json().dump();
     int pickup = l.pickup_enabled;
     double lat = l.address.latitude.value_or(0), lon = l.address.longitude.value_or(0);
     soci::indicator coord_ind = l.address.latitude ? soci::i_ok : soci::i_null;
     sql << "UPDATE stock_locations SET name = :n, address = :a, latitude = :lat, longitude = :lon, "
-           "pickup_enabled = :p, updated_at = :u WHERE id = :id",
+           "pickup_enabled = :p, updated_at = :u, pickup_hold_hours = :h WHERE id = :id",
         soci::use(l.name), soci::use(address), soci::use(lat, coord_ind), soci::use(lon, coord_ind), soci::use(pickup),
-        soci::use(l.updated_at), soci::use(l.id.value);
+        soci::use(l.updated_at), soci::use(l.pickup_hold_hours), soci::use(l.id.value);
     return l;
   });
   if (updated) changes_.bump();
@@ -354,6 +359,70 @@ std::optional<std::vector<Allocation>> InventoryService::reserve(soci::session& 
     write_ledger(sql, clock, a.variant_id, a.location_id, "reserve", 0, q, on_hand_after, reserved_after, reference);
   }
   return plan;
+}
+
+Result<AllocationPlan> InventoryService::reserve_order(soci::session& sql, const Clock& clock,
+                                                       const std::vector<LineDemand>& lines,
+                                                       const std::vector<LocationId>& locations,
+                                                       const std::string& reference) {
+  // Lock every level the plan may use, in one global order (variant, then location), so that two
+  // checkouts over the same levels queue on the first one instead of deadlocking on PostgreSQL,
+  // and read them under the lock: the plan is made on numbers nobody else can change meanwhile.
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auto& line : lines)
+    for (const auto& location : locations) keys.emplace_back(line.variant_id.value, location.value);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::vector<LevelStock> levels;
+  for (const auto& [variant, location] : keys) {
+    auto level = lock_level(sql, VariantId(variant), LocationId(location));
+    if (level && level->first - level->second > 0)
+      levels.push_back({VariantId(variant), LocationId(location), level->first - level->second});
+  }
+  AllocationPlan plan = plan_allocations(lines, locations, levels);
+  if (!plan.ok()) return plan;
+  // The conditional update stays the guard against overselling, whatever the locking did.
+  long long now = clock.now_ms();
+  for (const auto& a : plan.allocations) {
+    long long q = a.quantity, on_hand_after = 0, reserved_after = 0;
+    sql << "UPDATE inventory_levels SET reserved = reserved + :q, updated_at = :u "
+           "WHERE variant_id = :v AND location_id = :l AND on_hand - reserved >= :q2 RETURNING on_hand, reserved",
+        soci::use(q), soci::use(now), soci::use(a.variant_id.value), soci::use(a.location_id.value), soci::use(q),
+        soci::into(on_hand_after), soci::into(reserved_after);
+    if (!sql.got_data())
+      return Error::conflict("inventory.insufficient_stock", "stock changed during checkout; try again");
+    write_ledger(sql, clock, a.variant_id, a.location_id, "reserve", 0, q, on_hand_after, reserved_after, reference);
+  }
+  return plan;
+}
+
+Result<std::vector<PickupAvailability>> InventoryService::pickup_availability(
+    const VariantId& variant, const std::vector<LocationId>& locations, std::optional<std::pair<double, double>> from) {
+  auto found = db_.read<std::vector<PickupAvailability>>(
+      [&](soci::session& sql) -> Result<std::vector<PickupAvailability>> {
+        std::vector<PickupAvailability> out;
+        for (const auto& id : locations) {
+          QQ_ASSIGN_OR_RETURN(StockLocation l, load_location(sql, id));
+          if (!l.pickup_enabled) continue;
+          PickupAvailability a;
+          long long on_hand = 0, reserved = 0;
+          sql << "SELECT on_hand, reserved FROM inventory_levels WHERE variant_id = :v AND location_id = :l",
+              soci::into(on_hand), soci::into(reserved), soci::use(variant.value), soci::use(l.id.value);
+          a.available = sql.got_data() ? std::max<long long>(0, on_hand - reserved) : 0;
+          if (from && l.address.latitude && l.address.longitude)
+            a.distance_metres = haversine_metres(from->first, from->second, *l.address.latitude, *l.address.longitude);
+          a.location = std::move(l);
+          out.push_back(std::move(a));
+        }
+        return out;
+      });
+  if (!found || !from) return found;
+  // Nearest first; stores without coordinates last, in the channel's order (a stable sort).
+  std::stable_sort(found->begin(), found->end(), [](const PickupAvailability& a, const PickupAvailability& b) {
+    if (a.distance_metres.has_value() != b.distance_metres.has_value()) return a.distance_metres.has_value();
+    return a.distance_metres.value_or(0) < b.distance_metres.value_or(0);
+  });
+  return found;
 }
 
 Status InventoryService::release(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "events/event_bus.h"
+#include "inventory/allocation.h"
 #include "inventory/inventory.h"
 #include "storage/database.h"
 
@@ -89,6 +90,13 @@ class InventoryService {
   // Ledger rows, newest first; cursor-paginated.
   Result<LedgerPage> list_ledger(const LedgerQuery& query);
 
+  // The pickup-enabled stores among `locations` (a channel's, in its order) with what they have of
+  // the variant now (read from the levels, never cached). With `from` ({latitude, longitude}),
+  // each has its distance and they come nearest first (those without coordinates last).
+  Result<std::vector<PickupAvailability>> pickup_availability(const VariantId& variant,
+                                                              const std::vector<LocationId>& locations,
+                                                              std::optional<std::pair<double, double>> from);
+
   // --- Inside a caller's transaction ---
   // Reserves `quantity` units of the variant over `locations` (preference order): one location
   // that can supply it all if there is one, else spread in order. Returns what was taken, or
@@ -100,6 +108,14 @@ class InventoryService {
                                                         const VariantId& variant,
                                                         const std::vector<LocationId>& locations, std::int64_t quantity,
                                                         const std::string& reference, std::int64_t* available_out);
+  // Reserves an order's lines over `locations` (preference order) by plan_allocations(): the
+  // levels concerned are locked first, in (variant, location) order, so concurrent checkouts
+  // never deadlock, then planned on and reserved (ledger rows with reason "reserve"). A plan with
+  // shortages is returned as is and nothing is reserved; a 409 `inventory.insufficient_stock`
+  // only if a guard update failed anyway (the caller rolls back either way on a shortage).
+  static Result<AllocationPlan> reserve_order(soci::session& sql, const Clock& clock,
+                                              const std::vector<LineDemand>& lines,
+                                              const std::vector<LocationId>& locations, const std::string& reference);
   // Gives reserved units back (an order cancelled); writes ledger rows with reason "release".
   static Status release(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
                         const std::string& reference);

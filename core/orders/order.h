@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,12 +37,26 @@ struct OrderEvent {
   std::int64_t created_at = 0;
 };
 
+// The pickup side of an order picked up in store.
+struct Pickup {
+  LocationId location_id;
+  std::string location_name;
+  int failed_attempts = 0;  // wrong codes since the last unlock
+  bool locked = false;      // kMaxPickupAttempts wrong codes: no pickup until an admin unlocks it
+  std::optional<std::int64_t> ready_at;    // when the store marked it ready
+  std::optional<std::int64_t> expires_at;  // ready_at + the store's hold: cancelled after it
+  // Stored, never shown: the code's hash (pickup_code_hash) and its sealed form (seal_pickup_code).
+  std::string code_hash;
+  std::optional<std::int64_t> sealed_code;
+};
+
 struct Order {
   OrderId id;
   std::int64_t number = 0;  // human-friendly, increasing
   ChannelId channel_id;
   CartId cart_id;
-  std::string status;  // pending, paid, fulfilled, completed, cancelled
+  // pending, paid, fulfilled, ready_for_pickup, picked_up, completed, cancelled
+  std::string status;
   std::string currency;
   std::string email;
   Address shipping_address;
@@ -52,8 +67,10 @@ struct Order {
   std::string payment_status = "not_required";
   std::string payment_session_id;  // empty when not_required
   std::string payment_provider;
-  // unfulfilled, fulfilled (handed to delivery; stock left the shelf), delivered.
+  // unfulfilled, fulfilled (handed to delivery; stock left the shelf), delivered, picked_up.
   std::string fulfilment_status = "unfulfilled";
+  std::string fulfilment_type = "ship";  // ship or pickup
+  std::optional<Pickup> pickup;          // pickup orders only
   // The shipping chosen in the cart: {"provider", "amount", "label", "location_id", "data"}; null when none.
   nlohmann::json shipping;
   std::vector<OrderEvent> events;

@@ -3,6 +3,7 @@
 #include "common/random.h"
 #include "common/validation.h"
 #include "inventory/inventory_service.h"
+#include "orders/pickup_code.h"
 #include "storage/dynamic_query.h"
 
 namespace quanqu::orders {
@@ -59,6 +60,86 @@ void add_event(soci::session& sql, const Clock& clock, Order& o, const std::stri
   o.events.push_back(std::move(e));
 }
 
+// Reads the pickup columns of a loaded order into o.fulfilment_type and o.pickup.
+Status load_pickup(soci::session& sql, Order& o) {
+  Pickup p;
+  std::string location, name, hash;
+  long long sealed = 0, ready = 0, expires = 0;
+  int attempts = 0, locked = 0;
+  soci::indicator location_ind, name_ind, hash_ind, sealed_ind, ready_ind, expires_ind;
+  sql << "SELECT o.fulfilment_type, o.pickup_location_id, l.name, o.pickup_code_hash, o.pickup_code_sealed, "
+         "o.pickup_failed_attempts, o.pickup_locked, o.pickup_ready_at, o.pickup_expires_at "
+         "FROM orders o LEFT JOIN stock_locations l ON l.id = o.pickup_location_id WHERE o.id = :id",
+      soci::into(o.fulfilment_type), soci::into(location, location_ind), soci::into(name, name_ind),
+      soci::into(hash, hash_ind), soci::into(sealed, sealed_ind), soci::into(attempts), soci::into(locked),
+      soci::into(ready, ready_ind), soci::into(expires, expires_ind), soci::use(o.id.value);
+  if (o.fulfilment_type != "pickup" || location_ind != soci::i_ok) return ok_status();
+  p.location_id = LocationId(location);
+  if (name_ind == soci::i_ok) p.location_name = name;
+  if (hash_ind == soci::i_ok) p.code_hash = hash;
+  if (sealed_ind == soci::i_ok) p.sealed_code = sealed;
+  p.failed_attempts = attempts;
+  p.locked = locked != 0;
+  if (ready_ind == soci::i_ok) p.ready_at = ready;
+  if (expires_ind == soci::i_ok) p.expires_at = expires;
+  o.pickup = std::move(p);
+  return ok_status();
+}
+
+// --- The pickup transitions: each a conditional UPDATE that says whether it moved the order.
+// (The order state machine absorbs these; until then each move is one small function.)
+
+bool move_to_ready_for_pickup(soci::session& sql, const OrderId& id, long long now, long long expires_at) {
+  std::string moved;
+  sql << "UPDATE orders SET status = 'ready_for_pickup', pickup_ready_at = :r, pickup_expires_at = :e, "
+         "updated_at = :u WHERE id = :id AND fulfilment_type = 'pickup' AND fulfilment_status = 'unfulfilled' AND "
+         "(status = 'paid' OR (status = 'pending' AND payment_status = 'not_required')) RETURNING id",
+      soci::use(now), soci::use(expires_at), soci::use(now), soci::use(id.value), soci::into(moved);
+  return sql.got_data();
+}
+
+bool move_ready_to_picked_up(soci::session& sql, const OrderId& id, long long now) {
+  std::string moved;
+  sql << "UPDATE orders SET status = 'picked_up', fulfilment_status = 'picked_up', updated_at = :u "
+         "WHERE id = :id AND status = 'ready_for_pickup' AND pickup_locked = 0 RETURNING id",
+      soci::use(now), soci::use(id.value), soci::into(moved);
+  return sql.got_data();
+}
+
+bool move_picked_up_to_completed(soci::session& sql, const OrderId& id, long long now) {
+  std::string moved;
+  sql << "UPDATE orders SET status = 'completed', updated_at = :u WHERE id = :id AND status = 'picked_up' "
+         "RETURNING id",
+      soci::use(now), soci::use(id.value), soci::into(moved);
+  return sql.got_data();
+}
+
+bool move_ready_to_cancelled(soci::session& sql, const OrderId& id, long long now) {
+  std::string moved;
+  sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id AND status = 'ready_for_pickup' "
+         "RETURNING id",
+      soci::use(now), soci::use(id.value), soci::into(moved);
+  return sql.got_data();
+}
+
+// Counts a wrong code; the kMaxPickupAttempts-th locks the order. Returns the attempts now made.
+int count_wrong_code(soci::session& sql, const OrderId& id, long long now) {
+  int attempts = 0;
+  sql << "UPDATE orders SET pickup_failed_attempts = pickup_failed_attempts + 1, "
+         "pickup_locked = CASE WHEN pickup_failed_attempts + 1 >= :max THEN 1 ELSE 0 END, updated_at = :u "
+         "WHERE id = :id RETURNING pickup_failed_attempts",
+      soci::use(kMaxPickupAttempts), soci::use(now), soci::use(id.value), soci::into(attempts);
+  return attempts;
+}
+
+Error pickup_conflict(const Order& o, const std::string& wanted) {
+  return Error::conflict("order.pickup_conflict", "an order that is " + o.status + " cannot become " + wanted);
+}
+
+Error not_pickup(const Order& o) {
+  return Error::conflict("order.not_pickup", "order " + o.id.value + " is shipped, not picked up in store");
+}
+
 }  // namespace
 
 OrderService::OrderService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events)
@@ -87,6 +168,14 @@ Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order
       soci::use(tax), soci::use(shipping), soci::use(discount), soci::use(total), soci::use(snapshot),
       soci::use(token_hash), soci::use(created), soci::use(created), soci::use(o.payment_status),
       soci::use(o.payment_session_id, session_ind), soci::use(o.fulfilment_status), soci::use(shipping_doc, shipping_ind);
+  if (o.pickup) {
+    long long sealed = o.pickup->sealed_code.value_or(0);
+    soci::indicator sealed_ind = o.pickup->sealed_code ? soci::i_ok : soci::i_null;
+    sql << "UPDATE orders SET fulfilment_type = 'pickup', pickup_location_id = :l, pickup_code_hash = :h, "
+           "pickup_code_sealed = :s WHERE id = :id",
+        soci::use(o.pickup->location_id.value), soci::use(o.pickup->code_hash), soci::use(sealed, sealed_ind),
+        soci::use(o.id.value);
+  }
   for (const auto& a : o.allocations) {
     long long q = a.quantity;
     sql << "INSERT INTO order_allocations (order_id, variant_id, location_id, quantity) VALUES (:o, :v, :l, :q)",
@@ -117,6 +206,7 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   if (session_ind == soci::i_ok) o.payment_session_id = session_id;
   if (provider_ind != soci::i_ok) o.payment_provider.clear();
   if (shipping_ind == soci::i_ok) o.shipping = json::parse(shipping_doc);
+  QQ_TRY(load_pickup(sql, o));
   o.shipping_address = Address::from_json(json::parse(address));
   o.totals.currency = o.currency;
   o.totals.subtotal = subtotal;
@@ -171,9 +261,10 @@ Result<OrderPage> OrderService::list(const OrderQuery& query) {
   v.range("limit", query.limit, 1, 100);
   if (!query.cursor.empty() && !looks_like_id(query.cursor, "order"))
     v.fail("cursor", "is not a cursor from this list");
-  static const std::vector<std::string> kStatuses{"pending", "paid", "fulfilled", "completed", "cancelled"};
+  static const std::vector<std::string> kStatuses{"pending",   "paid",      "fulfilled", "ready_for_pickup",
+                                                  "picked_up", "completed", "cancelled"};
   if (!query.status.empty() && std::find(kStatuses.begin(), kStatuses.end(), query.status) == kStatuses.end())
-    v.fail("status", "must be one of pending, paid, fulfilled, completed, cancelled");
+    v.fail("status", "must be one of pending, paid, fulfilled, ready_for_pickup, picked_up, completed, cancelled");
   QQ_TRY(v.status("invalid_query"));
   return db_.read<OrderPage>([&](soci::session& sql) -> Result<OrderPage> {
     std::vector<std::string> ids;
@@ -248,6 +339,8 @@ json OrderService::event_data(const Order& o) {
           {"status", o.status},
           {"payment_status", o.payment_status},
           {"fulfilment_status", o.fulfilment_status},
+          {"fulfilment_type", o.fulfilment_type},
+          {"pickup_location_id", o.pickup ? json(o.pickup->location_id.value) : json(nullptr)},
           {"email", o.email},
           {"total", {{"amount", o.totals.total}, {"currency", o.currency}}}};
 }
@@ -317,6 +410,117 @@ Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string&
     events_.notify();
   }
   return moved;
+}
+
+Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id) {
+  auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    if (!o.pickup) return not_pickup(o);
+    int hold_hours = inventory::kDefaultPickupHoldHours;
+    sql << "SELECT pickup_hold_hours FROM stock_locations WHERE id = :id", soci::into(hold_hours),
+        soci::use(o.pickup->location_id.value);
+    long long now = clock_.now_ms(), expires_at = now + hold_hours * hold_hour_ms_;
+    if (!move_to_ready_for_pickup(sql, o.id, now, expires_at)) return pickup_conflict(o, "ready_for_pickup");
+    if (schedule_expiry_) QQ_TRY(schedule_expiry_(sql, o.id, expires_at));
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+    add_event(sql, clock_, current, "order.ready_for_pickup",
+              {{"location_id", current.pickup->location_id.value}, {"expires_at", expires_at}});
+    json data = event_data(current);
+    data["pickup_expires_at"] = expires_at;
+    events_.record(sql, "order.ready_for_pickup", data);
+    return current;
+  });
+  if (moved) events_.notify();  // no stock moved: no store view is stale
+  return moved;
+}
+
+Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string& code) {
+  if (!looks_like_pickup_code(code))
+    return Error::invalid("validation_failed", "the request has invalid fields", {{"code", "must be 6 digits"}});
+  // A wrong code is counted in a transaction that commits: the outcome says which it was.
+  struct Outcome {
+    Order order;
+    int wrong_attempts = 0;  // above 0: the code was wrong, and this many were made
+  };
+  auto done = db_.write<Outcome>([&](soci::session& sql) -> Result<Outcome> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    if (!o.pickup) return not_pickup(o);
+    if (o.status != "ready_for_pickup") return pickup_conflict(o, "picked_up");
+    if (o.pickup->locked)
+      return Error::conflict("pickup.locked", "too many wrong codes: an admin must unlock the order's pickup first",
+                             {{"failed_attempts", o.pickup->failed_attempts}});
+    long long now = clock_.now_ms();
+    if (!constant_time_equal(o.pickup->code_hash, pickup_code_hash(o.id, code))) {
+      int attempts = count_wrong_code(sql, o.id, now);
+      QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+      add_event(sql, clock_, current, "order.pickup_code_rejected", {{"failed_attempts", attempts}});
+      return Outcome{std::move(current), attempts};
+    }
+    if (!move_ready_to_picked_up(sql, o.id, now)) return pickup_conflict(o, "picked_up");
+    QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
+    QQ_ASSIGN_OR_RETURN(Order picked, load(sql, id));
+    add_event(sql, clock_, picked, "order.picked_up", {{"location_id", picked.pickup->location_id.value}});
+    events_.record(sql, "order.picked_up", event_data(picked));
+    events_.record(sql, "inventory.changed",
+                   inventory::InventoryService::changed_event(picked.allocations, "fulfilment", picked.id.value));
+    if (!move_picked_up_to_completed(sql, o.id, now)) return Error::internal("a picked-up order did not complete");
+    QQ_ASSIGN_OR_RETURN(Order completed, load(sql, id));
+    add_event(sql, clock_, completed, "order.completed", json::object());
+    events_.record(sql, "order.completed", event_data(completed));
+    return Outcome{std::move(completed), 0};
+  });
+  if (!done) return done.error();
+  if (done->wrong_attempts == 0) inventory::InventoryService::stock_changed(changes_, done->order.allocations);
+  events_.notify();
+  if (done->wrong_attempts == 0) return std::move(done->order);
+  int left = std::max(0, kMaxPickupAttempts - done->wrong_attempts);
+  Error e = Error::unprocessable(
+      "pickup.wrong_code", left > 0 ? "the pickup code is wrong; " + std::to_string(left) + " attempts left"
+                                    : "the pickup code is wrong; the order is now locked until an admin unlocks it");
+  e.details = {{"attempts_left", left}, {"locked", left == 0}};
+  return e;
+}
+
+Result<Order> OrderService::unlock_pickup(const OrderId& id) {
+  auto unlocked = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    if (!o.pickup) return not_pickup(o);
+    long long now = clock_.now_ms();
+    sql << "UPDATE orders SET pickup_failed_attempts = 0, pickup_locked = 0, updated_at = :u WHERE id = :id",
+        soci::use(now), soci::use(o.id.value);
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+    add_event(sql, clock_, current, "order.pickup_unlocked", {{"failed_attempts", o.pickup->failed_attempts}});
+    events_.record(sql, "order.pickup_unlocked", event_data(current));
+    return current;
+  });
+  if (unlocked) events_.notify();
+  return unlocked;
+}
+
+Result<std::optional<Order>> OrderService::expire_pickup(const OrderId& id) {
+  auto expired = db_.write<std::optional<Order>>([&](soci::session& sql) -> Result<std::optional<Order>> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    long long now = clock_.now_ms();
+    // Picked up, cancelled or (after an early run) not yet due: nothing to do.
+    if (!o.pickup || !o.pickup->expires_at || *o.pickup->expires_at > now) return std::optional<Order>();
+    if (!move_ready_to_cancelled(sql, o.id, now)) return std::optional<Order>();
+    QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
+    if (o.payment_status == "authorized")
+      sql << "UPDATE orders SET payment_status = 'cancelled' WHERE id = :id", soci::use(o.id.value);
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+    add_event(sql, clock_, current, "order.cancelled", {{"reason", "pickup_expired"}});
+    json data = event_data(current);
+    data["reason"] = "pickup_expired";
+    events_.record(sql, "order.cancelled", data);
+    events_.record(sql, "inventory.changed",
+                   inventory::InventoryService::changed_event(current.allocations, "release", current.id.value));
+    return std::optional<Order>(std::move(current));
+  });
+  if (expired && *expired) {
+    inventory::InventoryService::stock_changed(changes_, (*expired)->allocations);
+    events_.notify();
+  }
+  return expired;
 }
 
 }  // namespace quanqu::orders

@@ -8,6 +8,7 @@
 #include "orders/order.h"
 #include "storage/database.h"
 
+#include <functional>
 #include <optional>
 
 namespace quanqu::orders {
@@ -45,6 +46,34 @@ class OrderService {
   // backwards, repeating a state or touching a cancelled order is a 409 `order.fulfilment_conflict`.
   Result<Order> set_fulfilment(const OrderId& id, const std::string& status);
 
+  // --- Pickup in store. Each move is a conditional UPDATE (see the transition functions in
+  // order_service.cpp); a move from the wrong state is a 409 and changes nothing. ---
+  // A pickup order that is paid (or pending when the channel takes no payment step: payment
+  // not_required) becomes ready_for_pickup: the hold starts (the store's pickup_hold_hours) and
+  // the expiry is scheduled in the same transaction; publishes order.ready_for_pickup. A ship order
+  // is a 409 `order.not_pickup`; another state a 409 `order.pickup_conflict`.
+  Result<Order> mark_ready_for_pickup(const OrderId& id);
+  // The desk checks `code` (six digits, compared in constant time with the stored hash). Right:
+  // ready_for_pickup -> picked_up -> completed, the reserved stock leaves (ledger "fulfilment"),
+  // order.picked_up and order.completed are published. Wrong: the attempt is counted (committed)
+  // and a 422 `pickup.wrong_code` says attempts_left; the kMaxPickupAttempts-th wrong code locks
+  // the order. Locked: a 409 `pickup.locked` until unlock_pickup(). Not ready: a 409
+  // `order.pickup_conflict`.
+  Result<Order> complete_pickup(const OrderId& id, const std::string& code);
+  // Clears the wrong-code count and the lock of a pickup order; publishes order.pickup_unlocked.
+  Result<Order> unlock_pickup(const OrderId& id);
+  // The hold is over: an order still ready_for_pickup is cancelled (reason pickup_expired), its
+  // stock released where it was reserved, an authorised payment let go; publishes
+  // order.cancelled. Anything else is left alone: nullopt (picked up or cancelled meanwhile).
+  Result<std::optional<Order>> expire_pickup(const OrderId& id);
+
+  // Schedules the expiry of a ready pickup order at `due_ms`, inside the caller's transaction
+  // (the executable wires the job scheduler here; without it nothing is scheduled).
+  using ScheduleExpiry = std::function<Status(soci::session&, const OrderId&, std::int64_t due_ms)>;
+  void set_pickup_expiry(ScheduleExpiry schedule) { schedule_expiry_ = std::move(schedule); }
+  // The length of one hold hour in ms: 3,600,000, or less in tests (--pickup-hold-hour-ms).
+  void set_pickup_hold_hour_ms(std::int64_t ms) { hold_hour_ms_ = ms; }
+
   // The facts an order event carries (order.placed, order.paid, ...).
   static nlohmann::json event_data(const Order& order);
 
@@ -61,6 +90,8 @@ class OrderService {
   const Clock& clock_;
   ChangeCounter& changes_;
   events::EventBus& events_;
+  ScheduleExpiry schedule_expiry_;
+  std::int64_t hold_hour_ms_ = 3'600'000;
 };
 
 }  // namespace quanqu::orders

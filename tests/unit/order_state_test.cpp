@@ -264,6 +264,8 @@ TEST_F(OrderStateTest, EventDataCarriesTheOrdersFacts) {
                         {"status", "pending"},
                         {"payment_status", "not_required"},
                         {"fulfilment_status", "unfulfilled"},
+                        {"fulfilment_type", "ship"},
+                        {"pickup_location_id", nullptr},
                         {"email", "li.lei@example.com"},
                         {"total", {{"amount", 12900}, {"currency", "CNY"}}}}));
 }
