@@ -5,6 +5,8 @@
 #include "routes/handler.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <memory>
 
 namespace quanqu::api {
@@ -55,6 +57,9 @@ Result<reports::SalesQuery> read_query(const Request& r) {
   return q;
 }
 
+// The pickup share rounded to four decimals (0.2857).
+double share_of(const reports::SalesRow& row) { return std::round(row.pickup_share() * 10000) / 10000; }
+
 json row_json(const reports::SalesRow& row) {
   return {{"key", row.key},
           {"label", row.label},
@@ -63,7 +68,9 @@ json row_json(const reports::SalesRow& row) {
           {"cancelled_orders", row.cancelled_orders},
           {"units", row.units},
           {"revenue", money_json(row.revenue, row.currency)},
-          {"average_order_value", money_json(row.average_order_value, row.currency)}};
+          {"average_order_value", money_json(row.average_order_value, row.currency)},
+          {"pickup_orders", row.pickup_orders},
+          {"pickup_share", share_of(row)}};
 }
 
 // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
@@ -77,12 +84,19 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
+std::string share_csv(const reports::SalesRow& row) {
+  char out[16];
+  std::snprintf(out, sizeof out, "%.4f", share_of(row));
+  return out;
+}
+
 Response csv_reply(const reports::SalesQuery& q, const std::vector<reports::SalesRow>& rows) {
-  std::string body = "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value\r\n";
+  std::string body = "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,pickup_orders,pickup_share\r\n";
   for (const auto& row : rows) {
     body += csv_field(row.key) + ',' + csv_field(row.label) + ',' + row.currency + ',' + std::to_string(row.orders) +
             ',' + std::to_string(row.cancelled_orders) + ',' + std::to_string(row.units) + ',' +
-            std::to_string(row.revenue) + ',' + std::to_string(row.average_order_value) + "\r\n";
+            std::to_string(row.revenue) + ',' + std::to_string(row.average_order_value) + ',' +
+            std::to_string(row.pickup_orders) + ',' + share_csv(row) + "\r\n";
   }
   Response r;
   r.status = 200;

@@ -18,7 +18,7 @@ constexpr std::int64_t kDayMs = 86'400'000;
 // The orders of the period and the units of each (the sum of its allocations): the base of every
 // grouping. Sums are cast back to BIGINT so that PostgreSQL divides them as integers, like SQLite.
 constexpr std::string_view kPeriodOrders =
-    "WITH o AS (SELECT id, channel_id, currency, status, total, created_at FROM orders "
+    "WITH o AS (SELECT id, channel_id, currency, status, fulfilment_type, total, created_at FROM orders "
     "WHERE created_at >= :from_ms AND created_at < :to_ms), "
     "u AS (SELECT a.order_id, CAST(SUM(a.quantity) AS BIGINT) AS units FROM order_allocations a JOIN o ON o.id = a.order_id "
     "GROUP BY a.order_id) ";
@@ -28,7 +28,8 @@ constexpr std::string_view kMeasures =
     "SUM(CASE WHEN o.status <> 'cancelled' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN o.status <> 'cancelled' THEN COALESCE(u.units, 0) ELSE 0 END), "
-    "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total ELSE 0 END) ";
+    "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total ELSE 0 END), "
+    "SUM(CASE WHEN o.status <> 'cancelled' AND o.fulfilment_type = 'pickup' THEN 1 ELSE 0 END) ";
 
 std::string day_text(std::int64_t day) {
   std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
@@ -62,7 +63,8 @@ std::string sql_for(SalesGrouping by) {
           "SUM(CASE WHEN o.status <> 'cancelled' THEN 1 ELSE 0 END), "
           "SUM(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END), "
           "SUM(CASE WHEN o.status <> 'cancelled' THEN la.units ELSE 0 END), "
-          "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total * la.units / u.units ELSE 0 END) "
+          "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total * la.units / u.units ELSE 0 END), "
+          "SUM(CASE WHEN o.status <> 'cancelled' AND o.fulfilment_type = 'pickup' THEN 1 ELSE 0 END) "
           "FROM la JOIN o ON o.id = la.order_id JOIN u ON u.order_id = la.order_id "
           "JOIN stock_locations l ON l.id = la.location_id "
           "GROUP BY la.location_id, l.code, o.currency";
@@ -123,10 +125,10 @@ Result<std::vector<SalesRow>> SalesReport::run(const SalesQuery& query) {
     std::vector<SalesRow> rows;
     SalesRow r;
     long long from_ms = query.from_ms, to_ms = query.to_ms;
-    long long orders = 0, cancelled = 0, units = 0, revenue = 0;
+    long long orders = 0, cancelled = 0, units = 0, revenue = 0, pickup = 0;
     soci::statement st = (sql.prepare << sql_for(query.by), soci::use(from_ms, "from_ms"), soci::use(to_ms, "to_ms"),
                           soci::into(r.key), soci::into(r.label), soci::into(r.currency), soci::into(orders),
-                          soci::into(cancelled), soci::into(units), soci::into(revenue));
+                          soci::into(cancelled), soci::into(units), soci::into(revenue), soci::into(pickup));
     st.execute();
     while (st.fetch()) {
       r.orders = orders;
@@ -134,6 +136,7 @@ Result<std::vector<SalesRow>> SalesReport::run(const SalesQuery& query) {
       r.units = units;
       r.revenue = revenue;
       r.average_order_value = orders > 0 ? revenue / orders : 0;
+      r.pickup_orders = pickup;
       SalesRow out = r;
       if (query.by == SalesGrouping::day) out.key = out.label = day_text(std::stoll(r.key));
       rows.push_back(std::move(out));

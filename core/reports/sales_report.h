@@ -1,4 +1,4 @@
-// The sales report: orders, units and revenue per channel, location or day, aggregated in SQL.
+// The sales report: orders, units, revenue and pickup share per channel, location or day, aggregated in SQL.
 #pragma once
 
 #include "common/result.h"
@@ -40,6 +40,9 @@ struct SalesRow {
   std::int64_t units = 0;
   std::int64_t revenue = 0;              // minor units: the orders' totals
   std::int64_t average_order_value = 0;  // revenue / orders, rounded down; 0 without orders
+  std::int64_t pickup_orders = 0;        // of `orders`, those picked up in store
+  // pickup_orders / orders (0 without orders).
+  double pickup_share() const { return orders > 0 ? static_cast<double>(pickup_orders) / static_cast<double>(orders) : 0; }
 };
 
 class SalesReport {

@@ -45,7 +45,7 @@ class ReportsTest : public E2ETest {
 
   std::string new_location(const std::string& code) {
     auto r = admin().post("/v1/admin/stock-locations",
-                          {{"code", code}, {"name", code}, {"kind", "store"},
+                          {{"code", code}, {"name", code}, {"kind", "store"}, {"pickup_enabled", true},
                            {"address", {{"line1", "1 Huaihai Road"}, {"city", "Shanghai"}, {"country", "CN"}}}});
     EXPECT_EQ(r.status, 201u) << r.body;
     return r.json().value("id", "");
@@ -59,13 +59,20 @@ class ReportsTest : public E2ETest {
     return r.json().value("id", "");
   }
 
-  // Checks out `quantity` vases on the storefront of `key`; returns the order.
-  json buy(const std::string& key, std::int64_t quantity, const std::string& idempotency_key) {
+  // Checks out `quantity` vases on the storefront of `key`, shipped or picked up at `pickup_at`;
+  // returns the order.
+  json buy(const std::string& key, std::int64_t quantity, const std::string& idempotency_key,
+           const std::string& pickup_at = "") {
     HttpClient shop = storefront(key);
-    auto cart = shop.post("/v1/store/carts", {{"email", "buyer@example.cn"},
-                                              {"shipping_address", kAddress},
-                                              {"items", {{{"sku", "REPORT-VASE"}, {"quantity", quantity}}}}});
+    json details = {{"email", "buyer@example.cn"}, {"items", {{{"sku", "REPORT-VASE"}, {"quantity", quantity}}}}};
+    if (pickup_at.empty()) details["shipping_address"] = kAddress;
+    auto cart = shop.post("/v1/store/carts", details);
     EXPECT_EQ(cart.status, 201u) << cart.body;
+    if (!pickup_at.empty()) {
+      auto chosen = shop.patch("/v1/store/carts/" + cart.json().value("id", ""),
+                               {{"fulfilment", {{"type", "pickup"}, {"location_id", pickup_at}}}});
+      EXPECT_EQ(chosen.status, 200u) << chosen.body;
+    }
     auto order = shop.request("POST", "/v1/store/carts/" + cart.json().value("id", "") + "/checkout", std::string("{}"),
                               {{"Idempotency-Key", idempotency_key}});
     EXPECT_EQ(order.status, 201u) << order.body;
@@ -97,6 +104,7 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   buy(cny_key_, 2, "report-1");  // 2 from east
   json cancelled = buy(cny_key_, 1, "report-2");  // 1 from east, then cancelled
   buy(usd_key_, 9, "report-3");  // no store holds 9: 4 from west, 5 from east
+  buy(cny_key_, 1, "report-4", east_);  // picked up at east
   auto cancel = admin().post("/v1/admin/orders/" + cancelled.value("id", "") + "/cancel", {{"reason", "customer asked"}});
   ASSERT_EQ(cancel.status, 200u) << cancel.body;
 
@@ -105,11 +113,15 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   ASSERT_TRUE(by_channel.count("report-cn/CNY") && by_channel.count("report-us/USD"));
   const json cn = by_channel["report-cn/CNY"], us = by_channel["report-us/USD"];
   EXPECT_EQ(cn["key"], cny_channel_);
-  EXPECT_EQ(cn["orders"], 1);
+  EXPECT_EQ(cn["orders"], 2);
   EXPECT_EQ(cn["cancelled_orders"], 1);
-  EXPECT_EQ(cn["units"], 2);
-  EXPECT_EQ(cn["revenue"], (json{{"amount", 20000}, {"currency", "CNY"}}));
-  EXPECT_EQ(cn["average_order_value"]["amount"], 20000);
+  EXPECT_EQ(cn["units"], 3);
+  EXPECT_EQ(cn["revenue"], (json{{"amount", 30000}, {"currency", "CNY"}}));
+  EXPECT_EQ(cn["average_order_value"]["amount"], 15000);
+  EXPECT_EQ(cn["pickup_orders"], 1);
+  EXPECT_EQ(cn["pickup_share"], 0.5);
+  EXPECT_EQ(us["pickup_orders"], 0);
+  EXPECT_EQ(us["pickup_share"], 0);
   EXPECT_EQ(us["orders"], 1);
   EXPECT_EQ(us["units"], 9);
   EXPECT_EQ(us["revenue"]["amount"], 13500);
@@ -117,8 +129,9 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   // By location, the split order's revenue is shared by units: 4/9 at west, 5/9 at east.
   auto by_location = rows("by=location");
   ASSERT_EQ(by_location.size(), 3u);
-  EXPECT_EQ(by_location["report-east/CNY"]["units"], 2);
-  EXPECT_EQ(by_location["report-east/CNY"]["revenue"]["amount"], 20000);
+  EXPECT_EQ(by_location["report-east/CNY"]["units"], 3);
+  EXPECT_EQ(by_location["report-east/CNY"]["revenue"]["amount"], 30000);
+  EXPECT_EQ(by_location["report-east/CNY"]["pickup_orders"], 1);
   EXPECT_EQ(by_location["report-east/CNY"]["cancelled_orders"], 1);
   EXPECT_EQ(by_location["report-east/USD"]["units"], 5);
   EXPECT_EQ(by_location["report-east/USD"]["revenue"]["amount"], 7500);
@@ -131,7 +144,7 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   auto by_day = rows("by=day&from=" + today + "&to=" + today);
   ASSERT_EQ(by_day.size(), 2u);
   ASSERT_TRUE(by_day.count(today + "/CNY") && by_day.count(today + "/USD"));
-  EXPECT_EQ(by_day[today + "/CNY"]["orders"], 1);
+  EXPECT_EQ(by_day[today + "/CNY"]["orders"], 2);
   EXPECT_EQ(by_day[today + "/USD"]["units"], 9);
   EXPECT_TRUE(rows("from=2020-01-01&to=2020-01-31").empty());
 
@@ -140,9 +153,9 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   ASSERT_EQ(csv.status, 200u) << csv.body;
   EXPECT_EQ(csv.header("Content-Type").rfind("text/csv", 0), 0u) << csv.header("Content-Type");
   EXPECT_NE(csv.header("Content-Disposition").find("sales-by-channel.csv"), std::string::npos);
-  EXPECT_EQ(csv.body, "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value\r\n" +
-                          cny_channel_ + ",report-cn,CNY,1,1,2,20000,20000\r\n" + usd_channel_ +
-                          ",report-us,USD,1,0,9,13500,13500\r\n");
+  EXPECT_EQ(csv.body, "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,pickup_orders,pickup_share\r\n" +
+                          cny_channel_ + ",report-cn,CNY,2,1,3,30000,15000,1,0.5000\r\n" + usd_channel_ +
+                          ",report-us,USD,1,0,9,13500,13500,0,0.0000\r\n");
 }
 
 TEST_F(ReportsTest, BadPeriodsAndGroupingsAreRefused) {
