@@ -100,6 +100,7 @@ Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::
   e.carts = std::make_unique<cart::CartService>(*e.db, e.clock, *e.events);
   e.orders = std::make_unique<orders::OrderService>(*e.db, e.clock, e.changes, *e.events);
   e.payments = std::make_unique<payments::PaymentService>(*e.db, e.clock, e.changes, *e.events, *e.plugins);
+  e.orders->set_refund_executor(e.payments.get());  // refunds are paid back through the payment providers
   e.checkout = std::make_unique<checkout::CheckoutService>(*e.db, e.clock, e.changes, *e.events, *e.payments);
   e.customers = std::make_unique<customers::CustomerService>(*e.db, e.clock);
   e.shipping = std::make_unique<fulfilment::ShippingService>(*e.db, *e.carts, *e.plugins);

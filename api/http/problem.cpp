@@ -69,6 +69,9 @@ Response problem(const Error& error, unsigned status) {
     if (error.fields.size() > shown) body["errors_truncated"] = error.fields.size() - shown;
   }
   if (!error.details.is_null()) body["details"] = error.details;
+  if (error.extensions.is_object())
+    for (const auto& [name, value] : error.extensions.items())
+      if (!body.contains(name)) body[name] = value;
   Response r = Response::json(status, body);
   r.content_type = "application/problem+json";
   // An error that says when to retry (a busy plugin, a rate limit, a key in use) says it in HTTP too.

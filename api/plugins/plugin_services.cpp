@@ -292,7 +292,8 @@ const std::map<std::string, Operation>& operations() {
          QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
          QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
          // Keys of a plugin never collide with a storefront's: the plugin's name prefixes them.
-         checkout::CheckoutRequest request{id, "plugin:" + plugin + ":" + key, sha256_hex(id.value)};
+         checkout::CheckoutRequest request{id, "plugin:" + plugin + ":" + key, sha256_hex(id.value),
+                                           orders::Actor::plugin(plugin)};
          QQ_ASSIGN_OR_RETURN(checkout::CheckoutResult result, s.checkout.checkout(c, request));
          return json{{"order", order_json(result.order, true)},
                      {"access_token", result.access_token},
@@ -309,32 +310,50 @@ const std::map<std::string, Operation>& operations() {
          return order_json(o, true);
        }},
       {"orders.mark_paid",
-       [](Services& s, const std::string&, Args a) -> Result<json> {
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id"});
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.payments.capture(id));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.payments.capture(id, orders::Actor::plugin(plugin)));
          return order_json(o, true);
        }},
       {"orders.set_fulfilment",
-       [](Services& s, const std::string&, Args a) -> Result<json> {
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id", "status"});
          std::string status = required_string(f, "status", errors);
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(id, status));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(id, status, orders::Actor::plugin(plugin)));
+         return order_json(o, true);
+       }},
+      // A lifecycle move by the plugin: {"id", "move": "ship" | "deliver" | "complete" | ...}.
+      {"orders.move",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "move"});
+         std::string name = required_string(f, "move", errors);
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         std::optional<orders::lifecycle::Move> move;
+         for (auto m : {orders::lifecycle::Move::ship, orders::lifecycle::Move::deliver,
+                        orders::lifecycle::Move::ready_for_pickup, orders::lifecycle::Move::pickup,
+                        orders::lifecycle::Move::complete})
+           if (orders::lifecycle::name(m) == name) move = m;
+         if (!move) errors.push_back({"move", "must be ship, deliver, ready_for_pickup, pickup or complete"});
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.move(id, *move, orders::Actor::plugin(plugin)));
          return order_json(o, true);
        }},
       {"orders.cancel",
-       [](Services& s, const std::string&, Args a) -> Result<json> {
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
          f.only({"id", "reason"});
          std::string reason = f.string("reason").value_or("");
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(id, reason));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.cancel(id, reason, orders::Actor::plugin(plugin)));
          if (auto released = s.payments.release_for_cancelled(o); !released && s.log)
            s.log->log(http::LogLevel::warn, "payment not released after cancel",
                       {{"order_id", o.id.value}, {"code", released.error().code}});

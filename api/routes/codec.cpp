@@ -1,6 +1,7 @@
 // Resource to JSON mapping; money is always {"amount": minor units, "currency": code}.
 #include "routes/codec.h"
 #include "common/clock.h"
+#include "orders/order_service.h"
 
 namespace quanqu::api {
 namespace {
@@ -181,6 +182,48 @@ json payment_session_json(const payments::PaymentSession& s) {
   return out;
 }
 
+json actor_json(const orders::Actor& actor) {
+  return {{"type", actor.type}, {"id", actor.id.empty() ? json(nullptr) : json(actor.id)}};
+}
+
+namespace {
+json line_quantities_json(const std::vector<orders::LineQuantity>& lines) {
+  json out = json::array();
+  for (const auto& l : lines) out.push_back({{"line_id", l.line_id}, {"quantity", l.quantity}});
+  return out;
+}
+}  // namespace
+
+json refund_json(const orders::Refund& r) {
+  return {{"id", r.id},
+          {"amount", money_json(r.amount, r.currency)},
+          {"reason", r.reason},
+          {"lines", line_quantities_json(r.lines)},
+          {"status", r.status},
+          {"provider", r.provider.empty() ? json(nullptr) : json(r.provider)},
+          {"provider_reference", r.provider_reference.empty() ? json(nullptr) : json(r.provider_reference)},
+          {"failure", r.failure.empty() ? json(nullptr) : json(r.failure)},
+          {"return_id", r.return_id.empty() ? json(nullptr) : json(r.return_id)},
+          {"actor", actor_json(r.actor)},
+          {"created_at", time_json(r.created_at)},
+          {"updated_at", time_json(r.updated_at)}};
+}
+
+json return_json(const orders::Return& r) {
+  return {{"id", r.id},
+          {"lines", line_quantities_json(r.lines)},
+          {"restock", r.restock},
+          {"location_id", r.location_id.empty() ? json(nullptr) : json(r.location_id)},
+          {"reason", r.reason},
+          {"refund_id", r.refund_id.empty() ? json(nullptr) : json(r.refund_id)},
+          {"actor", actor_json(r.actor)},
+          {"created_at", time_json(r.created_at)}};
+}
+
+json timeline_event_json(const orders::OrderEvent& e) {
+  return {{"id", e.id}, {"type", e.type}, {"at", time_json(e.created_at)}, {"data", e.data}, {"actor", actor_json(e.actor)}};
+}
+
 json order_json(const orders::Order& o, bool admin, const std::string& pickup_code) {
   json lines = json::array();
   for (const auto& l : o.lines)
@@ -198,7 +241,14 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
                      {"total", money_json(l.total, o.currency)}});
   json events = json::array();
   for (const auto& e : o.events)
-    events.push_back({{"id", e.id}, {"type", e.type}, {"data", e.data}, {"created_at", time_json(e.created_at)}});
+    events.push_back({{"id", e.id},
+                      {"type", e.type},
+                      {"data", e.data},
+                      {"created_at", time_json(e.created_at)},
+                      {"actor", actor_json(e.actor)}});
+  json refunds = json::array(), returns = json::array();
+  for (const auto& r : o.refunds) refunds.push_back(refund_json(r));
+  for (const auto& r : o.returns) returns.push_back(return_json(r));
   json out{{"id", o.id.value},
            {"number", o.number},
            {"channel_id", o.channel_id.value},
@@ -219,6 +269,9 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
              {"type", o.fulfilment_type},
              {"shipping", shipping_json(o.shipping, o.currency)}}},
            {"pickup", nullptr},
+           {"refunds", refunds},
+           {"refunded_total", money_json(o.refunded_total(), o.currency)},
+           {"returns", returns},
            {"created_at", time_json(o.created_at)},
            {"updated_at", time_json(o.updated_at)}};
   if (o.pickup) {
@@ -238,6 +291,7 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
       allocations.push_back(
           {{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
     out["allocations"] = allocations;
+    out["allowed_moves"] = orders::lifecycle::allowed_move_names(orders::OrderService::facts(o, orders::Actor::admin("")));
   }
   return out;
 }

@@ -34,11 +34,16 @@ json level_json(const inventory::InventoryLevel& level);
 json cart_json(const cart::Cart& cart);
 // {"cart", "removed_items", "capped_items"}: a customer's cart as opened on a channel.
 json customer_cart_json(const cart::CustomerCart& opened);
-// `admin` adds the stock allocations.
-// `admin` adds the stock allocations. Store replies (admin false) show a pickup order's code in
-// pickup.code: `pickup_code` when the caller holds the order's token (checkout, X-Order-Token
-// reads), else null. Admin replies never carry it.
+// `admin` adds the stock allocations and the lifecycle moves allowed now (`allowed_moves`). Store
+// replies (admin false) show a pickup order's code in pickup.code: `pickup_code` when the caller
+// holds the order's token (checkout, X-Order-Token reads), else null. Admin replies never carry it.
 json order_json(const orders::Order& order, bool admin, const std::string& pickup_code = "");
+// {"type": "admin" | "customer" | "plugin" | "job" | "system", "id": "..." | null}
+json actor_json(const orders::Actor& actor);
+json refund_json(const orders::Refund& refund);
+json return_json(const orders::Return& ret);
+// One timeline entry: {"id", "type", "at", "data", "actor"}.
+json timeline_event_json(const orders::OrderEvent& event);
 // A payment session for the storefront (times as RFC 3339, like every other resource).
 json payment_session_json(const payments::PaymentSession& session);
 

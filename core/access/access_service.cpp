@@ -154,6 +154,12 @@ Result<bool> AccessService::check_admin(const std::string& secret) {
   return k && k->kind == KeyKind::admin && !k->revoked_at;
 }
 
+Result<std::optional<ApiKeyId>> AccessService::admin_key_id(const std::string& secret) {
+  QQ_ASSIGN_OR_RETURN(auto k, lookup(secret));
+  if (!k || k->kind != KeyKind::admin || k->revoked_at) return std::optional<ApiKeyId>();
+  return std::optional<ApiKeyId>(k->id);
+}
+
 Result<std::optional<ChannelId>> AccessService::resolve_channel(const std::string& publishable_key) {
   QQ_ASSIGN_OR_RETURN(auto k, lookup(publishable_key));
   if (!k || k->kind != KeyKind::publishable || k->revoked_at) return std::optional<ChannelId>();

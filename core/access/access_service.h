@@ -54,6 +54,9 @@ class AccessService {
   // Whether `secret` is a live admin key; an error only when the database could not be asked
   // (so that the API answers 503, not 401, while the database is away).
   Result<bool> check_admin(const std::string& secret);
+  // The id of the live admin key `secret` (what an order's timeline names), nothing for an
+  // unknown or revoked one.
+  Result<std::optional<ApiKeyId>> admin_key_id(const std::string& secret);
   // The channel of a live publishable key, nothing for an unknown or revoked one, or an error
   // when the database could not be asked.
   Result<std::optional<ChannelId>> resolve_channel(const std::string& publishable_key);

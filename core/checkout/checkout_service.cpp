@@ -198,7 +198,14 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       order.payment_provider = claimed.provider;
       paid_at_checkout = claimed.status == "captured";
     }
-    QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token));
+    orders::Actor actor = request.actor.value_or(orders::Actor::customer(""));
+    if (!request.actor) {
+      std::string customer;
+      soci::indicator customer_ind = soci::i_null;
+      sql << "SELECT customer_id FROM carts WHERE id = :id", soci::into(customer, customer_ind), soci::use(cart.id.value);
+      if (customer_ind == soci::i_ok) actor.id = customer;
+    }
+    QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token, actor));
     if (paid_at_checkout) {
       bool changed = false;
       QQ_ASSIGN_OR_RETURN(order, orders::OrderService::mark_paid_in(sql, clock_, order.id,

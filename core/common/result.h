@@ -35,6 +35,9 @@ struct Error {
   std::vector<FieldError> fields;
   nlohmann::json details;  // extra machine-readable context (offending lines, ...)
   std::string cause;       // internal only, for the server log; never sent to a client
+  // Members added at the top level of the problem (RFC 9457 extension members), e.g. the
+  // `current_status` and `allowed_moves` of `order.invalid_transition`.
+  nlohmann::json extensions;
 
   static Error invalid(std::string code, std::string message, std::vector<FieldError> fields = {}) {
     return {ErrorKind::invalid_argument, std::move(code), std::move(message), std::move(fields), {}, {}};

@@ -461,6 +461,22 @@ Status InventoryService::ship(soci::session& sql, const Clock& clock, const std:
   return ok_status();
 }
 
+Status InventoryService::restock(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
+                                 const std::string& reference) {
+  long long now = clock.now_ms();
+  for (const auto& a : allocations) {
+    long long q = a.quantity, on_hand_after = 0, reserved_after = 0;
+    sql << "INSERT INTO inventory_levels (variant_id, location_id, on_hand, reserved, updated_at) "
+           "VALUES (:v, :l, :q, 0, :u) ON CONFLICT (variant_id, location_id) DO UPDATE SET "
+           "on_hand = inventory_levels.on_hand + :q2, updated_at = :u2 RETURNING on_hand, reserved",
+        soci::use(a.variant_id.value), soci::use(a.location_id.value), soci::use(q), soci::use(now), soci::use(q),
+        soci::use(now), soci::into(on_hand_after), soci::into(reserved_after);
+    if (!sql.got_data()) return Error::internal("no stock level for " + a.variant_id.value + " at " + a.location_id.value);
+    write_ledger(sql, clock, a.variant_id, a.location_id, "return", q, 0, on_hand_after, reserved_after, reference);
+  }
+  return ok_status();
+}
+
 nlohmann::json InventoryService::changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
                                                const std::string& reference) {
   nlohmann::json levels = nlohmann::json::array();

@@ -129,7 +129,14 @@ class InventoryService {
     for (const auto& a : allocations) changes.bump_stock(a.variant_id.value);
   }
 
-  // The facts of an inventory.changed event for allocations moved by `reason` (reserve, release, fulfilment).
+  // Returned units back on hand (an order's return with restock): on hand rises at each
+  // allocation's location (the level is created when the variant was never stocked there);
+  // ledger rows with reason "return".
+  static Status restock(soci::session& sql, const Clock& clock, const std::vector<Allocation>& allocations,
+                        const std::string& reference);
+
+  // The facts of an inventory.changed event for allocations moved by `reason` (reserve, release,
+  // fulfilment, return).
   static nlohmann::json changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
                                       const std::string& reference);
 

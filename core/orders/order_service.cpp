@@ -1,10 +1,13 @@
-// Order persistence: the snapshot document, allocations, events and cancellation.
+// Order persistence and the lifecycle: the snapshot document, allocations, events, moves, refunds and returns.
 #include "orders/order_service.h"
 #include "common/random.h"
 #include "common/validation.h"
 #include "inventory/inventory_service.h"
 #include "orders/pickup_code.h"
 #include "storage/dynamic_query.h"
+
+#include <algorithm>
+#include <map>
 
 namespace quanqu::orders {
 namespace {
@@ -47,16 +50,19 @@ void read_snapshot(const json& s, Order& o) {
     o.totals.explanation.push_back({e.at("kind"), e.at("label"), e.at("amount"), e.at("included")});
 }
 
-void add_event(soci::session& sql, const Clock& clock, Order& o, const std::string& type, json data) {
-  OrderEvent e{new_id("evt"), type, std::move(data), clock.now_ms()};
+void add_event(soci::session& sql, const Clock& clock, Order& o, const std::string& type, json data,
+               const Actor& actor) {
+  OrderEvent e{new_id("evt"), type, std::move(data), clock.now_ms(), actor};
   std::string text = e.data.dump();
   // The order row is locked by the caller's update, so the next number is ours alone.
   long long seq = 0;
   sql << "SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = :o", soci::into(seq),
       soci::use(o.id.value);
-  sql << "INSERT INTO order_events (id, order_id, type, data, created_at, seq) VALUES (:id, :o, :t, :d, :c, :s)",
+  soci::indicator actor_ind = actor.id.empty() ? soci::i_null : soci::i_ok;
+  sql << "INSERT INTO order_events (id, order_id, type, data, created_at, seq, actor_type, actor_id) "
+         "VALUES (:id, :o, :t, :d, :c, :s, :at, :ai)",
       soci::use(e.id), soci::use(o.id.value), soci::use(e.type), soci::use(text), soci::use(e.created_at),
-      soci::use(seq);
+      soci::use(seq), soci::use(actor.type), soci::use(actor.id, actor_ind);
   o.events.push_back(std::move(e));
 }
 
@@ -93,7 +99,7 @@ bool move_to_ready_for_pickup(soci::session& sql, const OrderId& id, long long n
   std::string moved;
   sql << "UPDATE orders SET status = 'ready_for_pickup', pickup_ready_at = :r, pickup_expires_at = :e, "
          "updated_at = :u WHERE id = :id AND fulfilment_type = 'pickup' AND fulfilment_status = 'unfulfilled' AND "
-         "(status = 'paid' OR (status = 'pending' AND payment_status = 'not_required')) RETURNING id",
+         "(status = 'paid' OR (status = 'placed' AND payment_status = 'not_required')) RETURNING id",
       soci::use(now), soci::use(expires_at), soci::use(now), soci::use(id.value), soci::into(moved);
   return sql.got_data();
 }
@@ -140,16 +146,162 @@ Error not_pickup(const Order& o) {
   return Error::conflict("order.not_pickup", "order " + o.id.value + " is shipped, not picked up in store");
 }
 
+json lines_json(const std::vector<LineQuantity>& lines) {
+  json out = json::array();
+  for (const auto& l : lines) out.push_back({{"line_id", l.line_id}, {"quantity", l.quantity}});
+  return out;
+}
+
+std::vector<LineQuantity> read_lines(const std::string& text) {
+  std::vector<LineQuantity> out;
+  for (const auto& l : json::parse(text)) out.push_back({l.at("line_id"), l.at("quantity")});
+  return out;
+}
+
+json refund_event_data(const Refund& r) {
+  json out{{"refund_id", r.id},
+           {"amount", {{"amount", r.amount}, {"currency", r.currency}}},
+           {"reason", r.reason},
+           {"status", r.status}};
+  if (!r.lines.empty()) out["lines"] = lines_json(r.lines);
+  if (!r.provider.empty()) out["provider"] = r.provider;
+  if (!r.provider_reference.empty()) out["provider_reference"] = r.provider_reference;
+  if (!r.failure.empty()) out["failure"] = r.failure;
+  if (!r.return_id.empty()) out["return_id"] = r.return_id;
+  return out;
+}
+
+// Locks the order row for the rest of the transaction (PostgreSQL; SQLite has one writer), so
+// that what is refunded or returned is computed against a state no one else is changing.
+Status lock_order(soci::session& sql, const Clock& clock, const OrderId& id) {
+  long long now = clock.now_ms();
+  std::string found;
+  sql << "UPDATE orders SET updated_at = :u WHERE id = :id RETURNING id", soci::use(now), soci::use(id.value),
+      soci::into(found);
+  if (!sql.got_data()) return Error::not_found("order.not_found", "no order '" + id.value + "'");
+  return ok_status();
+}
+
+Status validate_lines(const Order& o, const std::vector<LineQuantity>& lines, const std::string& field,
+                      const std::map<std::string, std::int64_t>& used, const std::string& used_word) {
+  Validator v;
+  if (lines.empty()) v.fail(field, "must list at least one line");
+  if (lines.size() > 100) v.fail(field, "must list at most 100 lines");
+  std::map<std::string, std::int64_t> asked;
+  for (std::size_t i = 0; i < lines.size() && i < 100; ++i) {
+    std::string at = field + "/" + std::to_string(i);
+    const auto& l = lines[i];
+    auto line = std::find_if(o.lines.begin(), o.lines.end(), [&](const OrderLine& x) { return x.id == l.line_id; });
+    if (line == o.lines.end()) {
+      v.fail(at + "/line_id", "is not a line of this order");
+      continue;
+    }
+    if (l.quantity < 1 || l.quantity > line->quantity) {
+      v.fail(at + "/quantity", "must be between 1 and " + std::to_string(line->quantity));
+      continue;
+    }
+    asked[l.line_id] += l.quantity;
+    auto u = used.find(l.line_id);
+    std::int64_t left = line->quantity - (u == used.end() ? 0 : u->second);
+    if (asked[l.line_id] > left)
+      v.fail(at + "/quantity", "only " + std::to_string(left) + " unit(s) of this line can still be " + used_word);
+  }
+  return v.status();
+}
+
+// What `lines` are worth: each line's total for the units, rounded down (never more than paid).
+std::int64_t lines_value(const Order& o, const std::vector<LineQuantity>& lines) {
+  std::int64_t total = 0;
+  for (const auto& l : lines)
+    for (const auto& line : o.lines)
+      if (line.id == l.line_id && line.quantity > 0) total += line.total * l.quantity / line.quantity;
+  return total;
+}
+
+// Units per line already in refunds that count (pending or succeeded).
+std::map<std::string, std::int64_t> refunded_units(const Order& o) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& r : o.refunds)
+    if (r.status != "failed")
+      for (const auto& l : r.lines) out[l.line_id] += l.quantity;
+  return out;
+}
+
+std::map<std::string, std::int64_t> returned_units(const Order& o) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& r : o.returns)
+    for (const auto& l : r.lines) out[l.line_id] += l.quantity;
+  return out;
+}
+
+// Inserts a pending refund; the caller holds the order lock and has checked the amount.
+Refund insert_refund(soci::session& sql, const Clock& clock, Order& o, std::int64_t amount,
+                     std::vector<LineQuantity> lines, const std::string& reason, const std::string& return_id,
+                     const Actor& actor) {
+  Refund r;
+  r.id = new_id("ref");
+  r.amount = amount;
+  r.currency = o.currency;
+  r.reason = reason;
+  r.lines = std::move(lines);
+  r.status = "pending";
+  r.provider = o.payment_session_id.empty() ? "" : o.payment_provider;
+  r.return_id = return_id;
+  r.actor = actor;
+  r.created_at = r.updated_at = clock.now_ms();
+  std::string lines_text = lines_json(r.lines).dump();
+  long long a = r.amount, t = r.created_at;
+  soci::indicator provider_ind = r.provider.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator return_ind = r.return_id.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator actor_ind = actor.id.empty() ? soci::i_null : soci::i_ok;
+  sql << "INSERT INTO order_refunds (id, order_id, amount, currency, reason, lines, status, provider, return_id, "
+         "actor_type, actor_id, created_at, updated_at) "
+         "VALUES (:id, :o, :a, :c, :r, :l, 'pending', :p, :ret, :at, :ai, :t, :t2)",
+      soci::use(r.id), soci::use(o.id.value), soci::use(a), soci::use(r.currency), soci::use(r.reason),
+      soci::use(lines_text), soci::use(r.provider, provider_ind), soci::use(r.return_id, return_ind),
+      soci::use(actor.type), soci::use(actor.id, actor_ind), soci::use(t), soci::use(t);
+  o.refunds.push_back(r);
+  add_event(sql, clock, o, "order.refund_requested", refund_event_data(r), actor);
+  return r;
+}
+
+const Refund* find_refund(const Order& o, const std::string& id) {
+  for (const auto& r : o.refunds)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
 }  // namespace
 
 OrderService::OrderService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events)
     : db_(db), clock_(clock), changes_(changes), events_(events) {}
 
-Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order o, const std::string& access_token) {
+std::int64_t Order::captured_amount() const { return lifecycle::payment_settled(payment_status) ? totals.total : 0; }
+
+std::int64_t Order::refunded_total() const {
+  std::int64_t sum = 0;
+  for (const auto& r : refunds)
+    if (r.status == "succeeded") sum += r.amount;
+  return sum;
+}
+
+std::int64_t Order::refundable_amount() const {
+  std::int64_t sum = 0;
+  for (const auto& r : refunds)
+    if (r.status != "failed") sum += r.amount;
+  return std::max<std::int64_t>(0, captured_amount() - sum);
+}
+
+lifecycle::Facts OrderService::facts(const Order& o, const Actor& actor) {
+  return {o.status, o.payment_status, "ship", actor.type};
+}
+
+Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order o, const std::string& access_token,
+                                   const Actor& actor) {
   long long number = 0;
   sql << "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value", soci::into(number);
   o.number = number;
-  o.status = "pending";
+  o.status = "placed";
   o.created_at = o.updated_at = clock.now_ms();
   std::string address = o.shipping_address.to_json().dump(), snapshot = snapshot_of(o).dump();
   std::string token_hash = sha256_hex(access_token);
@@ -181,7 +333,8 @@ Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order
     sql << "INSERT INTO order_allocations (order_id, variant_id, location_id, quantity) VALUES (:o, :v, :l, :q)",
         soci::use(o.id.value), soci::use(a.variant_id.value), soci::use(a.location_id.value), soci::use(q);
   }
-  add_event(sql, clock, o, "order.placed", {{"number", o.number}, {"total", o.totals.total}, {"currency", o.currency}});
+  add_event(sql, clock, o, "order.placed", {{"number", o.number}, {"total", o.totals.total}, {"currency", o.currency}},
+            actor);
   return o;
 }
 
@@ -225,16 +378,65 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   while (allocations.fetch()) o.allocations.push_back(a);
 
   OrderEvent e;
-  std::string data;
+  std::string data, actor_id;
+  soci::indicator actor_ind = soci::i_null;
   soci::statement events =
-      (sql.prepare << "SELECT id, type, data, created_at FROM order_events WHERE order_id = :o "
+      (sql.prepare << "SELECT id, type, data, created_at, actor_type, actor_id FROM order_events WHERE order_id = :o "
                       "ORDER BY seq, created_at, id",
-       soci::into(e.id), soci::into(e.type), soci::into(data), soci::into(e.created_at), soci::use(o.id.value));
+       soci::into(e.id), soci::into(e.type), soci::into(data), soci::into(e.created_at), soci::into(e.actor.type),
+       soci::into(actor_id, actor_ind), soci::use(o.id.value));
   events.execute();
   while (events.fetch()) {
     OrderEvent copy = e;
     copy.data = json::parse(data);
+    copy.actor.id = actor_ind == soci::i_ok ? actor_id : "";
     o.events.push_back(std::move(copy));
+  }
+
+  Refund r;
+  std::string refund_lines, provider, reference, failure, return_id, refund_actor;
+  soci::indicator refund_provider_ind = soci::i_null, reference_ind = soci::i_null, failure_ind = soci::i_null,
+                  return_ind = soci::i_null, refund_actor_ind = soci::i_null;
+  soci::statement refunds =
+      (sql.prepare << "SELECT id, amount, currency, reason, lines, status, provider, provider_reference, failure, "
+                      "return_id, actor_type, actor_id, created_at, updated_at FROM order_refunds "
+                      "WHERE order_id = :o ORDER BY created_at, id",
+       soci::into(r.id), soci::into(r.amount), soci::into(r.currency), soci::into(r.reason), soci::into(refund_lines),
+       soci::into(r.status), soci::into(provider, refund_provider_ind), soci::into(reference, reference_ind),
+       soci::into(failure, failure_ind), soci::into(return_id, return_ind), soci::into(r.actor.type),
+       soci::into(refund_actor, refund_actor_ind), soci::into(r.created_at), soci::into(r.updated_at),
+       soci::use(o.id.value));
+  refunds.execute();
+  while (refunds.fetch()) {
+    Refund copy = r;
+    copy.lines = read_lines(refund_lines);
+    copy.provider = refund_provider_ind == soci::i_ok ? provider : "";
+    copy.provider_reference = reference_ind == soci::i_ok ? reference : "";
+    copy.failure = failure_ind == soci::i_ok ? failure : "";
+    copy.return_id = return_ind == soci::i_ok ? return_id : "";
+    copy.actor.id = refund_actor_ind == soci::i_ok ? refund_actor : "";
+    o.refunds.push_back(std::move(copy));
+  }
+
+  Return t;
+  std::string return_lines, location, refund_id, return_actor;
+  int restock = 0;
+  soci::indicator location_ind = soci::i_null, refund_ind = soci::i_null, return_actor_ind = soci::i_null;
+  soci::statement returns =
+      (sql.prepare << "SELECT id, lines, restock, location_id, reason, refund_id, actor_type, actor_id, created_at "
+                      "FROM order_returns WHERE order_id = :o ORDER BY created_at, id",
+       soci::into(t.id), soci::into(return_lines), soci::into(restock), soci::into(location, location_ind),
+       soci::into(t.reason), soci::into(refund_id, refund_ind), soci::into(t.actor.type),
+       soci::into(return_actor, return_actor_ind), soci::into(t.created_at), soci::use(o.id.value));
+  returns.execute();
+  while (returns.fetch()) {
+    Return copy = t;
+    copy.lines = read_lines(return_lines);
+    copy.restock = restock != 0;
+    copy.location_id = location_ind == soci::i_ok ? location : "";
+    copy.refund_id = refund_ind == soci::i_ok ? refund_id : "";
+    copy.actor.id = return_actor_ind == soci::i_ok ? return_actor : "";
+    o.returns.push_back(std::move(copy));
   }
   return o;
 }
@@ -261,10 +463,11 @@ Result<OrderPage> OrderService::list(const OrderQuery& query) {
   v.range("limit", query.limit, 1, 100);
   if (!query.cursor.empty() && !looks_like_id(query.cursor, "order"))
     v.fail("cursor", "is not a cursor from this list");
-  static const std::vector<std::string> kStatuses{"pending",   "paid",      "fulfilled", "ready_for_pickup",
-                                                  "picked_up", "completed", "cancelled"};
-  if (!query.status.empty() && std::find(kStatuses.begin(), kStatuses.end(), query.status) == kStatuses.end())
-    v.fail("status", "must be one of pending, paid, fulfilled, ready_for_pickup, picked_up, completed, cancelled");
+  if (!query.status.empty() && !lifecycle::is_status(query.status)) {
+    std::string all;
+    for (const auto& st : lifecycle::statuses()) all += (all.empty() ? "" : ", ") + st;
+    v.fail("status", "must be one of " + all);
+  }
   QQ_TRY(v.status("invalid_query"));
   return db_.read<OrderPage>([&](soci::session& sql) -> Result<OrderPage> {
     std::vector<std::string> ids;
@@ -291,25 +494,93 @@ Result<OrderPage> OrderService::list(const OrderQuery& query) {
   });
 }
 
-Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason) {
+Result<std::vector<OrderEvent>> OrderService::timeline(const OrderId& id) {
+  QQ_ASSIGN_OR_RETURN(Order o, get(id));
+  return std::move(o.events);
+}
+
+namespace {
+
+std::string event_type(lifecycle::Move m) {
+  switch (m) {
+    case lifecycle::Move::mark_paid: return "order.paid";
+    case lifecycle::Move::ship: return "order.shipped";
+    case lifecycle::Move::deliver: return "order.delivered";
+    case lifecycle::Move::ready_for_pickup: return "order.ready_for_pickup";
+    case lifecycle::Move::pickup: return "order.picked_up";
+    case lifecycle::Move::complete: return "order.completed";
+    case lifecycle::Move::cancel: return "order.cancelled";
+  }
+  return "order.updated";
+}
+
+}  // namespace
+
+Result<Order> OrderService::move(const OrderId& id, lifecycle::Move m, const Actor& actor) {
+  using lifecycle::Move;
+  if (m == Move::mark_paid) return mark_paid(id, {{"source", "merchant"}}, actor);
+  if (m == Move::cancel) return cancel(id, "", actor);
+  auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    auto f = facts(o, actor);
+    auto to = lifecycle::target(f, m);
+    if (!to) return lifecycle::invalid_transition(f, m);
+    // Goods leave the shelf when shipped or handed over at the store.
+    bool goods_leave = m == Move::ship || m == Move::pickup;
+    std::string fulfilment = m == Move::ship                              ? "fulfilled"
+                             : (m == Move::deliver || m == Move::pickup) ? "delivered"
+                                                                          : o.fulfilment_status;
+    long long now = clock_.now_ms();
+    std::string changed;
+    // The conditional update is the guard: on PostgreSQL a concurrent move waits on the row lock,
+    // then finds the status changed and matches nothing, so stock leaves once.
+    sql << "UPDATE orders SET status = :to, fulfilment_status = :fs, updated_at = :u "
+           "WHERE id = :id AND status = :from AND payment_status = :ps RETURNING id",
+        soci::use(*to), soci::use(fulfilment), soci::use(now), soci::use(o.id.value), soci::use(o.status),
+        soci::use(o.payment_status), soci::into(changed);
+    if (!sql.got_data()) {
+      QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+      return lifecycle::invalid_transition(facts(current, actor), m);
+    }
+    if (goods_leave) QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
+    o.status = *to;
+    o.fulfilment_status = fulfilment;
+    o.updated_at = now;
+    add_event(sql, clock_, o, event_type(m), json::object(), actor);
+    events_.record(sql, event_type(m), event_data(o));
+    if (goods_leave)
+      events_.record(sql, "inventory.changed",
+                     inventory::InventoryService::changed_event(o.allocations, "fulfilment", o.id.value));
+    return o;
+  });
+  if (moved) {
+    // Only a move that took goods off the shelf stales the store views of their stock.
+    if (m == Move::ship || m == Move::pickup) inventory::InventoryService::stock_changed(changes_, moved->allocations);
+    events_.notify();
+  }
+  return moved;
+}
+
+Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason, const Actor& actor) {
   Validator v;
   v.text("reason", reason, 500, false);
   QQ_TRY(v.status());
+  std::string refund_id;
   auto cancelled = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    auto f = facts(o, actor);
+    if (!lifecycle::target(f, lifecycle::Move::cancel)) return lifecycle::invalid_transition(f, lifecycle::Move::cancel);
     // The conditional update is the guard: on PostgreSQL a concurrent cancel waits on the row
     // lock, then finds the status changed and matches nothing, so stock is released once.
     long long now = clock_.now_ms();
     std::string changed;
-    // Goods that left (fulfilled, even if unpaid: cash on delivery) cannot be cancelled back.
-    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u "
-           "WHERE id = :id AND status = 'pending' AND fulfilment_status = 'unfulfilled' RETURNING id",
-        soci::use(now), soci::use(o.id.value), soci::into(changed);
+    sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id AND status = :from RETURNING id",
+        soci::use(now), soci::use(o.id.value), soci::use(o.status), soci::into(changed);
     if (!sql.got_data()) {
       QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-      std::string state = current.fulfilment_status == "unfulfilled" ? current.status : current.fulfilment_status;
-      return Error::conflict("order.not_cancellable", "an order that is " + state + " cannot be cancelled");
+      return lifecycle::invalid_transition(facts(current, actor), lifecycle::Move::cancel);
     }
+    // Every state a cancel leaves from still holds the order's reservations.
     QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
     // An authorised payment is let go with the order (the API asks the provider to release it).
     if (o.payment_status == "authorized") {
@@ -318,17 +589,20 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason)
     }
     o.status = "cancelled";
     o.updated_at = now;
-    add_event(sql, clock_, o, "order.cancelled", {{"reason", reason}});
+    add_event(sql, clock_, o, "order.cancelled", {{"reason", reason}}, actor);
+    // Money taken is given back: recorded pending here, paid back after the commit.
+    if (std::int64_t left = o.refundable_amount(); left > 0)
+      refund_id = insert_refund(sql, clock_, o, left, {}, reason.empty() ? "order cancelled" : reason, "", actor).id;
     events_.record(sql, "order.cancelled", event_data(o));
     events_.record(sql, "inventory.changed",
                    inventory::InventoryService::changed_event(o.allocations, "release", o.id.value));
     return o;
   });
-  if (cancelled) {
-    inventory::InventoryService::stock_changed(changes_, cancelled->allocations);
-    events_.notify();
-  }
-  return cancelled;
+  if (!cancelled) return cancelled;
+  inventory::InventoryService::stock_changed(changes_, cancelled->allocations);
+  events_.notify();
+  if (refund_id.empty()) return cancelled;
+  return settle(id, refund_id, nullptr);
 }
 
 json OrderService::event_data(const Order& o) {
@@ -342,34 +616,41 @@ json OrderService::event_data(const Order& o) {
           {"fulfilment_type", o.fulfilment_type},
           {"pickup_location_id", o.pickup ? json(o.pickup->location_id.value) : json(nullptr)},
           {"email", o.email},
-          {"total", {{"amount", o.totals.total}, {"currency", o.currency}}}};
+          {"total", {{"amount", o.totals.total}, {"currency", o.currency}}},
+          {"refunded_total", {{"amount", o.refunded_total()}, {"currency", o.currency}}}};
 }
 
 Result<Order> OrderService::mark_paid_in(soci::session& sql, const Clock& clock, const OrderId& id,
-                                         const json& details, bool& changed) {
+                                         const json& details, bool& changed, const Actor& actor) {
   changed = false;
+  QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+  if (lifecycle::payment_settled(o.payment_status)) return o;  // paid before: nothing to do
+  auto f = facts(o, actor);
+  auto to = lifecycle::target(f, lifecycle::Move::mark_paid);
+  if (!to) return lifecycle::invalid_transition(f, lifecycle::Move::mark_paid);
   long long now = clock.now_ms();
   std::string moved;
-  // The status follows what already happened to the goods: paid, fulfilled or completed.
-  sql << "UPDATE orders SET payment_status = 'captured', updated_at = :u, status = CASE fulfilment_status "
-         "WHEN 'delivered' THEN 'completed' WHEN 'fulfilled' THEN 'fulfilled' ELSE 'paid' END "
-         "WHERE id = :id AND status = 'pending' RETURNING id",
-      soci::use(now), soci::use(id.value), soci::into(moved);
-  bool moved_now = sql.got_data();
-  QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-  if (!moved_now) {
-    if (o.payment_status == "captured") return o;  // paid before: nothing to do
-    return Error::conflict("order.not_payable", "an order that is " + o.status + " cannot be marked paid");
+  sql << "UPDATE orders SET payment_status = 'captured', status = :to, updated_at = :u "
+         "WHERE id = :id AND status = :from AND payment_status = :ps RETURNING id",
+      soci::use(*to), soci::use(now), soci::use(id.value), soci::use(o.status), soci::use(o.payment_status),
+      soci::into(moved);
+  if (!sql.got_data()) {
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
+    if (lifecycle::payment_settled(current.payment_status)) return current;
+    return lifecycle::invalid_transition(facts(current, actor), lifecycle::Move::mark_paid);
   }
-  add_event(sql, clock, o, "order.paid", details);
+  o.status = *to;
+  o.payment_status = "captured";
+  o.updated_at = now;
+  add_event(sql, clock, o, "order.paid", details, actor);
   changed = true;
   return o;
 }
 
-Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
+Result<Order> OrderService::mark_paid(const OrderId& id, const json& details, const Actor& actor) {
   bool changed = false;
   auto paid = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
-    QQ_ASSIGN_OR_RETURN(Order o, mark_paid_in(sql, clock_, id, details, changed));
+    QQ_ASSIGN_OR_RETURN(Order o, mark_paid_in(sql, clock_, id, details, changed, actor));
     if (changed) events_.record(sql, "order.paid", event_data(o));
     return o;
   });
@@ -377,42 +658,209 @@ Result<Order> OrderService::mark_paid(const OrderId& id, const json& details) {
   return paid;
 }
 
-Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string& status) {
+Result<Order> OrderService::set_fulfilment(const OrderId& id, const std::string& status, const Actor& actor) {
   if (status != "fulfilled" && status != "delivered")
     return Error::invalid("validation_failed", "the request has invalid fields",
                           {{"status", "must be fulfilled or delivered"}});
-  auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
-    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    std::string from = status == "fulfilled" ? "unfulfilled" : "fulfilled";
-    long long now = clock_.now_ms();
-    std::string changed;
-    // The order status follows: a paid order becomes fulfilled, a fulfilled one completed.
-    sql << "UPDATE orders SET fulfilment_status = :to, updated_at = :u, status = CASE "
-           "WHEN status = 'paid' AND :to2 = 'fulfilled' THEN 'fulfilled' "
-           "WHEN status = 'fulfilled' AND :to3 = 'delivered' THEN 'completed' ELSE status END "
-           "WHERE id = :id AND fulfilment_status = :from AND status <> 'cancelled' RETURNING id",
-        soci::use(status), soci::use(now), soci::use(status), soci::use(status), soci::use(o.id.value),
-        soci::use(from), soci::into(changed);
-    if (!sql.got_data())
-      return Error::conflict("order.fulfilment_conflict", "an order that is " + o.status + " and " +
-                                                              o.fulfilment_status + " cannot become " + status);
-    if (status == "fulfilled") QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
-    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-    add_event(sql, clock_, current, "order." + status, json::object());
-    events_.record(sql, "order." + status, event_data(current));
-    if (status == "fulfilled")
-      events_.record(sql, "inventory.changed",
-                     inventory::InventoryService::changed_event(current.allocations, "fulfilment", current.id.value));
-    return current;
-  });
-  if (moved) {
-    inventory::InventoryService::stock_changed(changes_, moved->allocations);
-    events_.notify();
-  }
-  return moved;
+  return move(id, status == "fulfilled" ? lifecycle::Move::ship : lifecycle::Move::deliver, actor);
 }
 
-Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id) {
+// ---- Refunds ----
+
+Result<Order> OrderService::settle(const OrderId& id, const std::string& refund_id, Status* provider_error) {
+  if (refunds_) {
+    auto settled = refunds_->settle(id, refund_id);
+    if (!settled && provider_error) *provider_error = std::move(settled).error();
+  }
+  return get(id);
+}
+
+Result<Order> OrderService::refund(const OrderId& id, const RefundRequest& request, const Actor& actor,
+                                   std::string* refund_id) {
+  Validator v;
+  v.text("reason", request.reason, 500, true);
+  if (request.amount && !request.lines.empty()) v.fail("amount", "give an amount or lines, not both");
+  if (!request.amount && request.lines.empty()) v.fail("amount", "give an amount or lines");
+  if (request.amount && *request.amount < 1) v.fail("amount", "must be at least 1");
+  QQ_TRY(v.status());
+  std::string created;
+  auto recorded = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_TRY(lock_order(sql, clock_, id));
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    if (!lifecycle::payment_settled(o.payment_status)) {
+      Error e = Error::conflict("order.not_refundable", "the payment of this order is " + o.payment_status +
+                                                            "; only a captured payment can be refunded");
+      e.extensions = {{"current_status", o.status}, {"payment_status", o.payment_status}};
+      return e;
+    }
+    std::int64_t amount = 0;
+    if (request.amount) {
+      amount = *request.amount;
+    } else {
+      QQ_TRY(validate_lines(o, request.lines, "lines", refunded_units(o), "refunded"));
+      amount = lines_value(o, request.lines);
+      if (amount < 1) return Error::invalid("validation_failed", "the request has invalid fields",
+                                            {{"lines", "are worth nothing to refund"}});
+    }
+    if (amount > o.refundable_amount()) {
+      Error e = Error::unprocessable("refund.exceeds_refundable",
+                                     "a refund of " + std::to_string(amount) + " is more than the " +
+                                         std::to_string(o.refundable_amount()) + " " + o.currency +
+                                         " that can still be refunded");
+      e.extensions = {{"refundable", {{"amount", o.refundable_amount()}, {"currency", o.currency}}}};
+      return e;
+    }
+    created = insert_refund(sql, clock_, o, amount, request.amount ? std::vector<LineQuantity>{} : request.lines,
+                            request.reason, "", actor)
+                  .id;
+    return o;
+  });
+  if (!recorded) return recorded.error();
+  if (refund_id) *refund_id = created;
+  Status provider_error = ok_status();
+  auto after = settle(id, created, &provider_error);
+  if (!provider_error) return std::move(provider_error).error();
+  return after;
+}
+
+Result<Order> OrderService::retry_refund(const OrderId& id, const std::string& refund_id) {
+  QQ_ASSIGN_OR_RETURN(Order o, get(id));
+  const Refund* r = find_refund(o, refund_id);
+  if (!r) return Error::not_found("refund.not_found", "no refund '" + refund_id + "' of this order");
+  if (r->status != "pending")
+    return Error::conflict("refund.not_pending", "the refund is " + r->status + " already");
+  Status provider_error = ok_status();
+  auto after = settle(id, refund_id, &provider_error);
+  if (!provider_error) return std::move(provider_error).error();
+  return after;
+}
+
+Result<Order> OrderService::finish_refund_in(soci::session& sql, const Clock& clock, events::EventBus& events,
+                                             const OrderId& id, const std::string& refund_id,
+                                             const std::string& status, const std::string& provider_reference,
+                                             const std::string& failure, bool* finished) {
+  if (finished) *finished = false;
+  QQ_TRY(lock_order(sql, clock, id));
+  QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+  const Refund* found = find_refund(o, refund_id);
+  if (!found) return Error::not_found("refund.not_found", "no refund '" + refund_id + "' of this order");
+  if (found->status != "pending") return o;
+  long long now = clock.now_ms();
+  soci::indicator ref_ind = provider_reference.empty() ? soci::i_null : soci::i_ok;
+  if (status == "pending") {
+    if (!provider_reference.empty())
+      sql << "UPDATE order_refunds SET provider_reference = :r, updated_at = :u WHERE id = :id",
+          soci::use(provider_reference), soci::use(now), soci::use(refund_id);
+    return load(sql, id);
+  }
+  soci::indicator failure_ind = failure.empty() ? soci::i_null : soci::i_ok;
+  sql << "UPDATE order_refunds SET status = :s, provider_reference = :r, failure = :f, updated_at = :u "
+         "WHERE id = :id AND status = 'pending'",
+      soci::use(status), soci::use(provider_reference, ref_ind), soci::use(failure, failure_ind), soci::use(now),
+      soci::use(refund_id);
+  Actor actor = found->actor;
+  if (status == "succeeded") {
+    std::int64_t refunded = o.refunded_total() + found->amount;
+    std::string payment = refunded >= o.captured_amount() ? "refunded" : "partially_refunded";
+    sql << "UPDATE orders SET payment_status = :p WHERE id = :id", soci::use(payment), soci::use(o.id.value);
+  }
+  QQ_ASSIGN_OR_RETURN(Order after, load(sql, id));
+  const Refund* r = find_refund(after, refund_id);
+  std::string type = status == "succeeded" ? "order.refunded" : "order.refund_failed";
+  add_event(sql, clock, after, type, refund_event_data(*r), actor);
+  json data = event_data(after);
+  data["refund"] = refund_event_data(*r);
+  events.record(sql, type, data);
+  if (finished) *finished = true;
+  return after;
+}
+
+// ---- Returns ----
+
+Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest& request, const Actor& actor,
+                                          std::string* return_id) {
+  Validator v;
+  v.text("reason", request.reason, 500, false);
+  if (request.restock && request.location_id.empty()) v.fail("location_id", "is required to restock");
+  if (!request.restock && !request.location_id.empty()) v.fail("location_id", "is only for a restock");
+  if (!request.location_id.empty() && !looks_like_id(request.location_id, "loc"))
+    v.fail("location_id", "is not a stock location");
+  QQ_TRY(v.status());
+  std::string created, refund_id;
+  std::vector<inventory::Allocation> restocked;  // what a restock put back on hand
+  auto done = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_TRY(lock_order(sql, clock_, id));
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    static const std::vector<std::string> kReturnable{"shipped", "delivered", "picked_up", "completed"};
+    if (std::find(kReturnable.begin(), kReturnable.end(), o.status) == kReturnable.end()) {
+      Error e = Error::conflict("order.not_returnable",
+                                "an order that is " + o.status + " has no shipped lines to return");
+      e.extensions = {{"current_status", o.status}};
+      return e;
+    }
+    QQ_TRY(validate_lines(o, request.lines, "lines", returned_units(o), "returned"));
+    if (request.refund && !lifecycle::payment_settled(o.payment_status)) {
+      Error e = Error::conflict("order.not_refundable", "the payment of this order is " + o.payment_status +
+                                                            "; only a captured payment can be refunded");
+      e.extensions = {{"current_status", o.status}, {"payment_status", o.payment_status}};
+      return e;
+    }
+    restocked.clear();
+    if (request.restock) {
+      std::string found;
+      sql << "SELECT id FROM stock_locations WHERE id = :id", soci::use(request.location_id), soci::into(found);
+      if (!sql.got_data())
+        return Error::invalid("validation_failed", "the request has invalid fields",
+                              {{"location_id", "is not a stock location"}});
+      for (const auto& l : request.lines)
+        for (const auto& line : o.lines)
+          if (line.id == l.line_id)
+            restocked.push_back({line.variant_id, LocationId(request.location_id), l.quantity});
+    }
+    created = new_id("ret");
+    // The refund first, so that the return names it.
+    if (request.refund) {
+      QQ_TRY(validate_lines(o, request.lines, "lines", refunded_units(o), "refunded"));
+      std::int64_t amount = std::min(lines_value(o, request.lines), o.refundable_amount());
+      if (amount > 0)
+        refund_id = insert_refund(sql, clock_, o, amount, request.lines,
+                                  request.reason.empty() ? "return" : request.reason, created, actor)
+                        .id;
+    }
+    if (request.restock) QQ_TRY(inventory::InventoryService::restock(sql, clock_, restocked, o.id.value));
+    std::string lines_text = lines_json(request.lines).dump();
+    long long now = clock_.now_ms();
+    int restock = request.restock ? 1 : 0;
+    soci::indicator location_ind = request.restock ? soci::i_ok : soci::i_null;
+    soci::indicator refund_ind = refund_id.empty() ? soci::i_null : soci::i_ok;
+    soci::indicator actor_ind = actor.id.empty() ? soci::i_null : soci::i_ok;
+    sql << "INSERT INTO order_returns (id, order_id, lines, restock, location_id, reason, refund_id, actor_type, "
+           "actor_id, created_at) VALUES (:id, :o, :l, :r, :loc, :reason, :ref, :at, :ai, :t)",
+        soci::use(created), soci::use(o.id.value), soci::use(lines_text), soci::use(restock),
+        soci::use(request.location_id, location_ind), soci::use(request.reason), soci::use(refund_id, refund_ind),
+        soci::use(actor.type), soci::use(actor.id, actor_ind), soci::use(now);
+    json data{{"return_id", created}, {"lines", lines_json(request.lines)}, {"restock", request.restock}};
+    if (request.restock) data["location_id"] = request.location_id;
+    if (!refund_id.empty()) data["refund_id"] = refund_id;
+    add_event(sql, clock_, o, "order.returned", data, actor);
+    json outbox = event_data(o);
+    outbox["return"] = data;
+    events_.record(sql, "order.returned", outbox);
+    if (request.restock)
+      events_.record(sql, "inventory.changed",
+                     inventory::InventoryService::changed_event(restocked, "return", o.id.value));
+    return o;
+  });
+  if (!done) return done;
+  if (request.restock) inventory::InventoryService::stock_changed(changes_, restocked);
+  events_.notify();
+  if (return_id) *return_id = created;
+  if (refund_id.empty()) return get(id);
+  // The return stands whatever the provider says about its refund (shown failed or pending).
+  return settle(id, refund_id, nullptr);
+}
+
+Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id, const Actor& actor) {
   auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
     if (!o.pickup) return not_pickup(o);
@@ -424,7 +872,7 @@ Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id) {
     if (schedule_expiry_) QQ_TRY(schedule_expiry_(sql, o.id, expires_at));
     QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
     add_event(sql, clock_, current, "order.ready_for_pickup",
-              {{"location_id", current.pickup->location_id.value}, {"expires_at", expires_at}});
+              {{"location_id", current.pickup->location_id.value}, {"expires_at", expires_at}}, actor);
     json data = event_data(current);
     data["pickup_expires_at"] = expires_at;
     events_.record(sql, "order.ready_for_pickup", data);
@@ -434,7 +882,7 @@ Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id) {
   return moved;
 }
 
-Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string& code) {
+Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string& code, const Actor& actor) {
   if (!looks_like_pickup_code(code))
     return Error::invalid("validation_failed", "the request has invalid fields", {{"code", "must be 6 digits"}});
   // A wrong code is counted in a transaction that commits: the outcome says which it was.
@@ -453,19 +901,19 @@ Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string
     if (!constant_time_equal(o.pickup->code_hash, pickup_code_hash(o.id, code))) {
       int attempts = count_wrong_code(sql, o.id, now);
       QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-      add_event(sql, clock_, current, "order.pickup_code_rejected", {{"failed_attempts", attempts}});
+      add_event(sql, clock_, current, "order.pickup_code_rejected", {{"failed_attempts", attempts}}, actor);
       return Outcome{std::move(current), attempts};
     }
     if (!move_ready_to_picked_up(sql, o.id, now)) return pickup_conflict(o, "picked_up");
     QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
     QQ_ASSIGN_OR_RETURN(Order picked, load(sql, id));
-    add_event(sql, clock_, picked, "order.picked_up", {{"location_id", picked.pickup->location_id.value}});
+    add_event(sql, clock_, picked, "order.picked_up", {{"location_id", picked.pickup->location_id.value}}, actor);
     events_.record(sql, "order.picked_up", event_data(picked));
     events_.record(sql, "inventory.changed",
                    inventory::InventoryService::changed_event(picked.allocations, "fulfilment", picked.id.value));
     if (!move_picked_up_to_completed(sql, o.id, now)) return Error::internal("a picked-up order did not complete");
     QQ_ASSIGN_OR_RETURN(Order completed, load(sql, id));
-    add_event(sql, clock_, completed, "order.completed", json::object());
+    add_event(sql, clock_, completed, "order.completed", json::object(), actor);
     events_.record(sql, "order.completed", event_data(completed));
     return Outcome{std::move(completed), 0};
   });
@@ -481,7 +929,7 @@ Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string
   return e;
 }
 
-Result<Order> OrderService::unlock_pickup(const OrderId& id) {
+Result<Order> OrderService::unlock_pickup(const OrderId& id, const Actor& actor) {
   auto unlocked = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
     if (!o.pickup) return not_pickup(o);
@@ -489,7 +937,8 @@ Result<Order> OrderService::unlock_pickup(const OrderId& id) {
     sql << "UPDATE orders SET pickup_failed_attempts = 0, pickup_locked = 0, updated_at = :u WHERE id = :id",
         soci::use(now), soci::use(o.id.value);
     QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-    add_event(sql, clock_, current, "order.pickup_unlocked", {{"failed_attempts", o.pickup->failed_attempts}});
+    add_event(sql, clock_, current, "order.pickup_unlocked", {{"failed_attempts", o.pickup->failed_attempts}},
+              actor);
     events_.record(sql, "order.pickup_unlocked", event_data(current));
     return current;
   });
@@ -508,7 +957,7 @@ Result<std::optional<Order>> OrderService::expire_pickup(const OrderId& id) {
     if (o.payment_status == "authorized")
       sql << "UPDATE orders SET payment_status = 'cancelled' WHERE id = :id", soci::use(o.id.value);
     QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-    add_event(sql, clock_, current, "order.cancelled", {{"reason", "pickup_expired"}});
+    add_event(sql, clock_, current, "order.cancelled", {{"reason", "pickup_expired"}}, Actor::system());
     json data = event_data(current);
     data["reason"] = "pickup_expired";
     events_.record(sql, "order.cancelled", data);

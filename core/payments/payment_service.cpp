@@ -246,7 +246,7 @@ Result<PaymentSession> PaymentService::claim_for_order(soci::session& sql, const
   return s;
 }
 
-Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
+Result<orders::Order> PaymentService::capture(const OrderId& order_id, const orders::Actor& actor) {
   auto order = db_.read<orders::Order>([&](soci::session& sql) { return orders::OrderService::load(sql, order_id); });
   if (!order) return order;
   if (order->payment_session_id.empty() || order->payment_status == "captured") {
@@ -254,15 +254,15 @@ Result<orders::Order> PaymentService::capture(const OrderId& order_id) {
     bool changed = false;
     auto paid = db_.write<orders::Order>([&](soci::session& sql) -> Result<orders::Order> {
       QQ_ASSIGN_OR_RETURN(orders::Order o,
-                          orders::OrderService::mark_paid_in(sql, clock_, order_id, {{"source", "merchant"}}, changed));
+                          orders::OrderService::mark_paid_in(sql, clock_, order_id, {{"source", "merchant"}}, changed, actor));
       if (changed) events_.record(sql, "order.paid", orders::OrderService::event_data(o));
       return o;
     });
     if (paid && changed) events_.notify();  // an order's payment changes no store view
     return paid;
   }
-  if (order->status != "pending")
-    return Error::conflict("order.not_payable", "an order that is " + order->status + " cannot be marked paid");
+  if (auto f = orders::OrderService::facts(*order, actor); !orders::lifecycle::target(f, orders::lifecycle::Move::mark_paid))
+    return orders::lifecycle::invalid_transition(f, orders::lifecycle::Move::mark_paid);
   auto session = db_.read<PaymentSession>(
       [&](soci::session& sql) { return load(sql, PaymentSessionId(order->payment_session_id)); });
   if (!session) return session.error();
@@ -326,6 +326,96 @@ Status PaymentService::release_for_cancelled(const orders::Order& order) {
   auto after = ask(channel, std::move(*session), "cancel");
   if (!after) return after.error();
   return ok_status();
+}
+
+namespace {
+
+const orders::Refund* refund_of(const orders::Order& o, const std::string& id) {
+  for (const auto& r : o.refunds)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+Result<orders::Refund> PaymentService::settle(const OrderId& order_id, const std::string& refund_id) {
+  QQ_ASSIGN_OR_RETURN(orders::Order order,
+                      db_.read<orders::Order>([&](soci::session& sql) { return orders::OrderService::load(sql, order_id); }));
+  const orders::Refund* found = refund_of(order, refund_id);
+  if (!found) return Error::not_found("refund.not_found", "no refund '" + refund_id + "' of this order");
+  orders::Refund refund = *found;
+  if (refund.status != "pending") return refund;
+
+  // Writes what the provider said, in its own transaction; only a pending refund moves.
+  auto finish = [&](const std::string& status, const std::string& reference,
+                    const std::string& failure) -> Result<orders::Refund> {
+    bool finished = false;
+    auto after = db_.write<orders::Order>([&](soci::session& sql) {
+      return orders::OrderService::finish_refund_in(sql, clock_, events_, order_id, refund_id, status, reference,
+                                                    failure, &finished);
+    });
+    if (!after) return after.error();
+    if (finished) events_.notify();  // a refund changes no store view
+    return *refund_of(*after, refund_id);
+  };
+  // 1. Paid without a session (the merchant marked it paid): the money goes back the same way.
+  if (refund.provider.empty() || order.payment_session_id.empty()) return finish("succeeded", "", "");
+
+  // 2. Ask the provider, outside any transaction, with the refund's id as idempotency key.
+  QQ_ASSIGN_OR_RETURN(PaymentSession session, db_.read<PaymentSession>([&](soci::session& sql) {
+                        return load(sql, PaymentSessionId(order.payment_session_id));
+                      }));
+  QQ_ASSIGN_OR_RETURN(channels::Channel channel, channel_of(order.channel_id));
+  json input{
+      {"session", session.to_json()},
+      {"channel",
+       {{"id", channel.id.value}, {"code", channel.code}, {"type", channel.type}, {"currency", channel.currency}}},
+      {"refund",
+       {{"id", refund.id},
+        {"amount", {{"amount", refund.amount}, {"currency", refund.currency}}},
+        {"reason", refund.reason},
+        {"order_id", order.id.value}}},
+      {"idempotency_key", refund.id}};
+  auto reply = providers_.invoke("payment", session.provider, "refund", std::move(input), channel.configs);
+  auto unsupported = [&]() -> Result<orders::Refund> {
+    QQ_TRY(finish("failed", "", "payment.refund_unsupported"));
+    return Error::conflict("payment.refund_unsupported",
+                           "payment provider '" + session.provider +
+                               "' does not refund; give the money back outside Quanqu");
+  };
+  if (!reply) {
+    const Error& e = reply.error();
+    // 3a. The provider said no: the refund failed and counts no more.
+    if (e.kind == ErrorKind::failed_precondition) {
+      QQ_TRY(finish("failed", "", e.code + ": " + e.message));
+      Error refused = Error::unprocessable("payment.refund_failed", "the payment provider refused the refund: " + e.message);
+      refused.extensions = {{"provider_code", e.code}};
+      return refused;
+    }
+    // A plugin built before refunds existed does not know the operation.
+    if (e.code == "plugin_error" && e.message.find("unknown operation") != std::string::npos) return unsupported();
+    // 3b. No answer (deadline, broken plugin): it may or may not have happened; it stays pending
+    // and is asked again with the same key.
+    return refund;
+  }
+  std::string status = reply->is_object() && reply->contains("status") && (*reply)["status"].is_string()
+                           ? (*reply)["status"].get<std::string>()
+                           : "";
+  std::string reference = reply->is_object() && reply->contains("reference") && (*reply)["reference"].is_string()
+                              ? (*reply)["reference"].get<std::string>()
+                              : "";
+  // 3c. The provider's answer.
+  if (status == "succeeded" || status == "pending") return finish(status, reference, "");
+  if (status == "unsupported") return unsupported();
+  if (status == "failed") {
+    std::string message = reply->contains("message") && (*reply)["message"].is_string()
+                              ? (*reply)["message"].get<std::string>()
+                              : "the refund failed";
+    QQ_TRY(finish("failed", reference, message));
+    return Error::unprocessable("payment.refund_failed", "the payment provider could not refund: " + message);
+  }
+  providers_.report_invalid("payment", session.provider, "unknown refund status '" + status + "'");
+  return refund;  // an answer we cannot read: left pending
 }
 
 }  // namespace quanqu::payments

@@ -8,7 +8,7 @@
 #include "common/providers.h"
 #include "common/result.h"
 #include "events/event_bus.h"
-#include "orders/order.h"
+#include "orders/order_service.h"
 #include "payments/payment_session.h"
 #include "storage/database.h"
 
@@ -19,7 +19,7 @@ namespace quanqu::payments {
 // The provider calls happen outside database transactions (they may reach a gateway over the
 // network); each state change they report is then written in its own transaction, guarded by
 // the session's current status, so a retry or a concurrent webhook cannot apply one twice.
-class PaymentService {
+class PaymentService : public orders::RefundExecutor {
  public:
   PaymentService(storage::Database& db, const Clock& clock, ChangeCounter& changes, events::EventBus& events,
                  Providers& providers);
@@ -38,7 +38,18 @@ class PaymentService {
   // The merchant marks an order paid. Without a payment session the order is simply marked
   // paid; otherwise the provider captures: captured marks it paid now, pending leaves it to
   // the provider's later confirmation (the returned order is then unchanged).
-  Result<orders::Order> capture(const OrderId& order);
+  // A move the lifecycle refuses is a 409 `order.invalid_transition`.
+  Result<orders::Order> capture(const OrderId& order, const orders::Actor& actor = orders::Actor::system());
+
+  // Pays a pending refund back (orders::RefundExecutor): asks the order's payment provider for
+  // "refund" with the refund's id as idempotency key, outside any transaction, then finishes the
+  // refund in its own. The provider's answer: succeeded, pending (it confirms later: the refund
+  // stays pending), failed (422 `payment.refund_failed`, the refund failed) or unsupported (409
+  // `payment.refund_unsupported`, the refund failed; also for a plugin built before refunds).
+  // No answer (deadline, broken plugin) leaves it pending for a retry. An order paid without a
+  // payment session (marked paid by the merchant) has its refund recorded as succeeded at once:
+  // the money went back outside Quanqu, as it came in.
+  Result<orders::Refund> settle(const OrderId& order, const std::string& refund_id) override;
 
   // A provider reports money taken (a verified gateway webhook): the session, found by the
   // provider's reference, becomes captured and its order paid (order.paid). Idempotent. An

@@ -177,6 +177,23 @@ class CardPayments : public quanqu::sdk::PaymentProvider {
     throw std::runtime_error("the card gateway answered a capture with the status \"" + status + "\"");
   }
 
+  // POST /v1/payment_intents/{id}/refunds with the refund's id as Idempotency-Key: the gateway
+  // answers a second ask (after a timeout) with the first refund, never a second one. A 4xx is
+  // the gateway refusing (Refusal: the refund failed).
+  quanqu::sdk::RefundOutcome refund(const PaymentSession& session, const quanqu::sdk::RefundRequest& refund,
+                                    const Json& config) override {
+    Settings settings = Settings::from_json(config);
+    Json body{{"amount", refund.amount}, {"currency", refund.currency}, {"reason", refund.reason},
+              {"reference", refund.id}};
+    Json reply = GatewayClient(*host_, settings).send("POST", intent_path(session) + "/refunds", body, refund.id);
+    std::string status = string_field(reply, "status");
+    std::string id = string_field(reply, "id");
+    if (status == "succeeded") return quanqu::sdk::RefundOutcome::succeeded(id);
+    if (status == "pending") return quanqu::sdk::RefundOutcome::pending(id);
+    if (status == "failed") return quanqu::sdk::RefundOutcome::failed(reason(reply, "the card gateway could not refund"));
+    throw std::runtime_error("the card gateway answered a refund with the status \"" + status + "\"");
+  }
+
   PaymentOutcome cancel(const PaymentSession& session, const Json& config) override {
     // A session whose initiate never reached the gateway holds nothing there.
     if (session.reference.empty()) return PaymentOutcome::cancelled();

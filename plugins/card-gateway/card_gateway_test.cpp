@@ -280,6 +280,46 @@ TEST_F(CardGatewayTest, CaptureFailures) {
             (Json{{"refusal", {{"code", "card-gateway.rejected"}, {"message", "already refunded"}}}}));
 }
 
+// ---- refund ----
+
+Json refund_input(const std::string& reference) {
+  return Json{{"session", session(reference)},
+              {"config", config()},
+              {"refund", {{"id", "ref_1"}, {"amount", {{"amount", 500}, {"currency", "CNY"}}}, {"reason", "damaged"}}},
+              {"idempotency_key", "ref_1"}};
+}
+
+TEST_F(CardGatewayTest, RefundPostsToTheIntentWithTheRefundIdAsIdempotencyKey) {
+  gateway = [](const HttpRequest&) { return reply(201, R"({"id":"re_1","status":"succeeded"})"); };
+  Json out = host.invoke("payment", "card-gateway", "refund", refund_input("pi_1"));
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].url, "http://127.0.0.1:9/v1/payment_intents/pi_1/refunds");
+  EXPECT_EQ(header(requests[0], "Authorization"), "Bearer sk_test_12345678");
+  EXPECT_EQ(header(requests[0], "Idempotency-Key"), "ref_1");
+  Json body = Json::parse(requests[0].body);
+  EXPECT_EQ(body["amount"], 500);
+  EXPECT_EQ(body["currency"], "CNY");
+  EXPECT_EQ(body["reference"], "ref_1");
+  EXPECT_EQ(out, (Json{{"status", "succeeded"}, {"reference", "re_1"}}));
+}
+
+TEST_F(CardGatewayTest, RefundOutcomes) {
+  gateway = [](const HttpRequest&) { return reply(201, R"({"id":"re_1","status":"pending"})"); };
+  EXPECT_EQ(host.invoke("payment", "card-gateway", "refund", refund_input("pi_1")).at("status"), "pending");
+  gateway = [](const HttpRequest&) { return reply(201, R"({"id":"re_1","status":"failed","message":"expired card"})"); };
+  Json failed = host.invoke("payment", "card-gateway", "refund", refund_input("pi_1"));
+  EXPECT_EQ(failed.at("status"), "failed");
+  EXPECT_EQ(failed.at("message"), "expired card");
+  gateway = [](const HttpRequest&) { return reply(400, R"({"error":{"message":"more than captured"}})"); };
+  EXPECT_EQ(host.invoke("payment", "card-gateway", "refund", refund_input("pi_1")),
+            (Json{{"refusal", {{"code", "card-gateway.rejected"}, {"message", "more than captured"}}}}));
+  gateway = [](const HttpRequest&) { return reply(503, "{}"); };
+  EXPECT_THROW(host.invoke("payment", "card-gateway", "refund", refund_input("pi_1")), std::runtime_error);
+  gateway = [](const HttpRequest&) { return reply(201, R"({"status":"exploded"})"); };
+  EXPECT_THROW(host.invoke("payment", "card-gateway", "refund", refund_input("pi_1")), std::runtime_error);
+}
+
 TEST_F(CardGatewayTest, CancelReleasesTheIntent) {
   gateway = [](const HttpRequest&) { return reply(200, R"({"id":"pi_1","status":"canceled"})"); };
   Json out = invoke("cancel", session("pi_1"));

@@ -38,6 +38,11 @@ class ManualPayments : public quanqu::sdk::PaymentProvider {
     return outcome;
   }
   PaymentOutcome cancel(const PaymentSession&, const Json&) override { return PaymentOutcome::cancelled(); }
+  // The merchant gives the money back by hand (a transfer, cash at the counter): recorded, done.
+  quanqu::sdk::RefundOutcome refund(const PaymentSession&, const quanqu::sdk::RefundRequest& refund,
+                                    const Json&) override {
+    return quanqu::sdk::RefundOutcome::succeeded("manual_" + refund.id);
+  }
 };
 
 class ManualPaymentPlugin : public quanqu::sdk::Plugin {

@@ -95,9 +95,20 @@ TEST(ManualPayment, CancelIsCancelled) {
   EXPECT_EQ(reply.at("status"), "cancelled");
 }
 
+// The merchant gives the money back by hand: recorded and done at once.
+TEST(ManualPayment, RefundSucceedsAtOnce) {
+  FakeHost host(&quanqu_plugin_entry_v1);
+  Json in = input(session("manual_pay_1"));
+  in["refund"] = {{"id", "ref_1"}, {"amount", {{"amount", 500}, {"currency", "CNY"}}}, {"reason", "damaged"}};
+  in["idempotency_key"] = "ref_1";
+  Json reply = host.invoke("payment", "manual-payment", "refund", in);
+  EXPECT_EQ(reply["status"], "succeeded");
+  EXPECT_EQ(reply["reference"], "manual_ref_1");
+}
+
 TEST(ManualPayment, AnUnknownOperationIsNotFound) {
   FakeHost host(&quanqu_plugin_entry_v1);
-  EXPECT_THROW(host.invoke("payment", "manual-payment", "refund", input(session())), std::runtime_error);
+  EXPECT_THROW(host.invoke("payment", "manual-payment", "settle", input(session())), std::runtime_error);
 }
 
 TEST(ManualPayment, TouchesNeitherStorageNorServicesNorTheNetwork) {
@@ -107,7 +118,7 @@ TEST(ManualPayment, TouchesNeitherStorageNorServicesNorTheNetwork) {
     ++fetches;
     return quanqu::sdk::HttpReply{200, {}, "{}"};
   };
-  for (const char* op : {"initiate", "authorize", "capture", "cancel"})
+  for (const char* op : {"initiate", "authorize", "capture", "cancel", "refund"})
     host.invoke("payment", "manual-payment", op, input(session("manual_pay_1")));
   EXPECT_EQ(fetches, 0);
   EXPECT_TRUE(host.kv.empty());

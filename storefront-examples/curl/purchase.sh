@@ -40,4 +40,4 @@ id=$(echo "$order" | json 'd["id"]')
 token=$(echo "$order" | json 'd["access_token"]')
 status=$(curl -sS "$base/v1/store/orders/$id" -H "X-Publishable-Key: $key" -H "X-Order-Token: $token" | json 'd["status"]')
 echo "order: $id, status: $status"
-[ "$status" = pending ]
+[ "$status" = placed ]

@@ -196,7 +196,7 @@ TEST_F(ConcurrencyTest, FiftyShoppersTenUnitsExactlyTenOrders) {
   for (const auto& o : orders) {
     listed.insert(o["id"].get<std::string>());
     numbers.insert(o["number"].get<std::int64_t>());
-    EXPECT_EQ(o["status"], "pending");
+    EXPECT_EQ(o["status"], "placed");
     for (const auto& a : o["allocations"]) {
       EXPECT_EQ(a["location_id"], shop.location_id);
       allocated += a["quantity"].get<std::int64_t>();
@@ -386,7 +386,7 @@ TEST_F(ConcurrencyTest, SimultaneousCancelsReleaseStockOnce) {
   int cancelled = 0;
   for (int i = 0; i < kCallers; ++i) {
     if (statuses[i] == 200) ++cancelled;
-    else EXPECT_TRUE(statuses[i] == 409 && codes[i] == "order.not_cancellable") << statuses[i] << " " << codes[i];
+    else EXPECT_TRUE(statuses[i] == 409 && codes[i] == "order.invalid_transition") << statuses[i] << " " << codes[i];
   }
   EXPECT_EQ(cancelled, 1);
   json after = level(shop);
@@ -399,7 +399,7 @@ TEST_F(ConcurrencyTest, SimultaneousCancelsReleaseStockOnce) {
   const json events = order.json()["events"];
   for (const auto& e : events) cancel_events += e["type"] == "order.cancelled";
   EXPECT_EQ(cancel_events, 1);
-  EXPECT_EQ(admin().get("/v1/admin/orders/" + orders[1]).json()["status"], "pending");
+  EXPECT_EQ(admin().get("/v1/admin/orders/" + orders[1]).json()["status"], "placed");
 }
 
 // On hand lowered by the merchant while shoppers check out: whatever interleaving happens, on

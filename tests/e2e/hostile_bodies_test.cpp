@@ -240,6 +240,7 @@ TEST_F(HostileBodiesTest, EveryDocumentedBodyRefusesHostileValuesAndWritesNothin
     put("{delivery_id}", delivery_id);
     put("{address_id}", address.json()["id"]);
     put("{variant_id}", variant_id);
+    put("{refund_id}", "ref_none");
     for (const auto& [prefix, id] : by_prefix)
       if (path.rfind(prefix, 0) == 0) put("{id}", id);
     return path;

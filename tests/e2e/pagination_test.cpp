@@ -166,7 +166,7 @@ TEST_F(PaginationTest, BadPageParametersAre400) {
   auto orders = admin().get("/v1/admin/orders?cursor=prod_01a20a3e32efe9143e28fff204dd0c9833cd929843dd");
   EXPECT_TRUE(IsProblem(orders, 400, "invalid_query"));
   EXPECT_TRUE(ListsField(orders, "cursor"));
-  auto status = admin().get("/v1/admin/orders?status=shipped");
+  auto status = admin().get("/v1/admin/orders?status=fulfilled");
   EXPECT_TRUE(IsProblem(status, 400, "invalid_query"));
   EXPECT_TRUE(ListsField(status, "status"));
   auto pstatus = admin().get("/v1/admin/products?status=deleted");
@@ -299,7 +299,7 @@ TEST_F(PaginationTest, AdminOrdersPageNewestFirst) {
   // Filters paginate as well.
   ASSERT_EQ(admin().post("/v1/admin/orders/" + placed[1] + "/cancel", json::object()).status, 200u);
   ASSERT_EQ(admin().post("/v1/admin/orders/" + placed[3] + "/cancel", json::object()).status, 200u);
-  Walk pending = walk(admin(), "/v1/admin/orders?limit=1&status=pending");
+  Walk pending = walk(admin(), "/v1/admin/orders?limit=1&status=placed");
   EXPECT_EQ(ids(pending.items), (std::set<std::string>{placed[0], placed[2], placed[4]}));
   Walk cancelled = walk(admin(), "/v1/admin/orders?limit=1&status=cancelled&channel=web");
   EXPECT_EQ(ids(cancelled.items), (std::set<std::string>{placed[1], placed[3]}));

@@ -205,7 +205,7 @@ class PaymentsTest : public E2ETest {
   // The order is still as checkout left it: pending, authorised, never paid.
   void expect_untouched(const std::string& order_id) {
     json o = admin_order(order_id);
-    EXPECT_EQ(o["status"], "pending") << o.dump();
+    EXPECT_EQ(o["status"], "placed") << o.dump();
     EXPECT_EQ(o["payment"]["status"], "authorized") << o.dump();
     EXPECT_EQ(count_events(o, "order.paid"), 0) << o.dump();
   }
@@ -256,7 +256,7 @@ TEST_F(PaymentsTest, ManualPaymentAuthorisesAtOnceAndMarkPaidCaptures) {
   ASSERT_EQ(placed.status, 201u) << placed.body;
   json order = placed.json();
   std::string order_id = order.value("id", "");
-  EXPECT_EQ(order["status"], "pending");
+  EXPECT_EQ(order["status"], "placed");
   EXPECT_EQ(order["payment"]["status"], "authorized");
   EXPECT_EQ(order["payment"]["provider"], "manual-payment");
   EXPECT_EQ(order["payment"]["session_id"], session_id);
@@ -462,7 +462,7 @@ TEST_F(PaymentsTest, CardGatewayFromIntentToSignedCaptureWebhook) {
   ASSERT_EQ(placed.status, 201u) << placed.body;
   json order = placed.json();
   std::string order_id = order.value("id", "");
-  EXPECT_EQ(order["status"], "pending");
+  EXPECT_EQ(order["status"], "placed");
   EXPECT_EQ(order["payment"]["status"], "authorized");
   EXPECT_EQ(order["payment"]["provider"], "card-gateway");
   EXPECT_EQ(order["payment"]["session_id"], session_id);
@@ -510,7 +510,7 @@ TEST_F(PaymentsTest, CardGatewayMarkPaidAsksForCaptureAndTheWebhookSettles) {
   // The gateway settles later: 202, the order stays pending until the webhook says so.
   auto asked = admin().post("/v1/admin/orders/" + o.order_id + "/mark-paid", json::object());
   ASSERT_EQ(asked.status, 202u) << asked.body;
-  EXPECT_EQ(asked.json()["status"], "pending");
+  EXPECT_EQ(asked.json()["status"], "placed");
   EXPECT_EQ(asked.json()["payment"]["status"], "authorized");
   auto captures = gateway_requests("POST", "/v1/payment_intents/" + o.intent_id + "/capture");
   ASSERT_EQ(captures.size(), 1u);
@@ -792,7 +792,7 @@ TEST_F(PaymentsTest, CardGatewayCancelledOrderReleasesTheAuthorisation) {
   EXPECT_EQ(order["status"], "cancelled");
   EXPECT_EQ(count_events(order, "order.paid"), 0) << order.dump();
   EXPECT_TRUE(IsProblem(admin().post("/v1/admin/orders/" + o.order_id + "/mark-paid", json::object()), 409,
-                        "order.not_payable"));
+                        "order.invalid_transition"));
 }
 
 // A gateway that says no (4xx) is the shopper's refusal, with the gateway's words, not a 502.

@@ -296,7 +296,7 @@ TEST_F(PluginRuntimeThrowerTest, AThrowingEventHandlerIsCountedAndContained) {
   })) << events.dump(1);
   auto read = admin().get("/v1/admin/orders/" + order_id);
   ASSERT_EQ(read.status, 200u) << read.body;
-  EXPECT_EQ(read.json()["status"], "pending");
+  EXPECT_EQ(read.json()["status"], "placed");
   EXPECT_EQ(admin().get("/v1/admin/plugins/recorder").json()["event_errors"], 0);
 
   // A second order is another failure, and still no harm.
@@ -322,7 +322,7 @@ TEST_F(PluginRuntimeTest, RoutesCallTheCoreServices) {
   auto read = admin().get("/v1/admin/orders/" + order_id);
   ASSERT_EQ(read.status, 200u) << read.body;
   json order = read.json();
-  EXPECT_EQ(order["status"], "pending");
+  EXPECT_EQ(order["status"], "placed");
   EXPECT_EQ(order["email"], "mei@example.cn");
   EXPECT_EQ(order["shipping_address"]["city"], "Shanghai");
   ASSERT_EQ(order["lines"].size(), 1u) << read.body;

@@ -266,7 +266,7 @@ TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {
   std::string order_id = order.value("id", ""), token = order.value("access_token", "");
   ASSERT_FALSE(order_id.empty());
   ASSERT_FALSE(token.empty());
-  EXPECT_EQ(order["status"], "pending");
+  EXPECT_EQ(order["status"], "placed");
   EXPECT_EQ(order["channel_id"], channel_id);
   EXPECT_EQ(order["cart_id"], cart_id);
   EXPECT_EQ(order["email"], "li.lei@example.cn");
@@ -307,7 +307,7 @@ TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {
   EXPECT_EQ(restocked_view.json()["variants"][0]["available_quantity"], kOnHand - 4);
 
   // --- Admin: list (by status and channel code), read, cancel.
-  auto orders = admin().get("/v1/admin/orders?status=pending&channel=capsule-web");
+  auto orders = admin().get("/v1/admin/orders?status=placed&channel=capsule-web");
   ASSERT_EQ(orders.status, 200u) << orders.body;
   ASSERT_EQ(orders.json()["items"].size(), 1u) << orders.body;
   EXPECT_EQ(orders.json()["items"][0]["id"], order_id);
@@ -323,7 +323,7 @@ TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {
   auto admin_order = admin().get("/v1/admin/orders/" + order_id);
   ASSERT_EQ(admin_order.status, 200u) << admin_order.body;
   json ao = admin_order.json();
-  EXPECT_EQ(ao["status"], "pending");
+  EXPECT_EQ(ao["status"], "placed");
   ASSERT_EQ(ao["allocations"].size(), 1u) << admin_order.body;
   EXPECT_EQ(ao["allocations"][0]["location_id"], shop.location_id);
   EXPECT_EQ(ao["allocations"][0]["variant_id"], shop.variant_a);
@@ -343,7 +343,7 @@ TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {
 
   // A second cancel is refused and changes nothing.
   EXPECT_TRUE(IsProblem(admin().post("/v1/admin/orders/" + order_id + "/cancel", json::object()), 409,
-                        "order.not_cancellable"));
+                        "order.invalid_transition"));
   level_a = level_of(admin(), shop.sku_a, shop.location_id);
   EXPECT_EQ(level_a.value("reserved", -1), 0);
   EXPECT_EQ(level_a.value("on_hand", -1), kOnHand);
@@ -353,7 +353,7 @@ TEST_F(PurchaseTest, MerchantSetsUpAShopperBuysAndTheMerchantCancels) {
   EXPECT_EQ(reread.json()["events"].size(), 2u);
 
   // Filters follow the new status; the shopper sees it too.
-  auto pending = admin().get("/v1/admin/orders?status=pending&channel=capsule-web");
+  auto pending = admin().get("/v1/admin/orders?status=placed&channel=capsule-web");
   ASSERT_EQ(pending.status, 200u);
   EXPECT_TRUE(pending.json()["items"].empty());
   auto cancelled = admin().get("/v1/admin/orders?status=cancelled&channel=" + channel_id);

@@ -75,7 +75,7 @@ TEST_F(CheckoutTest, HappyPathReservesStockAndCompletesTheCart) {
   EXPECT_EQ(r->access_token.rfind("qq_ot_", 0), 0u);
   EXPECT_TRUE(looks_like_id(o.id.value, "order"));
   EXPECT_EQ(o.number, 1001);
-  EXPECT_EQ(o.status, "pending");
+  EXPECT_EQ(o.status, "placed");
   EXPECT_EQ(o.channel_id, web.id);
   EXPECT_EQ(o.cart_id, c.id);
   EXPECT_EQ(o.currency, "CNY");
@@ -258,7 +258,7 @@ TEST_F(CheckoutTest, CancelReleasesReservationsWithLedgerRows) {
   const OrderId id = placed->order.id;
   env.clock.advance(1000);
 
-  auto cancelled = env.orders.cancel(id, "customer changed their mind");
+  auto cancelled = env.orders.cancel(id, "customer changed their mind", test_support::kTestAdmin);
   ASSERT_TRUE(cancelled.ok()) << describe(cancelled);
   EXPECT_EQ(cancelled->status, "cancelled");
   ASSERT_EQ(cancelled->events.size(), 2u);
@@ -286,15 +286,15 @@ TEST_F(CheckoutTest, CancelReleasesReservationsWithLedgerRows) {
 TEST_F(CheckoutTest, CancellingTwiceIsAConflict) {
   auto placed = checkout(cart_with({{"TEE-M", 1}}));
   ASSERT_TRUE(placed.ok());
-  ASSERT_TRUE(env.orders.cancel(placed->order.id, "").ok());
+  ASSERT_TRUE(env.orders.cancel(placed->order.id, "", test_support::kTestAdmin).ok());
   long long ledger_before = ledger_count();
-  auto again = env.orders.cancel(placed->order.id, "");
+  auto again = env.orders.cancel(placed->order.id, "", test_support::kTestAdmin);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().kind, ErrorKind::conflict);
-  EXPECT_EQ(again.error().code, "order.not_cancellable");
+  EXPECT_EQ(again.error().code, "order.invalid_transition");
   EXPECT_EQ(ledger_count(), ledger_before);
   EXPECT_EQ(env.reserved(m(), warehouse.id), 0);
-  auto unknown = env.orders.cancel(OrderId("order_nope"), "");
+  auto unknown = env.orders.cancel(OrderId("order_nope"), "", test_support::kTestAdmin);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
 }

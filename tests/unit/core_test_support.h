@@ -28,6 +28,9 @@
 
 namespace quanqu::test_support {
 
+// The admin tests act as (a key id as an order's timeline names it).
+inline const orders::Actor kTestAdmin = orders::Actor::admin("key_test");
+
 // A clock that only moves when told to.
 class TestClock final : public Clock {
  public:

@@ -322,7 +322,7 @@ TEST_F(EventBusServicesTest, CheckoutPublishesOrderPlacedThenInventoryChangedAft
   EXPECT_EQ(placed[0].data["number"], r->order.number);
   EXPECT_EQ(placed[0].data["channel_id"], web.id.value);
   EXPECT_EQ(placed[0].data["cart_id"], c.id.value);
-  EXPECT_EQ(placed[0].data["status"], "pending");
+  EXPECT_EQ(placed[0].data["status"], "placed");
   EXPECT_EQ(placed[0].data["payment_status"], "not_required");
   EXPECT_EQ(placed[0].data["fulfilment_status"], "unfulfilled");
   EXPECT_EQ(placed[0].data["email"], "li.lei@example.com");
@@ -341,7 +341,7 @@ TEST_F(EventBusServicesTest, CheckoutPublishesOrderPlacedThenInventoryChangedAft
   env.events.drain();
   env.events.unlisten(reader);
   std::lock_guard lock(m);
-  EXPECT_EQ(seen_in_db, (std::vector<std::string>{"pending"}));
+  EXPECT_EQ(seen_in_db, (std::vector<std::string>{"placed"}));
 
   // A replay of the same request publishes nothing new.
   auto count = rec->events().size();
@@ -383,7 +383,7 @@ TEST_F(EventBusServicesTest, EveryCartChangePublishesCartUpdated) {
 TEST_F(EventBusServicesTest, CancelPublishesOrderCancelledAndTheRelease) {
   auto o = place(2, "k1");
   auto before = rec->events().size();
-  auto cancelled = env.orders.cancel(o.id, "customer asked");
+  auto cancelled = env.orders.cancel(o.id, "customer asked", test_support::kTestAdmin);
   ASSERT_TRUE(cancelled.ok()) << describe(cancelled);
   auto all = rec->events();
   ASSERT_EQ(all.size(), before + 2);
@@ -398,33 +398,33 @@ TEST_F(EventBusServicesTest, CancelPublishesOrderCancelledAndTheRelease) {
 TEST_F(EventBusServicesTest, MarkPaidAndFulfilmentPublishTheirEvents) {
   auto o = place(1, "k1");
   auto before = rec->events().size();
-  ASSERT_TRUE(env.orders.mark_paid(o.id, {{"source", "test"}}).ok());
-  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled").ok());
-  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "delivered").ok());
+  ASSERT_TRUE(env.orders.mark_paid(o.id, {{"source", "test"}}, test_support::kTestAdmin).ok());
+  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled", test_support::kTestAdmin).ok());
+  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "delivered", test_support::kTestAdmin).ok());
   auto all = rec->events();
   std::vector<std::string> types;
   for (std::size_t i = before; i < all.size(); ++i) types.push_back(all[i].type);
-  EXPECT_EQ(types, (std::vector<std::string>{"order.paid", "order.fulfilled", "inventory.changed", "order.delivered"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"order.paid", "order.shipped", "inventory.changed", "order.delivered"}));
   auto paid = rec->of("order.paid");
   ASSERT_EQ(paid.size(), 1u);
   EXPECT_EQ(paid[0].data["status"], "paid");
   EXPECT_EQ(paid[0].data["payment_status"], "captured");
-  auto fulfilled = rec->of("order.fulfilled");
+  auto fulfilled = rec->of("order.shipped");
   ASSERT_EQ(fulfilled.size(), 1u);
-  EXPECT_EQ(fulfilled[0].data["status"], "fulfilled");
+  EXPECT_EQ(fulfilled[0].data["status"], "shipped");
   EXPECT_EQ(fulfilled[0].data["fulfilment_status"], "fulfilled");
   auto shipped = rec->of("inventory.changed").back();
   EXPECT_EQ(shipped.data["reason"], "fulfilment");
   EXPECT_EQ(shipped.data["reference"], o.id.value);
   auto delivered = rec->of("order.delivered");
   ASSERT_EQ(delivered.size(), 1u);
-  EXPECT_EQ(delivered[0].data["status"], "completed");
+  EXPECT_EQ(delivered[0].data["status"], "delivered");
   EXPECT_EQ(delivered[0].data["fulfilment_status"], "delivered");
 }
 
 TEST_F(EventBusServicesTest, FailedWritesPublishNothing) {
   auto o = place(2, "k1");
-  ASSERT_TRUE(env.orders.cancel(o.id, "").ok());
+  ASSERT_TRUE(env.orders.cancel(o.id, "", test_support::kTestAdmin).ok());
   auto before = rec->events().size();
 
   // A cart change refused (more than in stock), a checkout refused (the stock went meanwhile).
@@ -443,10 +443,10 @@ TEST_F(EventBusServicesTest, FailedWritesPublishNothing) {
   EXPECT_EQ(refused.error().code, "inventory.insufficient_stock");
 
   // Order writes refused: cancelling twice, paying a cancelled order, fulfilling it.
-  EXPECT_FALSE(env.orders.cancel(o.id, "").ok());
-  EXPECT_FALSE(env.orders.mark_paid(o.id, json::object()).ok());
-  EXPECT_FALSE(env.orders.set_fulfilment(o.id, "fulfilled").ok());
-  EXPECT_FALSE(env.orders.set_fulfilment(o.id, "shipped").ok());
+  EXPECT_FALSE(env.orders.cancel(o.id, "", test_support::kTestAdmin).ok());
+  EXPECT_FALSE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
+  EXPECT_FALSE(env.orders.set_fulfilment(o.id, "fulfilled", test_support::kTestAdmin).ok());
+  EXPECT_FALSE(env.orders.set_fulfilment(o.id, "shipped", test_support::kTestAdmin).ok());
   EXPECT_EQ(rec->events().size(), adjustment);
 }
 

@@ -1,4 +1,4 @@
-// Unit tests for the order state machine: paying, fulfilling (stock leaves the shelf), delivering, cancelling.
+// Unit tests for the order lifecycle: paying, shipping (stock leaves the shelf), delivering, completing, cancelling.
 #include "core_test_support.h"
 
 namespace quanqu::orders {
@@ -58,10 +58,10 @@ class OrderStateTest : public ::testing::Test {
 
 // --- paying ---
 
-TEST_F(OrderStateTest, MarkPaidMovesAPendingOrderToPaidOnce) {
+TEST_F(OrderStateTest, MarkPaidMovesAPlacedOrderToPaidOnce) {
   auto o = place("TEE-M", 1);
   env.clock.advance(1000);
-  auto paid = env.orders.mark_paid(o.id, {{"source", "merchant"}, {"note", "bank transfer"}});
+  auto paid = env.orders.mark_paid(o.id, {{"source", "merchant"}, {"note", "bank transfer"}}, test_support::kTestAdmin);
   ASSERT_TRUE(paid.ok()) << describe(paid);
   EXPECT_EQ(paid->status, "paid");
   EXPECT_EQ(paid->payment_status, "captured");
@@ -75,7 +75,7 @@ TEST_F(OrderStateTest, MarkPaidMovesAPendingOrderToPaidOnce) {
 
   // Again: succeeds and changes nothing.
   env.clock.advance(1000);
-  auto again = env.orders.mark_paid(o.id, {{"source", "merchant"}});
+  auto again = env.orders.mark_paid(o.id, {{"source", "merchant"}}, test_support::kTestAdmin);
   ASSERT_TRUE(again.ok()) << describe(again);
   EXPECT_EQ(again->status, "paid");
   EXPECT_EQ(again->updated_at, paid->updated_at);
@@ -88,47 +88,69 @@ TEST_F(OrderStateTest, MarkPaidMovesAPendingOrderToPaidOnce) {
 
 TEST_F(OrderStateTest, MarkPaidRefusesCancelledAndUnknownOrders) {
   auto o = place("TEE-M", 1);
-  ASSERT_TRUE(env.orders.cancel(o.id, "changed mind").ok());
-  auto r = env.orders.mark_paid(o.id, json::object());
+  ASSERT_TRUE(env.orders.cancel(o.id, "changed mind", test_support::kTestAdmin).ok());
+  auto r = env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::conflict);
-  EXPECT_EQ(r.error().code, "order.not_payable");
+  EXPECT_EQ(r.error().code, "order.invalid_transition");
+  EXPECT_EQ(r.error().extensions["current_status"], "cancelled");
+  EXPECT_EQ(r.error().extensions["allowed_moves"], json::array());
   auto read = CoreEnv::must(env.orders.get(o.id));
   EXPECT_EQ(read.status, "cancelled");
   EXPECT_EQ(read.payment_status, "not_required");
   EXPECT_EQ(event_types(o.id), (std::vector<std::string>{"order.placed", "order.cancelled"}));
 
-  auto missing = env.orders.mark_paid(OrderId("order_nope"), json::object());
+  auto missing = env.orders.mark_paid(OrderId("order_nope"), json::object(), test_support::kTestAdmin);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
   EXPECT_EQ(missing.error().code, "order.not_found");
 }
 
-TEST_F(OrderStateTest, OnlyPendingOrdersCanBeCancelled) {
+TEST_F(OrderStateTest, AShippedOrderCannotBeCancelled) {
   auto o = place("TEE-M", 1);
-  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object()).ok());
-  auto r = env.orders.cancel(o.id, "");
+  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
+  ASSERT_TRUE(env.orders.move(o.id, lifecycle::Move::ship, test_support::kTestAdmin).ok());
+  auto r = env.orders.cancel(o.id, "", test_support::kTestAdmin);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::conflict);
-  EXPECT_EQ(r.error().code, "order.not_cancellable");
-  EXPECT_EQ(env.reserved(tee_v(), warehouse.id), 1);
-  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "paid");
+  EXPECT_EQ(r.error().code, "order.invalid_transition");
+  EXPECT_EQ(r.error().extensions["current_status"], "shipped");
+  EXPECT_EQ(r.error().extensions["allowed_moves"], (json{"deliver"}));
+  EXPECT_EQ(env.reserved(tee_v(), warehouse.id), 0);
+  EXPECT_EQ(env.on_hand(tee_v(), warehouse.id), 1);
+  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "shipped");
+}
+
+TEST_F(OrderStateTest, CancellingAPaidOrderReleasesStockAndRefundsInFull) {
+  auto o = place("TEE-M", 1);
+  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
+  // Paid without a payment session: the refund is recorded, settled outside Quanqu, once an
+  // executor (the payment service) pays it back; without one it stays pending.
+  auto r = env.orders.cancel(o.id, "out of stock", test_support::kTestAdmin);
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r->status, "cancelled");
+  EXPECT_EQ(env.reserved(tee_v(), warehouse.id), 0);
+  ASSERT_EQ(r->refunds.size(), 1u);
+  EXPECT_EQ(r->refunds[0].amount, o.totals.total);
+  EXPECT_EQ(r->refunds[0].status, "pending");
+  EXPECT_EQ(r->refunds[0].actor.type, "admin");
+  EXPECT_EQ(r->refundable_amount(), 0);
 }
 
 // --- fulfilment ---
 
-TEST_F(OrderStateTest, FulfilledShipsTheAllocatedStock) {
+TEST_F(OrderStateTest, ShippingTakesTheAllocatedStockOffTheShelf) {
   // Four tees: two from the warehouse, two from the store.
   auto o = place("TEE-M", 4);
   ASSERT_EQ(env.reserved(tee_v(), warehouse.id), 2);
   ASSERT_EQ(env.reserved(tee_v(), store.id), 2);
-  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object()).ok());
+  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
   env.clock.advance(1000);
   auto generation = env.changes.current();
   auto stock = env.changes.stock_sequence();
-  auto f = env.orders.set_fulfilment(o.id, "fulfilled");
+  auto f = env.orders.move(o.id, lifecycle::Move::ship, test_support::kTestAdmin);
   ASSERT_TRUE(f.ok()) << describe(f);
-  EXPECT_EQ(f->status, "fulfilled");
+  EXPECT_EQ(f->status, "shipped");
   EXPECT_EQ(f->fulfilment_status, "fulfilled");
   EXPECT_EQ(f->payment_status, "captured");
   EXPECT_EQ(f->updated_at, env.clock.now_ms());
@@ -144,61 +166,67 @@ TEST_F(OrderStateTest, FulfilledShipsTheAllocatedStock) {
   EXPECT_EQ(env.scalar("SELECT SUM(delta_on_hand) FROM inventory_ledger WHERE reason = 'fulfilment' AND reference = '" +
                        o.id.value + "'"),
             -4);
-  EXPECT_EQ(event_types(o.id), (std::vector<std::string>{"order.placed", "order.paid", "order.fulfilled"}));
+  EXPECT_EQ(event_types(o.id), (std::vector<std::string>{"order.placed", "order.paid", "order.shipped"}));
   auto read = CoreEnv::must(env.orders.get(o.id));
-  EXPECT_EQ(read.status, "fulfilled");
+  EXPECT_EQ(read.status, "shipped");
+  EXPECT_EQ(read.events.back().actor.type, "admin");
+  EXPECT_EQ(read.events.back().actor.id, "key_test");
   EXPECT_EQ(read.fulfilment_status, "fulfilled");
 }
 
-TEST_F(OrderStateTest, DeliveredCompletesAFulfilledOrder) {
+TEST_F(OrderStateTest, DeliveredThenCompleted) {
   auto o = place("MUG-1", 2);
-  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object()).ok());
+  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
   env.clock.advance(1);
-  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled").ok());
+  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled", test_support::kTestAdmin).ok());
   env.clock.advance(1);
-  auto d = env.orders.set_fulfilment(o.id, "delivered");
+  auto d = env.orders.set_fulfilment(o.id, "delivered", test_support::kTestAdmin);
   ASSERT_TRUE(d.ok()) << describe(d);
-  EXPECT_EQ(d->status, "completed");
+  EXPECT_EQ(d->status, "delivered");
   EXPECT_EQ(d->fulfilment_status, "delivered");
+  auto c = env.orders.move(o.id, lifecycle::Move::complete, test_support::kTestAdmin);
+  ASSERT_TRUE(c.ok()) << describe(c);
+  EXPECT_EQ(c->status, "completed");
   // Delivery moves no stock.
   EXPECT_EQ(env.on_hand(mug_v(), warehouse.id), 3);
   EXPECT_EQ(env.reserved(mug_v(), warehouse.id), 0);
   EXPECT_EQ(ledger_count("fulfilment", o.id), 1);
   EXPECT_EQ(event_types(o.id),
-            (std::vector<std::string>{"order.placed", "order.paid", "order.fulfilled", "order.delivered"}));
+            (std::vector<std::string>{"order.placed", "order.paid", "order.shipped", "order.delivered",
+                                      "order.completed"}));
   EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "completed");
 }
 
 TEST_F(OrderStateTest, FulfilmentNeverGoesBackwardsRepeatsOrTouchesACancelledOrder) {
   auto expect_conflict = [&](const OrderId& id, const std::string& status) {
-    auto r = env.orders.set_fulfilment(id, status);
+    auto r = env.orders.set_fulfilment(id, status, test_support::kTestAdmin);
     ASSERT_FALSE(r.ok()) << status;
     EXPECT_EQ(r.error().kind, ErrorKind::conflict) << status;
-    EXPECT_EQ(r.error().code, "order.fulfilment_conflict") << status;
+    EXPECT_EQ(r.error().code, "order.invalid_transition") << status;
   };
   auto o = place("MUG-1", 2);
-  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object()).ok());
+  ASSERT_TRUE(env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin).ok());
   expect_conflict(o.id, "delivered");  // not fulfilled yet
-  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled").ok());
+  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled", test_support::kTestAdmin).ok());
   expect_conflict(o.id, "fulfilled");  // repeated: stock must not leave twice
   EXPECT_EQ(env.on_hand(mug_v(), warehouse.id), 3);
   EXPECT_EQ(ledger_count("fulfilment", o.id), 1);
-  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "delivered").ok());
+  ASSERT_TRUE(env.orders.set_fulfilment(o.id, "delivered", test_support::kTestAdmin).ok());
   expect_conflict(o.id, "delivered");
   expect_conflict(o.id, "fulfilled");  // backwards
   auto read = CoreEnv::must(env.orders.get(o.id));
-  EXPECT_EQ(read.status, "completed");
+  EXPECT_EQ(read.status, "delivered");
   EXPECT_EQ(read.fulfilment_status, "delivered");
   EXPECT_EQ(env.on_hand(mug_v(), warehouse.id), 3);
 
   auto cancelled = place("MUG-1", 1);
-  ASSERT_TRUE(env.orders.cancel(cancelled.id, "").ok());
+  ASSERT_TRUE(env.orders.cancel(cancelled.id, "", test_support::kTestAdmin).ok());
   expect_conflict(cancelled.id, "fulfilled");
   expect_conflict(cancelled.id, "delivered");
   EXPECT_EQ(env.on_hand(mug_v(), warehouse.id), 3);
   EXPECT_EQ(CoreEnv::must(env.orders.get(cancelled.id)).fulfilment_status, "unfulfilled");
 
-  auto missing = env.orders.set_fulfilment(OrderId("order_nope"), "fulfilled");
+  auto missing = env.orders.set_fulfilment(OrderId("order_nope"), "fulfilled", test_support::kTestAdmin);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
 }
@@ -206,7 +234,7 @@ TEST_F(OrderStateTest, FulfilmentNeverGoesBackwardsRepeatsOrTouchesACancelledOrd
 TEST_F(OrderStateTest, AnInvalidFulfilmentStatusIsABadRequest) {
   auto o = place("MUG-1", 1);
   for (const std::string status : {"shipped", "", "unfulfilled", "Fulfilled", "completed"}) {
-    auto r = env.orders.set_fulfilment(o.id, status);
+    auto r = env.orders.set_fulfilment(o.id, status, test_support::kTestAdmin);
     ASSERT_FALSE(r.ok()) << status;
     EXPECT_EQ(r.error().kind, ErrorKind::invalid_argument) << status;
     ASSERT_EQ(r.error().fields.size(), 1u) << status;
@@ -214,7 +242,7 @@ TEST_F(OrderStateTest, AnInvalidFulfilmentStatusIsABadRequest) {
   }
   auto read = CoreEnv::must(env.orders.get(o.id));
   EXPECT_EQ(read.fulfilment_status, "unfulfilled");
-  EXPECT_EQ(read.status, "pending");
+  EXPECT_EQ(read.status, "placed");
 }
 
 // Stock that left with a fulfilment is no longer reserved for the order: cancelling the order
@@ -223,8 +251,8 @@ TEST_F(OrderStateTest, CancellingAFulfilledOrderDoesNotReleaseOtherOrdersReserva
   auto a = place("MUG-1", 1);
   auto b = place("MUG-1", 2);
   ASSERT_EQ(env.reserved(mug_v(), warehouse.id), 3);
-  auto fulfilled = env.orders.set_fulfilment(a.id, "fulfilled");  // not paid: cash on delivery
-  auto cancelled = env.orders.cancel(a.id, "refused at the door");
+  auto fulfilled = env.orders.set_fulfilment(a.id, "fulfilled", test_support::kTestAdmin);  // not paid: cash on delivery
+  auto cancelled = env.orders.cancel(a.id, "refused at the door", test_support::kTestAdmin);
   if (fulfilled.ok()) {
     EXPECT_EQ(env.on_hand(mug_v(), warehouse.id), 4);
     EXPECT_FALSE(cancelled.ok()) << "a fulfilled order was cancelled and its shipped stock released again";
@@ -234,24 +262,35 @@ TEST_F(OrderStateTest, CancellingAFulfilledOrderDoesNotReleaseOtherOrdersReserva
   }
   // Order b still holds its two units, whatever happened to a.
   EXPECT_EQ(env.reserved(mug_v(), warehouse.id), 2);
-  EXPECT_EQ(CoreEnv::must(env.orders.get(b.id)).status, "pending");
+  EXPECT_EQ(CoreEnv::must(env.orders.get(b.id)).status, "placed");
 }
 
-// Paying and fulfilling may come in either order; paid and delivered is completed either way.
-TEST_F(OrderStateTest, AnOrderPaidAfterFulfilmentStillCompletes) {
+// Paying and shipping may come in either order (cash on delivery); completing needs both.
+TEST_F(OrderStateTest, AnOrderPaidAfterDeliveryCompletes) {
   auto o = place("MUG-1", 1);
-  auto fulfilled = env.orders.set_fulfilment(o.id, "fulfilled");  // before payment (cash on delivery)
-  auto paid = env.orders.mark_paid(o.id, json::object());
+  auto fulfilled = env.orders.set_fulfilment(o.id, "fulfilled", test_support::kTestAdmin);  // before payment (cash on delivery)
+  auto paid = env.orders.mark_paid(o.id, json::object(), test_support::kTestAdmin);
   ASSERT_TRUE(paid.ok()) << describe(paid);
-  if (fulfilled.ok())
-    EXPECT_EQ(paid->status, "fulfilled") << "paid while fulfilled, the order should read fulfilled";
-  else
-    ASSERT_TRUE(env.orders.set_fulfilment(o.id, "fulfilled").ok());
-  auto delivered = env.orders.set_fulfilment(o.id, "delivered");
+  ASSERT_TRUE(fulfilled.ok()) << describe(fulfilled);
+  EXPECT_EQ(paid->status, "shipped") << "paid while shipped, the order stays shipped";
+  auto delivered = env.orders.set_fulfilment(o.id, "delivered", test_support::kTestAdmin);
   ASSERT_TRUE(delivered.ok()) << describe(delivered);
-  EXPECT_EQ(delivered->status, "completed");
-  EXPECT_EQ(delivered->payment_status, "captured");
-  EXPECT_EQ(delivered->fulfilment_status, "delivered");
+  auto completed = env.orders.move(o.id, lifecycle::Move::complete, test_support::kTestAdmin);
+  ASSERT_TRUE(completed.ok()) << describe(completed);
+  EXPECT_EQ(completed->status, "completed");
+  EXPECT_EQ(completed->payment_status, "captured");
+  EXPECT_EQ(completed->fulfilment_status, "delivered");
+}
+
+TEST_F(OrderStateTest, AnUnpaidDeliveredOrderCannotComplete) {
+  auto o = place("MUG-1", 1);
+  ASSERT_TRUE(env.orders.move(o.id, lifecycle::Move::ship, test_support::kTestAdmin).ok());
+  ASSERT_TRUE(env.orders.move(o.id, lifecycle::Move::deliver, test_support::kTestAdmin).ok());
+  auto r = env.orders.move(o.id, lifecycle::Move::complete, test_support::kTestAdmin);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "order.invalid_transition");
+  EXPECT_EQ(r.error().extensions["allowed_moves"], (json{"mark_paid"}));
+  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "delivered");
 }
 
 TEST_F(OrderStateTest, EventDataCarriesTheOrdersFacts) {
@@ -261,13 +300,14 @@ TEST_F(OrderStateTest, EventDataCarriesTheOrdersFacts) {
                         {"number", o.number},
                         {"channel_id", web.id.value},
                         {"cart_id", o.cart_id.value},
-                        {"status", "pending"},
+                        {"status", "placed"},
                         {"payment_status", "not_required"},
                         {"fulfilment_status", "unfulfilled"},
                         {"fulfilment_type", "ship"},
                         {"pickup_location_id", nullptr},
                         {"email", "li.lei@example.com"},
-                        {"total", {{"amount", 12900}, {"currency", "CNY"}}}}));
+                        {"total", {{"amount", 12900}, {"currency", "CNY"}}},
+                        {"refunded_total", {{"amount", 0}, {"currency", "CNY"}}}}));
 }
 
 }  // namespace

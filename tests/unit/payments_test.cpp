@@ -355,7 +355,7 @@ TEST_F(PaymentsTest, APendingSessionIsAuthorisedByTheProviderAtCheckout) {
   EXPECT_EQ(authorize[0].input["session"]["reference"], s.reference);
 
   const orders::Order& o = r->order;
-  EXPECT_EQ(o.status, "pending");
+  EXPECT_EQ(o.status, "placed");
   EXPECT_EQ(o.payment_status, "authorized");
   EXPECT_EQ(o.payment_session_id, s.id.value);
   EXPECT_EQ(o.payment_provider, "card");
@@ -558,11 +558,11 @@ TEST_F(PaymentsTest, CaptureLeftPendingByTheProviderLeavesTheOrderUnchanged) {
   Recorder rec(env.events);
   auto r = payments.capture(o.id);
   ASSERT_TRUE(r.ok()) << describe(r);
-  EXPECT_EQ(r->status, "pending");
+  EXPECT_EQ(r->status, "placed");
   EXPECT_EQ(r->payment_status, "authorized");
   EXPECT_EQ(fake.calls("capture").size(), 1u);
   auto read = CoreEnv::must(env.orders.get(o.id));
-  EXPECT_EQ(read.status, "pending");
+  EXPECT_EQ(read.status, "placed");
   EXPECT_EQ(read.payment_status, "authorized");
   EXPECT_EQ(session_by_id(o.payment_session_id).status, "authorized");  // never moved backwards
   EXPECT_TRUE(rec.types().empty());
@@ -578,19 +578,19 @@ TEST_F(PaymentsTest, CaptureLeftPendingByTheProviderLeavesTheOrderUnchanged) {
 
 TEST_F(PaymentsTest, CaptureOfACancelledOrderIsRefused) {
   auto o = authorised_order("card");
-  ASSERT_TRUE(env.orders.cancel(o.id, "").ok());
+  ASSERT_TRUE(env.orders.cancel(o.id, "", test_support::kTestAdmin).ok());
   auto r = payments.capture(o.id);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::conflict);
-  EXPECT_EQ(r.error().code, "order.not_payable");
+  EXPECT_EQ(r.error().code, "order.invalid_transition");
   EXPECT_TRUE(fake.calls("capture").empty());
 
   auto c = cart_on(plain);
   auto unpaid = CoreEnv::must(env.checkout.checkout(plain, {c.id, "k", "fp"})).order;
-  ASSERT_TRUE(env.orders.cancel(unpaid.id, "").ok());
+  ASSERT_TRUE(env.orders.cancel(unpaid.id, "", test_support::kTestAdmin).ok());
   auto direct = payments.capture(unpaid.id);
   ASSERT_FALSE(direct.ok());
-  EXPECT_EQ(direct.error().code, "order.not_payable");
+  EXPECT_EQ(direct.error().code, "order.invalid_transition");
 }
 
 TEST_F(PaymentsTest, RecordCaptureIsIdempotent) {
@@ -645,14 +645,14 @@ TEST_F(PaymentsTest, RecordCaptureOfAnUnknownReferenceIsNotFound) {
   EXPECT_EQ(other.error().kind, ErrorKind::not_found);
   EXPECT_EQ(other.error().code, "payment.session_not_found");
   EXPECT_EQ(session_by_id(s.id.value).status, "authorized");
-  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "pending");
+  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).status, "placed");
 }
 
 // --- cancellation ---
 
 TEST_F(PaymentsTest, CancellingAnOrderWithAnAuthorisedPaymentReleasesIt) {
   auto o = authorised_order("card");
-  auto cancelled = env.orders.cancel(o.id, "out of stock in reality");
+  auto cancelled = env.orders.cancel(o.id, "out of stock in reality", test_support::kTestAdmin);
   ASSERT_TRUE(cancelled.ok()) << describe(cancelled);
   EXPECT_EQ(cancelled->status, "cancelled");
   EXPECT_EQ(cancelled->payment_status, "cancelled");
@@ -676,7 +676,7 @@ TEST_F(PaymentsTest, CancellingAnOrderWithAnAuthorisedPaymentReleasesIt) {
 TEST_F(PaymentsTest, AFailedReleaseIsReturnedAndTheOrderStaysCancelled) {
   auto o = authorised_order("card");
   fake.fail("payment", "card", "cancel");
-  auto cancelled = CoreEnv::must(env.orders.cancel(o.id, ""));
+  auto cancelled = CoreEnv::must(env.orders.cancel(o.id, "", test_support::kTestAdmin));
   auto released = payments.release_for_cancelled(cancelled);
   ASSERT_FALSE(released.ok());
   EXPECT_EQ(released.error().code, "plugin_error");
@@ -686,7 +686,7 @@ TEST_F(PaymentsTest, AFailedReleaseIsReturnedAndTheOrderStaysCancelled) {
 TEST_F(PaymentsTest, ReleaseWithoutAnAuthorisedPaymentAsksNobody) {
   auto c = cart_on(plain);
   auto o = CoreEnv::must(env.checkout.checkout(plain, {c.id, "k", "fp"})).order;
-  auto cancelled = CoreEnv::must(env.orders.cancel(o.id, ""));
+  auto cancelled = CoreEnv::must(env.orders.cancel(o.id, "", test_support::kTestAdmin));
   EXPECT_EQ(cancelled.payment_status, "not_required");
   EXPECT_TRUE(payments.release_for_cancelled(cancelled).ok());
   EXPECT_TRUE(fake.calls().empty());

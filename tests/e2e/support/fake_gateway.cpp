@@ -67,6 +67,10 @@ json FakeGateway::Intent::to_json() const {
            {"reference", request.value("reference", json(nullptr))},
            {"metadata", request.value("metadata", json::object())}};
   if (!decline_message.empty()) out["decline_message"] = decline_message;
+  std::int64_t refunded = 0;
+  for (const auto& r : refunds)
+    if (r.value("status", "") != "failed") refunded += r.value("amount", std::int64_t{0});
+  out["amount_refunded"] = refunded;
   return out;
 }
 
@@ -88,8 +92,10 @@ struct FakeGateway::Impl {
   mutable std::mutex mutex;
   std::map<std::string, Intent> intents;
   std::map<std::string, std::string> by_idempotency_key;
+  std::map<std::string, json> refunds_by_key;  // Idempotency-Key -> the refund it created
   std::vector<Received> received;
   int created = 0;
+  int refunded = 0;
 
   // One connection: requests answered in turn until the peer closes or asks to.
   class Session : public std::enable_shared_from_this<Session> {
@@ -188,6 +194,32 @@ struct FakeGateway::Impl {
       intent.capture_requested = true;
       return json_reply(req, bhttp::status::ok, json{{"id", intent.id}, {"status", "capture_pending"}});
     }
+    if (action == "refunds" && req.method() == bhttp::verb::post) {
+      std::string key = r.header("idempotency-key");
+      if (auto seen = refunds_by_key.find(key); !key.empty() && seen != refunds_by_key.end())
+        return json_reply(req, bhttp::status::created, seen->second);
+      if (!intent.capture_requested)
+        return refusal(req, bhttp::status::conflict, "a payment intent that is " + intent.status + " has nothing to refund");
+      json body = json::parse(r.body, nullptr, false);
+      if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer() ||
+          body["amount"].get<std::int64_t>() < 1)
+        return refusal(req, bhttp::status::bad_request, "amount (a positive integer) is required");
+      std::int64_t left = intent.request.value("amount", std::int64_t{0});
+      for (const auto& done : intent.refunds)
+        if (done.value("status", "") != "failed") left -= done.value("amount", std::int64_t{0});
+      if (body["amount"].get<std::int64_t>() > left)
+        return refusal(req, bhttp::status::bad_request, "the refund is more than what is left on the payment intent");
+      json refund{{"id", "re_" + std::to_string(++refunded) + random_hex(8)},
+                  {"object", "refund"},
+                  {"payment_intent", intent.id},
+                  {"amount", body["amount"]},
+                  {"currency", body.value("currency", json(nullptr))},
+                  {"reference", body.value("reference", json(nullptr))},
+                  {"status", options.refund_status}};
+      intent.refunds.push_back(refund);
+      if (!key.empty()) refunds_by_key[key] = refund;
+      return json_reply(req, bhttp::status::created, refund);
+    }
     if (action == "cancel" && req.method() == bhttp::verb::post) {
       intent.status = "canceled";
       return json_reply(req, bhttp::status::ok, intent.to_json());
@@ -195,6 +227,11 @@ struct FakeGateway::Impl {
     return refusal(req, bhttp::status::not_found, "no such endpoint");
   }
 };
+
+void FakeGateway::set_refund_status(const std::string& status) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->options.refund_status = status;
+}
 
 FakeGateway::FakeGateway() : FakeGateway(Options{}) {}
 

@@ -22,6 +22,10 @@ namespace quanqu::e2e {
 //   POST /v1/payment_intents/{id}/capture    200 {"status": "capture_pending"} for an authorized
 //                                            intent (409 otherwise); settling is the webhook's job
 //   POST /v1/payment_intents/{id}/cancel     200 the intent, now "canceled"
+//   POST /v1/payment_intents/{id}/refunds    201 a refund {"id": "re_...", "status", "amount", ...}
+//                                            of an intent whose capture was asked for (409
+//                                            otherwise; 400 above what is left); the same
+//                                            Idempotency-Key gives back the same refund
 // Every request must carry "Authorization: Bearer <api_key>" (401 otherwise). Refusals are
 // {"error": {"message": ...}}. Each request is recorded before it is answered.
 class FakeGateway {
@@ -29,6 +33,7 @@ class FakeGateway {
   struct Options {
     std::string api_key = "sk_test_fake_gateway_key";
     std::string webhook_secret = "whsec_fake_gateway_signing_secret";
+    std::string refund_status = "succeeded";  // what a new refund reports: succeeded, pending, failed
   };
 
   // One intent as the gateway holds it.
@@ -40,6 +45,7 @@ class FakeGateway {
     nlohmann::json request;  // the creating request's body (amount, currency, reference, metadata)
     bool capture_requested = false;
     std::string decline_message;
+    std::vector<nlohmann::json> refunds;  // the refunds made, oldest first
 
     nlohmann::json to_json() const;
   };
@@ -83,6 +89,8 @@ class FakeGateway {
   // Test controls. Each returns false when no such intent exists.
   bool confirm(const std::string& intent_id);  // the shopper completed the card step: "authorized"
   bool decline(const std::string& intent_id, const std::string& message = "Your card was declined.");
+  // What refunds made from now on report: succeeded (the default), pending or failed.
+  void set_refund_status(const std::string& status);
 
   std::optional<Intent> intent(const std::string& id) const;
   std::vector<Intent> intents() const;

@@ -141,6 +141,51 @@ struct PaymentOutcome {
   }
 };
 
+// A refund the host asks for: money of a captured session given back. `id` is stable across
+// retries of the same refund: pass it to the gateway as its idempotency key, so that asking twice
+// (the host asks again when a first call timed out) never refunds twice.
+struct RefundRequest {
+  std::string id;  // "ref_...": also the idempotency key
+  std::int64_t amount = 0;  // minor units, at most what is left to refund
+  std::string currency;
+  std::string reason;
+  std::string order_id;
+
+  static RefundRequest from_json(const Json& j) {
+    RefundRequest r;
+    Json refund = detail::object_of(j, "refund");
+    r.id = detail::text_of(refund, "id");
+    Json amount = detail::object_of(refund, "amount");
+    r.amount = detail::integer_of(amount, "amount");
+    r.currency = detail::text_of(amount, "currency");
+    r.reason = detail::text_of(refund, "reason");
+    r.order_id = detail::text_of(refund, "order_id");
+    return r;
+  }
+};
+
+// What a refund reports: succeeded (the money is on its way back), pending (the provider confirms
+// later; the refund stays pending and is asked about again with the same id), failed (with a
+// message; nothing was refunded) or unsupported (this provider cannot refund). `reference` is the
+// provider's id for the refund. Throwing Refusal is a failed refund with the refusal's code.
+struct RefundOutcome {
+  std::string status;  // succeeded, pending, failed, unsupported
+  std::string reference;
+  std::string message;
+
+  static RefundOutcome succeeded(std::string reference = "") { return {"succeeded", std::move(reference), ""}; }
+  static RefundOutcome pending(std::string reference = "") { return {"pending", std::move(reference), ""}; }
+  static RefundOutcome failed(std::string message) { return {"failed", "", std::move(message)}; }
+  static RefundOutcome unsupported() { return {"unsupported", "", ""}; }
+
+  Json to_json() const {
+    Json j{{"status", status}};
+    if (!reference.empty()) j["reference"] = reference;
+    if (!message.empty()) j["message"] = message;
+    return j;
+  }
+};
+
 // A payment method offered on the channels that list it. `config` is the channel's config for
 // the plugin (its manifest's config_schema).
 class PaymentProvider : public ProviderBase {
@@ -155,6 +200,11 @@ class PaymentProvider : public ProviderBase {
   virtual PaymentOutcome capture(const PaymentSession& session, const Json& config) = 0;
   // The order was cancelled: release the hold. The default has nothing to release.
   virtual PaymentOutcome cancel(const PaymentSession&, const Json&) { return PaymentOutcome::cancelled(); }
+  // Give money of the captured `session` back (a refund, or a paid order cancelled). The default
+  // cannot refund: the merchant is told so (409 payment.refund_unsupported).
+  virtual RefundOutcome refund(const PaymentSession&, const RefundRequest&, const Json&) {
+    return RefundOutcome::unsupported();
+  }
 
   std::optional<Json> invoke(const std::string& operation, const Json& input) override {
     PaymentSession session = PaymentSession::from_json(detail::object_of(input, "session"));
@@ -163,6 +213,7 @@ class PaymentProvider : public ProviderBase {
     if (operation == "authorize") return authorize(session, config).to_json();
     if (operation == "capture") return capture(session, config).to_json();
     if (operation == "cancel") return cancel(session, config).to_json();
+    if (operation == "refund") return refund(session, RefundRequest::from_json(input), config).to_json();
     return std::nullopt;
   }
 };
