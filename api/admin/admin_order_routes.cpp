@@ -145,8 +145,9 @@ void register_admin_order_routes(http::Router& router, Services& s) {
     return json_reply(200, order_json(order, true));
   }));
 
-  // The pickup desk: the order is ready at its store (the hold starts), the shopper's code
-  // completes it, and an admin lifts the lock that five wrong codes put on it.
+  // The pickup desk, through the lifecycle table: the order is ready at its store (the hold
+  // starts), the shopper's code hands it over (picked_up; /complete closes it once paid), and an
+  // admin lifts the lock that five wrong codes put on it.
   router.add("POST", "/v1/admin/orders/{id}/ready-for-pickup", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
@@ -165,7 +166,7 @@ void register_admin_order_routes(http::Router& router, Services& s) {
     std::string code = f.string("code", true, 20).value_or("");
     QQ_TRY(body.status());
     QQ_ASSIGN_OR_RETURN(auto actor, admin_actor(s, r));
-    QQ_ASSIGN_OR_RETURN(auto order, s.orders.complete_pickup(OrderId(r.param("id")), code, actor));
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.pick_up(OrderId(r.param("id")), code, actor));
     return json_reply(200, order_json(order, true));
   }));
 

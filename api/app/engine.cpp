@@ -19,9 +19,10 @@ constexpr std::int64_t kKeepJobsMs = 7LL * 24 * 3600 * 1000;
 constexpr std::int64_t kPruneBatch = 10000;
 
 // A ready pickup order not collected within its store's hold is cancelled by the job
-// `pickup.expire` ({"order_id"}), scheduled in the transaction that made the order ready; an
-// authorised payment is then let go (a failure there is retried with the job: the order stays
-// cancelled and the release is repeated).
+// `pickup.expire` ({"order_id"}), scheduled in the transaction that made the order ready: the
+// lifecycle's cancel by the job (a settled payment refunded); an authorised payment is then let
+// go (a failure there is retried with the job: the order stays cancelled and the release is
+// repeated).
 void define_pickup_expiry(Engine& e, std::int64_t hold_hour_ms) {
   e.orders->set_pickup_hold_hour_ms(hold_hour_ms);
   auto* jobs = e.jobs.get();
@@ -33,7 +34,7 @@ void define_pickup_expiry(Engine& e, std::int64_t hold_hour_ms) {
   expire.max_attempts = 10;
   expire.run = [&e](const jobs::Job& job) -> Status {
     OrderId id(job.payload.value("order_id", ""));
-    QQ_ASSIGN_OR_RETURN(auto expired, e.orders->expire_pickup(id));
+    QQ_ASSIGN_OR_RETURN(auto expired, e.orders->expire_pickup(id, job.id));
     if (!expired) {
       // Cancelled by an earlier attempt whose payment release failed: try the release again.
       QQ_ASSIGN_OR_RETURN(auto order, e.orders->get(id));

@@ -328,13 +328,15 @@ const std::map<std::string, Operation>& operations() {
          QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.set_fulfilment(id, status, orders::Actor::plugin(plugin)));
          return order_json(o, true);
        }},
-      // A lifecycle move by the plugin: {"id", "move": "ship" | "deliver" | "complete" | ...}.
+      // A lifecycle move by the plugin: {"id", "move": "ship" | "deliver" | "complete" | ...}; a
+      // pickup needs the shopper's "code", checked (and counted when wrong) as at the desk.
       {"orders.move",
        [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
-         f.only({"id", "move"});
+         f.only({"id", "move", "code"});
          std::string name = required_string(f, "move", errors);
+         std::string code = f.string("code", false, 20).value_or("");
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
          std::optional<orders::lifecycle::Move> move;
          for (auto m : {orders::lifecycle::Move::ship, orders::lifecycle::Move::deliver,
@@ -343,7 +345,13 @@ const std::map<std::string, Operation>& operations() {
            if (orders::lifecycle::name(m) == name) move = m;
          if (!move) errors.push_back({"move", "must be ship, deliver, ready_for_pickup, pickup or complete"});
          QQ_TRY(checked(errors));
-         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.move(id, *move, orders::Actor::plugin(plugin)));
+         if (*move != orders::lifecycle::Move::pickup && !code.empty())
+           errors.push_back({"code", "is only for the pickup move"});
+         QQ_TRY(checked(errors));
+         orders::Actor actor = orders::Actor::plugin(plugin);
+         QQ_ASSIGN_OR_RETURN(orders::Order o, *move == orders::lifecycle::Move::pickup
+                                                  ? s.orders.pick_up(id, code, actor)
+                                                  : s.orders.move(id, *move, actor));
          return order_json(o, true);
        }},
       {"orders.cancel",

@@ -7,7 +7,7 @@ namespace quanqu::orders::lifecycle {
 namespace {
 
 // One row per allowed move: from, move, to ("" keeps the status) and the guard beyond the status.
-enum class Guard { none, unsettled, settled, ship_type, pickup_type, system_actor };
+enum class Guard { none, unsettled, settled, ship_type, pickup_type, pickup_no_payment_step, staff_or_system };
 
 struct Row {
   const char* from;
@@ -19,7 +19,9 @@ struct Row {
 constexpr Row kTable[] = {
     {"placed", Move::mark_paid, "paid", Guard::unsettled},
     {"placed", Move::ship, "shipped", Guard::ship_type},  // unpaid: cash on delivery
-    {"placed", Move::ready_for_pickup, "ready_for_pickup", Guard::pickup_type},
+    // A pickup order waits at the store once paid, or at once when its channel takes no payment
+    // step (it is paid at the desk: mark_paid from ready_for_pickup or picked_up).
+    {"placed", Move::ready_for_pickup, "ready_for_pickup", Guard::pickup_no_payment_step},
     {"placed", Move::cancel, "cancelled", Guard::none},
     {"paid", Move::ship, "shipped", Guard::ship_type},
     {"paid", Move::ready_for_pickup, "ready_for_pickup", Guard::pickup_type},
@@ -30,7 +32,9 @@ constexpr Row kTable[] = {
     {"delivered", Move::mark_paid, "", Guard::unsettled},
     {"ready_for_pickup", Move::pickup, "picked_up", Guard::none},
     {"ready_for_pickup", Move::mark_paid, "", Guard::unsettled},
-    {"ready_for_pickup", Move::cancel, "cancelled", Guard::system_actor},
+    // The goods are still only reserved: the merchant may cancel (the shopper will not come) and
+    // the pickup.expire job does when the hold ran out; a plugin or a customer may not.
+    {"ready_for_pickup", Move::cancel, "cancelled", Guard::staff_or_system},
     {"picked_up", Move::complete, "completed", Guard::settled},
     {"picked_up", Move::mark_paid, "", Guard::unsettled},
 };
@@ -42,7 +46,8 @@ bool passes(Guard guard, const Facts& f) {
     case Guard::settled: return payment_settled(f.payment_status);
     case Guard::ship_type: return f.fulfilment_type != "pickup";
     case Guard::pickup_type: return f.fulfilment_type == "pickup";
-    case Guard::system_actor: return f.actor_type == "system" || f.actor_type == "job";
+    case Guard::pickup_no_payment_step: return f.fulfilment_type == "pickup" && f.payment_status == "not_required";
+    case Guard::staff_or_system: return f.actor_type == "admin" || f.actor_type == "system" || f.actor_type == "job";
   }
   return false;
 }
@@ -107,6 +112,13 @@ Error invalid_transition(const Facts& facts, Move move) {
   if (move == Move::complete && facts.status != "completed" && facts.status != "cancelled" &&
       !payment_settled(facts.payment_status) && (facts.status == "delivered" || facts.status == "picked_up"))
     message += " (mark it paid first)";
+  if (move == Move::ready_for_pickup && facts.status == "placed" && facts.fulfilment_type == "pickup" &&
+      facts.payment_status != "not_required")
+    message += " (mark it paid first)";
+  if ((move == Move::ready_for_pickup || move == Move::pickup) && facts.fulfilment_type != "pickup")
+    message += " (the order ships: it is not picked up in store)";
+  if (move == Move::ship && facts.fulfilment_type == "pickup")
+    message += " (the order is picked up in store: it does not ship)";
   Error e = Error::conflict("order.invalid_transition", message);
   e.extensions = {{"current_status", facts.status}, {"allowed_moves", allowed}};
   return e;

@@ -15,12 +15,15 @@ namespace quanqu::orders::lifecycle {
 //                     payment is settled and the status stays (cash on delivery, pay in store)
 //   ship              placed|paid -> shipped (the goods left: reserved stock leaves on hand)
 //   deliver           shipped -> delivered
-//   ready_for_pickup  placed|paid -> ready_for_pickup (pickup orders only)
-//   pickup            ready_for_pickup -> picked_up (the goods left with the customer)
-//   complete          delivered|picked_up -> completed, once the payment is settled
+//   ready_for_pickup  paid -> ready_for_pickup, or placed -> ready_for_pickup when the payment is
+//                     not_required (paid at the desk); pickup orders only. The store's hold starts.
+//   pickup            ready_for_pickup -> picked_up (the desk checked the shopper's code; the goods
+//                     left with the customer)
+//   complete          delivered|picked_up -> completed, once the payment is settled. Neither a
+//                     delivery nor a pickup completes the order by itself: complete is its own move
 //   cancel            placed|paid -> cancelled (stock released; a settled payment refunded);
-//                     ready_for_pickup -> cancelled by the system or a job only (an uncollected
-//                     pickup order expiring)
+//                     ready_for_pickup -> cancelled by an admin, the system or a job (the
+//                     pickup.expire job when the hold ran out), not by a plugin or a customer
 // completed and cancelled are final. Refunds and returns are not moves: they change the
 // payment and the goods, never the status (see OrderService).
 enum class Move { mark_paid, ship, deliver, ready_for_pickup, pickup, complete, cancel };

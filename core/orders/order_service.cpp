@@ -92,42 +92,6 @@ Status load_pickup(soci::session& sql, Order& o) {
   return ok_status();
 }
 
-// --- The pickup transitions: each a conditional UPDATE that says whether it moved the order.
-// (The order state machine absorbs these; until then each move is one small function.)
-
-bool move_to_ready_for_pickup(soci::session& sql, const OrderId& id, long long now, long long expires_at) {
-  std::string moved;
-  sql << "UPDATE orders SET status = 'ready_for_pickup', pickup_ready_at = :r, pickup_expires_at = :e, "
-         "updated_at = :u WHERE id = :id AND fulfilment_type = 'pickup' AND fulfilment_status = 'unfulfilled' AND "
-         "(status = 'paid' OR (status = 'placed' AND payment_status = 'not_required')) RETURNING id",
-      soci::use(now), soci::use(expires_at), soci::use(now), soci::use(id.value), soci::into(moved);
-  return sql.got_data();
-}
-
-bool move_ready_to_picked_up(soci::session& sql, const OrderId& id, long long now) {
-  std::string moved;
-  sql << "UPDATE orders SET status = 'picked_up', fulfilment_status = 'picked_up', updated_at = :u "
-         "WHERE id = :id AND status = 'ready_for_pickup' AND pickup_locked = 0 RETURNING id",
-      soci::use(now), soci::use(id.value), soci::into(moved);
-  return sql.got_data();
-}
-
-bool move_picked_up_to_completed(soci::session& sql, const OrderId& id, long long now) {
-  std::string moved;
-  sql << "UPDATE orders SET status = 'completed', updated_at = :u WHERE id = :id AND status = 'picked_up' "
-         "RETURNING id",
-      soci::use(now), soci::use(id.value), soci::into(moved);
-  return sql.got_data();
-}
-
-bool move_ready_to_cancelled(soci::session& sql, const OrderId& id, long long now) {
-  std::string moved;
-  sql << "UPDATE orders SET status = 'cancelled', updated_at = :u WHERE id = :id AND status = 'ready_for_pickup' "
-         "RETURNING id",
-      soci::use(now), soci::use(id.value), soci::into(moved);
-  return sql.got_data();
-}
-
 // Counts a wrong code; the kMaxPickupAttempts-th locks the order. Returns the attempts now made.
 int count_wrong_code(soci::session& sql, const OrderId& id, long long now) {
   int attempts = 0;
@@ -138,12 +102,15 @@ int count_wrong_code(soci::session& sql, const OrderId& id, long long now) {
   return attempts;
 }
 
-Error pickup_conflict(const Order& o, const std::string& wanted) {
-  return Error::conflict("order.pickup_conflict", "an order that is " + o.status + " cannot become " + wanted);
-}
-
+// Only for what is not a lifecycle move (unlocking the desk): a move refused for a ship order is
+// the table's order.invalid_transition.
 Error not_pickup(const Order& o) {
   return Error::conflict("order.not_pickup", "order " + o.id.value + " is shipped, not picked up in store");
+}
+
+Error pickup_locked(const Pickup& p) {
+  return Error::conflict("pickup.locked", "too many wrong codes: an admin must unlock the order's pickup first",
+                         {{"failed_attempts", p.failed_attempts}});
 }
 
 json lines_json(const std::vector<LineQuantity>& lines) {
@@ -293,7 +260,7 @@ std::int64_t Order::refundable_amount() const {
 }
 
 lifecycle::Facts OrderService::facts(const Order& o, const Actor& actor) {
-  return {o.status, o.payment_status, "ship", actor.type};
+  return {o.status, o.payment_status, o.fulfilment_type, actor.type};
 }
 
 Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order o, const std::string& access_token,
@@ -520,45 +487,60 @@ Result<Order> OrderService::move(const OrderId& id, lifecycle::Move m, const Act
   using lifecycle::Move;
   if (m == Move::mark_paid) return mark_paid(id, {{"source", "merchant"}}, actor);
   if (m == Move::cancel) return cancel(id, "", actor);
+  if (m == Move::ready_for_pickup) return mark_ready_for_pickup(id, actor);
+  if (m == Move::pickup) return pick_up(id, "", actor);  // the desk's code is required: a 400 without it
   auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    auto f = facts(o, actor);
-    auto to = lifecycle::target(f, m);
-    if (!to) return lifecycle::invalid_transition(f, m);
-    // Goods leave the shelf when shipped or handed over at the store.
-    bool goods_leave = m == Move::ship || m == Move::pickup;
-    std::string fulfilment = m == Move::ship                              ? "fulfilled"
-                             : (m == Move::deliver || m == Move::pickup) ? "delivered"
-                                                                          : o.fulfilment_status;
-    long long now = clock_.now_ms();
-    std::string changed;
-    // The conditional update is the guard: on PostgreSQL a concurrent move waits on the row lock,
-    // then finds the status changed and matches nothing, so stock leaves once.
-    sql << "UPDATE orders SET status = :to, fulfilment_status = :fs, updated_at = :u "
-           "WHERE id = :id AND status = :from AND payment_status = :ps RETURNING id",
-        soci::use(*to), soci::use(fulfilment), soci::use(now), soci::use(o.id.value), soci::use(o.status),
-        soci::use(o.payment_status), soci::into(changed);
-    if (!sql.got_data()) {
-      QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-      return lifecycle::invalid_transition(facts(current, actor), m);
-    }
-    if (goods_leave) QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
-    o.status = *to;
-    o.fulfilment_status = fulfilment;
-    o.updated_at = now;
-    add_event(sql, clock_, o, event_type(m), json::object(), actor);
-    events_.record(sql, event_type(m), event_data(o));
-    if (goods_leave)
-      events_.record(sql, "inventory.changed",
-                     inventory::InventoryService::changed_event(o.allocations, "fulfilment", o.id.value));
-    return o;
+    return move_in(sql, std::move(o), m, actor, json::object(), json::object());
   });
   if (moved) {
     // Only a move that took goods off the shelf stales the store views of their stock.
-    if (m == Move::ship || m == Move::pickup) inventory::InventoryService::stock_changed(changes_, moved->allocations);
+    if (m == Move::ship) inventory::InventoryService::stock_changed(changes_, moved->allocations);
     events_.notify();
   }
   return moved;
+}
+
+Result<Order> OrderService::move_in(soci::session& sql, Order o, lifecycle::Move m, const Actor& actor,
+                                    json event_facts, const json& outbox_extra) {
+  using lifecycle::Move;
+  auto f = facts(o, actor);
+  auto to = lifecycle::target(f, m);
+  if (!to) return lifecycle::invalid_transition(f, m);
+  // Goods leave the shelf when shipped or handed over at the store.
+  bool goods_leave = m == Move::ship || m == Move::pickup;
+  std::string fulfilment = m == Move::ship      ? "fulfilled"
+                           : m == Move::deliver ? "delivered"
+                           : m == Move::pickup  ? "picked_up"
+                                                : o.fulfilment_status;
+  long long now = clock_.now_ms();
+  std::string changed;
+  // The conditional update is the guard: on PostgreSQL a concurrent move waits on the row lock,
+  // then finds the status changed and matches nothing, so stock leaves once. A handover also
+  // needs the desk unlocked (wrong codes counted meanwhile may have locked it).
+  std::string update =
+      "UPDATE orders SET status = :to, fulfilment_status = :fs, updated_at = :u "
+      "WHERE id = :id AND status = :from AND payment_status = :ps" +
+      std::string(m == Move::pickup ? " AND pickup_locked = 0" : "") + " RETURNING id";
+  sql << update, soci::use(*to), soci::use(fulfilment), soci::use(now), soci::use(o.id.value), soci::use(o.status),
+      soci::use(o.payment_status), soci::into(changed);
+  if (!sql.got_data()) {
+    QQ_ASSIGN_OR_RETURN(Order current, load(sql, o.id));
+    if (m == Move::pickup && current.pickup && current.pickup->locked) return pickup_locked(*current.pickup);
+    return lifecycle::invalid_transition(facts(current, actor), m);
+  }
+  if (goods_leave) QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
+  o.status = *to;
+  o.fulfilment_status = fulfilment;
+  o.updated_at = now;
+  add_event(sql, clock_, o, event_type(m), std::move(event_facts), actor);
+  json data = event_data(o);
+  data.update(outbox_extra);
+  events_.record(sql, event_type(m), data);
+  if (goods_leave)
+    events_.record(sql, "inventory.changed",
+                   inventory::InventoryService::changed_event(o.allocations, "fulfilment", o.id.value));
+  return o;
 }
 
 Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason, const Actor& actor) {
@@ -593,7 +575,9 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason,
     // Money taken is given back: recorded pending here, paid back after the commit.
     if (std::int64_t left = o.refundable_amount(); left > 0)
       refund_id = insert_refund(sql, clock_, o, left, {}, reason.empty() ? "order cancelled" : reason, "", actor).id;
-    events_.record(sql, "order.cancelled", event_data(o));
+    json data = event_data(o);
+    if (!reason.empty()) data["reason"] = reason;
+    events_.record(sql, "order.cancelled", data);
     events_.record(sql, "inventory.changed",
                    inventory::InventoryService::changed_event(o.allocations, "release", o.id.value));
     return o;
@@ -863,28 +847,26 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
 Result<Order> OrderService::mark_ready_for_pickup(const OrderId& id, const Actor& actor) {
   auto moved = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    if (!o.pickup) return not_pickup(o);
     int hold_hours = inventory::kDefaultPickupHoldHours;
-    sql << "SELECT pickup_hold_hours FROM stock_locations WHERE id = :id", soci::into(hold_hours),
-        soci::use(o.pickup->location_id.value);
+    if (o.pickup)
+      sql << "SELECT pickup_hold_hours FROM stock_locations WHERE id = :id", soci::into(hold_hours),
+          soci::use(o.pickup->location_id.value);
     long long now = clock_.now_ms(), expires_at = now + hold_hours * hold_hour_ms_;
-    if (!move_to_ready_for_pickup(sql, o.id, now, expires_at)) return pickup_conflict(o, "ready_for_pickup");
-    if (schedule_expiry_) QQ_TRY(schedule_expiry_(sql, o.id, expires_at));
-    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-    add_event(sql, clock_, current, "order.ready_for_pickup",
-              {{"location_id", current.pickup->location_id.value}, {"expires_at", expires_at}}, actor);
-    json data = event_data(current);
-    data["pickup_expires_at"] = expires_at;
-    events_.record(sql, "order.ready_for_pickup", data);
-    return current;
+    json facts_data = o.pickup ? json{{"location_id", o.pickup->location_id.value}, {"expires_at", expires_at}}
+                               : json::object();
+    // The table decides (a ship order, or an unpaid one that has a payment step, is refused).
+    QQ_TRY(move_in(sql, std::move(o), lifecycle::Move::ready_for_pickup, actor, std::move(facts_data),
+                   {{"pickup_expires_at", expires_at}}));
+    sql << "UPDATE orders SET pickup_ready_at = :r, pickup_expires_at = :e WHERE id = :id", soci::use(now),
+        soci::use(expires_at), soci::use(id.value);
+    if (schedule_expiry_) QQ_TRY(schedule_expiry_(sql, id, expires_at));
+    return load(sql, id);
   });
   if (moved) events_.notify();  // no stock moved: no store view is stale
   return moved;
 }
 
-Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string& code, const Actor& actor) {
-  if (!looks_like_pickup_code(code))
-    return Error::invalid("validation_failed", "the request has invalid fields", {{"code", "must be 6 digits"}});
+Result<Order> OrderService::pick_up(const OrderId& id, const std::string& code, const Actor& actor) {
   // A wrong code is counted in a transaction that commits: the outcome says which it was.
   struct Outcome {
     Order order;
@@ -892,30 +874,25 @@ Result<Order> OrderService::complete_pickup(const OrderId& id, const std::string
   };
   auto done = db_.write<Outcome>([&](soci::session& sql) -> Result<Outcome> {
     QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    if (!o.pickup) return not_pickup(o);
-    if (o.status != "ready_for_pickup") return pickup_conflict(o, "picked_up");
-    if (o.pickup->locked)
-      return Error::conflict("pickup.locked", "too many wrong codes: an admin must unlock the order's pickup first",
-                             {{"failed_attempts", o.pickup->failed_attempts}});
-    long long now = clock_.now_ms();
+    // 1. The table first: not ready (or a ship order) is its 409, whatever the code.
+    auto f = facts(o, actor);
+    if (!lifecycle::target(f, lifecycle::Move::pickup)) return lifecycle::invalid_transition(f, lifecycle::Move::pickup);
+    if (!o.pickup) return not_pickup(o);  // ready_for_pickup is for pickup orders only: never here
+    // 2. The code: malformed is a 400 that counts nothing; a locked desk takes no code.
+    if (!looks_like_pickup_code(code))
+      return Error::invalid("validation_failed", "the request has invalid fields", {{"code", "must be 6 digits"}});
+    if (o.pickup->locked) return pickup_locked(*o.pickup);
     if (!constant_time_equal(o.pickup->code_hash, pickup_code_hash(o.id, code))) {
-      int attempts = count_wrong_code(sql, o.id, now);
+      int attempts = count_wrong_code(sql, o.id, clock_.now_ms());
       QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
       add_event(sql, clock_, current, "order.pickup_code_rejected", {{"failed_attempts", attempts}}, actor);
       return Outcome{std::move(current), attempts};
     }
-    if (!move_ready_to_picked_up(sql, o.id, now)) return pickup_conflict(o, "picked_up");
-    QQ_TRY(inventory::InventoryService::ship(sql, clock_, o.allocations, o.id.value));
-    QQ_ASSIGN_OR_RETURN(Order picked, load(sql, id));
-    add_event(sql, clock_, picked, "order.picked_up", {{"location_id", picked.pickup->location_id.value}}, actor);
-    events_.record(sql, "order.picked_up", event_data(picked));
-    events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(picked.allocations, "fulfilment", picked.id.value));
-    if (!move_picked_up_to_completed(sql, o.id, now)) return Error::internal("a picked-up order did not complete");
-    QQ_ASSIGN_OR_RETURN(Order completed, load(sql, id));
-    add_event(sql, clock_, completed, "order.completed", json::object(), actor);
-    events_.record(sql, "order.completed", event_data(completed));
-    return Outcome{std::move(completed), 0};
+    // 3. The table's pickup move: the reserved stock leaves the shelf, once.
+    json facts_data{{"location_id", o.pickup->location_id.value}};
+    QQ_ASSIGN_OR_RETURN(Order picked, move_in(sql, std::move(o), lifecycle::Move::pickup, actor, std::move(facts_data),
+                                              json::object()));
+    return Outcome{std::move(picked), 0};
   });
   if (!done) return done.error();
   if (done->wrong_attempts == 0) inventory::InventoryService::stock_changed(changes_, done->order.allocations);
@@ -946,30 +923,17 @@ Result<Order> OrderService::unlock_pickup(const OrderId& id, const Actor& actor)
   return unlocked;
 }
 
-Result<std::optional<Order>> OrderService::expire_pickup(const OrderId& id) {
-  auto expired = db_.write<std::optional<Order>>([&](soci::session& sql) -> Result<std::optional<Order>> {
-    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
-    long long now = clock_.now_ms();
-    // Picked up, cancelled or (after an early run) not yet due: nothing to do.
-    if (!o.pickup || !o.pickup->expires_at || *o.pickup->expires_at > now) return std::optional<Order>();
-    if (!move_ready_to_cancelled(sql, o.id, now)) return std::optional<Order>();
-    QQ_TRY(inventory::InventoryService::release(sql, clock_, o.allocations, o.id.value));
-    if (o.payment_status == "authorized")
-      sql << "UPDATE orders SET payment_status = 'cancelled' WHERE id = :id", soci::use(o.id.value);
-    QQ_ASSIGN_OR_RETURN(Order current, load(sql, id));
-    add_event(sql, clock_, current, "order.cancelled", {{"reason", "pickup_expired"}}, Actor::system());
-    json data = event_data(current);
-    data["reason"] = "pickup_expired";
-    events_.record(sql, "order.cancelled", data);
-    events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(current.allocations, "release", current.id.value));
-    return std::optional<Order>(std::move(current));
-  });
-  if (expired && *expired) {
-    inventory::InventoryService::stock_changed(changes_, (*expired)->allocations);
-    events_.notify();
-  }
-  return expired;
+Result<std::optional<Order>> OrderService::expire_pickup(const OrderId& id, const std::string& job_id) {
+  QQ_ASSIGN_OR_RETURN(Order o, get(id));
+  // Picked up, cancelled or (after an early run) not yet due: nothing to do.
+  if (o.status != "ready_for_pickup" || !o.pickup || !o.pickup->expires_at || *o.pickup->expires_at > clock_.now_ms())
+    return std::optional<Order>();
+  // A cancellation like any other: stock released, a settled payment refunded.
+  auto cancelled = cancel(id, "pickup_expired", Actor::job(job_id));
+  if (cancelled) return std::optional<Order>(std::move(*cancelled));
+  // Picked up or cancelled since the look above: the cancel's guard refused it.
+  if (cancelled.error().code == "order.invalid_transition") return std::optional<Order>();
+  return cancelled.error();
 }
 
 }  // namespace quanqu::orders

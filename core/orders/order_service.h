@@ -75,15 +75,18 @@ class OrderService {
   // Makes a lifecycle move (lifecycle.h) as `actor`, in one transaction with its side effects and
   // events; a move the table does not allow is a 409 `order.invalid_transition` naming the current
   // status and the allowed moves. Side effects: ship and pickup take the reserved stock off the
-  // shelf (ledger reason "fulfilment", inventory.changed); deliver and pickup mark the goods
-  // delivered. mark_paid goes through mark_paid (the payment service captures first).
+  // shelf (ledger reason "fulfilment", inventory.changed); the fulfilment status follows (ship:
+  // fulfilled, deliver: delivered, pickup: picked_up). mark_paid goes through mark_paid (the
+  // payment service captures first), cancel through cancel, ready_for_pickup through
+  // mark_ready_for_pickup and pickup through pick_up (which needs the shopper's code: a 400 here).
   Result<Order> move(const OrderId& id, lifecycle::Move move, const Actor& actor);
   // Cancels the order: releases its reserved stock where it was reserved (ledger reason
   // "release") and, when its payment was taken, records a pending refund of everything still
   // refundable, all in one transaction; then has the refund paid back (RefundExecutor). The order
   // stays cancelled whatever the provider says (the refund shows as failed or pending). Allowed
-  // from placed and paid, and from ready_for_pickup for a job or the system (an uncollected
-  // pickup expiring); otherwise 409 `order.invalid_transition`.
+  // from placed and paid, and from ready_for_pickup for an admin, a job or the system (an
+  // uncollected pickup expiring); otherwise 409 `order.invalid_transition`. order.cancelled
+  // carries the reason when there is one.
   Result<Order> cancel(const OrderId& id, const std::string& reason, const Actor& actor);
   // Marks the order paid (its payment captured) and publishes order.paid: placed becomes paid;
   // an order whose goods left already keeps its status. Marking a paid order paid again changes
@@ -106,26 +109,28 @@ class OrderService {
   Result<Order> create_return(const OrderId& id, const ReturnRequest& request, const Actor& actor,
                               std::string* return_id);
 
-  // --- Pickup in store. Each move is a conditional UPDATE (see the transition functions in
-  // order_service.cpp); a move from the wrong state is a 409 and changes nothing. ---
-  // A pickup order that is paid (or placed when the channel takes no payment step: payment
-  // not_required) becomes ready_for_pickup: the hold starts (the store's pickup_hold_hours) and
-  // the expiry is scheduled in the same transaction; publishes order.ready_for_pickup. A ship order
-  // is a 409 `order.not_pickup`; another state a 409 `order.pickup_conflict`.
+  // --- Pickup in store: the lifecycle's ready_for_pickup and pickup moves, with the store's hold
+  // and the desk's code. A move the table does not allow (a ship order, an order not yet paid
+  // when it has a payment step, not ready, picked up already) is its 409 `order.invalid_transition`.
+  // The table's ready_for_pickup move (from paid, or from placed when the payment is not_required):
+  // the hold starts (the store's pickup_hold_hours) and the expiry job is scheduled in the same
+  // transaction; publishes order.ready_for_pickup (with pickup_expires_at).
   Result<Order> mark_ready_for_pickup(const OrderId& id, const Actor& actor);
-  // The desk checks `code` (six digits, compared in constant time with the stored hash). Right:
-  // ready_for_pickup -> picked_up -> completed, the reserved stock leaves (ledger "fulfilment"),
-  // order.picked_up and order.completed are published. Wrong: the attempt is counted (committed)
-  // and a 422 `pickup.wrong_code` says attempts_left; the kMaxPickupAttempts-th wrong code locks
-  // the order. Locked: a 409 `pickup.locked` until unlock_pickup(). Not ready: a 409
-  // `order.pickup_conflict`.
-  Result<Order> complete_pickup(const OrderId& id, const std::string& code, const Actor& actor);
-  // Clears the wrong-code count and the lock of a pickup order; publishes order.pickup_unlocked.
+  // The desk: after the table's check, `code` (six digits, else a 400 that counts nothing) is
+  // compared in constant time with the stored hash. Right: the table's pickup move,
+  // ready_for_pickup -> picked_up, the reserved stock leaves (ledger "fulfilment"), order.picked_up
+  // and inventory.changed are published; the order is not completed (complete is its own move,
+  // as after a delivery). Wrong: the attempt is counted (committed) and a 422 `pickup.wrong_code`
+  // says attempts_left; the kMaxPickupAttempts-th wrong code locks the order. Locked: a 409
+  // `pickup.locked` until unlock_pickup().
+  Result<Order> pick_up(const OrderId& id, const std::string& code, const Actor& actor);
+  // Clears the wrong-code count and the lock of a pickup order (not a move: a ship order is a 409
+  // `order.not_pickup`); publishes order.pickup_unlocked.
   Result<Order> unlock_pickup(const OrderId& id, const Actor& actor);
-  // The hold is over: an order still ready_for_pickup is cancelled (reason pickup_expired), its
-  // stock released where it was reserved, an authorised payment let go; publishes
-  // order.cancelled. Anything else is left alone: nullopt (picked up or cancelled meanwhile).
-  Result<std::optional<Order>> expire_pickup(const OrderId& id);
+  // The hold is over: an order still ready_for_pickup is cancelled through cancel() with the
+  // reason pickup_expired by the job `job_id` (stock released, an authorised payment let go, a
+  // settled one refunded). Anything else is left alone: nullopt (picked up, cancelled, not due).
+  Result<std::optional<Order>> expire_pickup(const OrderId& id, const std::string& job_id);
 
   // Schedules the expiry of a ready pickup order at `due_ms`, inside the caller's transaction
   // (the executable wires the job scheduler here; without it nothing is scheduled).
@@ -158,6 +163,11 @@ class OrderService {
                                         bool* finished);
 
  private:
+  // One lifecycle move of `order` inside the caller's transaction: the table's check, the
+  // conditional update, the stock taken off the shelf by ship and pickup, the order event (with
+  // `event_facts`) and the outbox events (the order fields plus `outbox_extra`).
+  Result<Order> move_in(soci::session& sql, Order order, lifecycle::Move move, const Actor& actor,
+                        nlohmann::json event_facts, const nlohmann::json& outbox_extra);
   // Runs the executor on `refund_id` when there is one, then reads the order again.
   Result<Order> settle(const OrderId& id, const std::string& refund_id, Status* provider_error);
 

@@ -6,11 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -172,6 +174,34 @@ class LifecycleTest : public E2ETest {
     for (const auto& i : gateway().intents())
       if (i.request.value("reference", "") == placed["payment"].value("session_id", "")) return i.id;
     return "";
+  }
+
+
+  // A pickup order of the tee at the Jing'an store (stocked with 10 there), on the store's channel,
+  // its payment session started with `provider` first: {"order", "code"}.
+  std::pair<json, std::string> place_pickup(HttpClient& store, const std::string& provider, int quantity = 1) {
+    std::string jingan = location_id("store-shanghai-jingan");
+    auto stocked = admin().put("/v1/admin/inventory-levels", {{"sku", kSku}, {"location_id", jingan}, {"on_hand", 10}});
+    EXPECT_EQ(stocked.status, 200u) << stocked.body;
+    auto cart = store.post("/v1/store/carts",
+                           {{"email", "li.lei@example.cn"},
+                            {"items", json::array({json{{"sku", kSku}, {"quantity", quantity}}})}});
+    EXPECT_EQ(cart.status, 201u) << cart.body;
+    std::string cart_id = cart.json().value("id", "");
+    auto chosen = store.patch("/v1/store/carts/" + cart_id, {{"fulfilment", {{"type", "pickup"}, {"location_id", jingan}}}});
+    EXPECT_EQ(chosen.status, 200u) << chosen.body;
+    auto session = store.post("/v1/store/carts/" + cart_id + "/payment-sessions", {{"provider", provider}});
+    EXPECT_EQ(session.status, 201u) << session.body;
+    auto placed = store.request("POST", "/v1/store/carts/" + cart_id + "/checkout", std::string("{}"),
+                                {{"Idempotency-Key", "pickup-" + cart_id}});
+    EXPECT_EQ(placed.status, 201u) << placed.body;
+    json o = placed.json();
+    return {o, o["pickup"].value("code", "")};
+  }
+  std::string location_id(const std::string& code) {
+    auto r = admin().get("/v1/admin/stock-locations/" + code);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return r.json().value("id", "");
   }
 
   std::string channel_id_;
@@ -555,6 +585,113 @@ TEST_F(LifecycleTest, TheTimelineListsEveryEventWithWhoDidIt) {
   for (std::size_t i = 1; i < items.size(); ++i)
     EXPECT_LE(items[i - 1].value("at", ""), items[i].value("at", ""));
   EXPECT_EQ(items[3]["data"]["amount"], money(100));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pickup branch, with a payment step
+
+TEST_F(LifecycleTest, APaidPickupOrderIsMadeReadyPickedUpWithItsCodeAndCompleted) {
+  HttpClient store = storefront(payment_channel("manual-pickup", "manual-payment"));
+  auto [placed, code] = place_pickup(store, "manual-payment");
+  std::string id = placed.value("id", "");
+  ASSERT_EQ(code.size(), 6u) << placed.dump();
+  // Authorised, not paid: not ready yet, and a pickup order never ships.
+  EXPECT_EQ(order(id)["allowed_moves"], (json{"mark_paid", "cancel"}));
+  for (const char* move : {"ready-for-pickup", "ship"}) expect_refused(id, move, "placed", {"mark_paid", "cancel"});
+  ASSERT_EQ(act(id, "mark-paid").status, 200u);
+  EXPECT_EQ(order(id)["allowed_moves"], (json{"ready_for_pickup", "cancel"}));
+
+  auto ready = act(id, "ready-for-pickup");
+  ASSERT_EQ(ready.status, 200u) << ready.body;
+  EXPECT_EQ(ready.json()["status"], "ready_for_pickup");
+  EXPECT_EQ(ready.json()["allowed_moves"], (json{"pickup", "cancel"}));
+  for (const char* move : {"ship", "complete", "ready-for-pickup"})
+    expect_refused(id, move, "ready_for_pickup", {"pickup", "cancel"});
+
+  auto before = levels();
+  auto picked = act(id, "pickup", {{"code", code}});
+  ASSERT_EQ(picked.status, 200u) << picked.body;
+  EXPECT_EQ(picked.json()["status"], "picked_up");
+  EXPECT_EQ(picked.json()["allowed_moves"], (json{"complete"}));
+  std::string jingan = location_id("store-shanghai-jingan");
+  auto after = levels();
+  EXPECT_EQ(after[jingan].first, before[jingan].first - 1);
+  EXPECT_EQ(after[jingan].second, before[jingan].second - 1);
+  expect_refused(id, "cancel", "picked_up", {"complete"});
+
+  auto completed = act(id, "complete");
+  ASSERT_EQ(completed.status, 200u) << completed.body;
+  EXPECT_EQ(completed.json()["status"], "completed");
+  std::vector<std::string> types;
+  json timeline = admin().get("/v1/admin/orders/" + id + "/timeline").json();
+  for (const auto& e : timeline["items"]) types.push_back(e.value("type", ""));
+  EXPECT_EQ(types, (std::vector<std::string>{"order.placed", "order.paid", "order.ready_for_pickup",
+                                             "order.picked_up", "order.completed"}));
+  // Picked-up goods can come back like shipped ones.
+  json line = completed.json()["lines"][0];
+  json lines = json::array({json{{"line_id", line["id"]}, {"quantity", 1}}});
+  auto returned = act(id, "returns", {{"lines", lines}, {"restock", true}, {"location_id", jingan}});
+  EXPECT_EQ(returned.status, 201u) << returned.body;
+}
+
+TEST_F(LifecycleTest, CancellingAReadyPaidPickupOrderReleasesItsStockAndRefundsIt) {
+  HttpClient store = storefront(payment_channel("manual-pickup", "manual-payment"));
+  auto [placed, code] = place_pickup(store, "manual-payment", 2);
+  std::string id = placed.value("id", "");
+  ASSERT_EQ(act(id, "mark-paid").status, 200u);
+  ASSERT_EQ(act(id, "ready-for-pickup").status, 200u);
+  std::string jingan = location_id("store-shanghai-jingan");
+  auto before = levels();
+  auto cancelled = act(id, "cancel", {{"reason", "the shopper will not come"}});
+  ASSERT_EQ(cancelled.status, 200u) << cancelled.body;
+  json o = cancelled.json();
+  EXPECT_EQ(o["status"], "cancelled");
+  ASSERT_EQ(o["refunds"].size(), 1u) << o.dump();
+  EXPECT_EQ(o["refunds"][0]["status"], "succeeded");
+  EXPECT_EQ(o["refunds"][0]["amount"], money(2 * kPrice));
+  EXPECT_EQ(o["payment"]["status"], "refunded");
+  auto after = levels();
+  EXPECT_EQ(after[jingan].first, before[jingan].first);
+  EXPECT_EQ(after[jingan].second, before[jingan].second - 2);
+  EXPECT_TRUE(IsProblem(act(id, "pickup", {{"code", code}}), 409, "order.invalid_transition"));
+}
+
+// One hold hour lasts 100 ms here (--pickup-hold-hour-ms), so a one-hour hold ends at once.
+class LifecyclePickupExpiryTest : public LifecycleTest {
+ protected:
+  std::vector<std::string> extra_args() const override {
+    auto args = LifecycleTest::extra_args();
+    args.insert(args.end(), {"--pickup-hold-hour-ms", "100"});
+    return args;
+  }
+};
+
+TEST_F(LifecyclePickupExpiryTest, AnUncollectedPaidPickupOrderIsCancelledByTheJobAndRefunded) {
+  HttpClient store = storefront(payment_channel("manual-pickup", "manual-payment"));
+  std::string jingan = location_id("store-shanghai-jingan");
+  ASSERT_EQ(admin().patch("/v1/admin/stock-locations/" + jingan, {{"pickup_hold_hours", 1}}).status, 200u);
+  auto [placed, code] = place_pickup(store, "manual-payment");
+  std::string id = placed.value("id", "");
+  ASSERT_EQ(act(id, "mark-paid").status, 200u);
+  ASSERT_EQ(act(id, "ready-for-pickup").status, 200u);
+  json o;
+  for (int i = 0; i < 100; ++i) {
+    o = order(id);
+    if (o.value("status", "") == "cancelled" && !o["refunds"].empty() && o["refunds"][0]["status"] == "succeeded")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(o["status"], "cancelled") << o.dump();
+  ASSERT_EQ(o["refunds"].size(), 1u) << o.dump();
+  EXPECT_EQ(o["refunds"][0]["status"], "succeeded");
+  EXPECT_EQ(o["refunds"][0]["reason"], "pickup_expired");
+  EXPECT_EQ(o["refunds"][0]["actor"]["type"], "job");
+  EXPECT_EQ(o["payment"]["status"], "refunded");
+  json timeline = admin().get("/v1/admin/orders/" + id + "/timeline").json();
+  bool cancelled_by_job = false;
+  for (const auto& e : timeline["items"])
+    if (e.value("type", "") == "order.cancelled") cancelled_by_job = e["actor"]["type"] == "job";
+  EXPECT_TRUE(cancelled_by_job) << timeline.dump();
 }
 
 }  // namespace

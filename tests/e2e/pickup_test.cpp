@@ -96,6 +96,13 @@ class PickupTest : public E2ETest {
   HttpResponse collect(const std::string& order, const std::string& code) {
     return admin().post("/v1/admin/orders/" + order + "/pickup", {{"code", code}});
   }
+  // The lifecycle's 409 for a move the order cannot make now.
+  void expect_refused(const HttpResponse& r, const std::string& status, const std::vector<std::string>& allowed) {
+    ASSERT_TRUE(IsProblem(r, 409, "order.invalid_transition")) << r.body;
+    json p = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(p.value("current_status", ""), status) << r.body;
+    EXPECT_EQ(p.value("allowed_moves", json::array()), json(allowed)) << r.body;
+  }
 
   std::string warehouse_, jingan_, xihu_;
 };
@@ -233,35 +240,70 @@ TEST_F(PickupTest, ABuyerPicksUpInStoreWithTheCode) {
   auto taken = allocations(id);
   EXPECT_EQ(taken, (decltype(taken){{{variant_id(kSkuM), jingan_}, 2}}));
 
-  // Not ready yet: the code does nothing.
-  EXPECT_TRUE(IsProblem(collect(id, code), 409, "order.pickup_conflict"));
+  // Placed with no payment step: ready at once, not picked up yet. The code does nothing.
+  EXPECT_EQ(seen["allowed_moves"], (json{"mark_paid", "ready_for_pickup", "cancel"}));
+  expect_refused(collect(id, code), "placed", {"mark_paid", "ready_for_pickup", "cancel"});
+  expect_refused(admin().post("/v1/admin/orders/" + id + "/ship", json::object()), "placed",
+                 {"mark_paid", "ready_for_pickup", "cancel"});
   auto made_ready = ready(id);
   ASSERT_EQ(made_ready.status, 200u) << made_ready.body;
   EXPECT_EQ(made_ready.json()["status"], "ready_for_pickup");
   EXPECT_FALSE(made_ready.json()["pickup"]["expires_at"].is_null());
-  EXPECT_TRUE(IsProblem(ready(id), 409, "order.pickup_conflict"));
+  EXPECT_EQ(made_ready.json()["allowed_moves"], (json{"mark_paid", "pickup", "cancel"}));
+  expect_refused(ready(id), "ready_for_pickup", {"mark_paid", "pickup", "cancel"});
 
+  // The code hands it over: picked up, the stock left the shelf once, not completed yet.
   auto before = level(kSkuM, jingan_);
   auto done = collect(id, code);
   ASSERT_EQ(done.status, 200u) << done.body;
-  EXPECT_EQ(done.json()["status"], "completed");
-  EXPECT_EQ(done.json()["fulfilment"]["status"], "picked_up");
+  json picked = done.json();
+  EXPECT_EQ(picked["status"], "picked_up");
+  EXPECT_EQ(picked["fulfilment"]["status"], "picked_up");
+  EXPECT_EQ(picked["allowed_moves"], (json{"mark_paid"}));
   std::vector<std::string> types;
-  json completed = done.json();
-  for (const auto& e : completed["events"]) types.push_back(e.value("type", ""));
-  EXPECT_EQ(types, (std::vector<std::string>{"order.placed", "order.ready_for_pickup", "order.picked_up",
-                                             "order.completed"}));
+  for (const auto& e : picked["events"]) types.push_back(e.value("type", ""));
+  EXPECT_EQ(types, (std::vector<std::string>{"order.placed", "order.ready_for_pickup", "order.picked_up"}));
   EXPECT_EQ(level(kSkuM, jingan_), std::make_pair(before.first - 2, before.second - 2));
   auto ledger = admin().get("/v1/admin/inventory-ledger?reference=" + id);
-  EXPECT_EQ(ledger.json()["items"][0]["reason"], "fulfilment");
-  EXPECT_EQ(ledger.json()["items"][0]["location_id"], jingan_);
-  EXPECT_TRUE(IsProblem(collect(id, code), 409, "order.pickup_conflict"));
+  json entries = ledger.json()["items"];
+  ASSERT_EQ(entries.size(), 2u) << ledger.body;  // reserve, then fulfilment: the stock left once
+  EXPECT_EQ(entries[0]["reason"], "fulfilment");
+  EXPECT_EQ(entries[0]["location_id"], jingan_);
+  expect_refused(collect(id, code), "picked_up", {"mark_paid"});
 
-  // A ship order has no pickup desk.
+  // Paid at the desk, then completed, as after a delivery.
+  expect_refused(admin().post("/v1/admin/orders/" + id + "/complete", json::object()), "picked_up", {"mark_paid"});
+  auto paid = admin().post("/v1/admin/orders/" + id + "/mark-paid", json::object());
+  ASSERT_EQ(paid.status, 200u) << paid.body;
+  EXPECT_EQ(paid.json()["status"], "picked_up");
+  auto completed = admin().post("/v1/admin/orders/" + id + "/complete", json::object());
+  ASSERT_EQ(completed.status, 200u) << completed.body;
+  EXPECT_EQ(completed.json()["status"], "completed");
+  EXPECT_EQ(level(kSkuM, jingan_), std::make_pair(before.first - 2, before.second - 2));
+
+  // A ship order has no pickup desk: the table's 409 says why.
   set_stock(kSkuM, warehouse_, 5);
   auto shipped = checkout(store(), new_cart(store(), {{kSkuM, 1}}), "ship-1");
   ASSERT_EQ(shipped.status, 201u);
-  EXPECT_TRUE(IsProblem(ready(shipped.json().value("id", "")), 409, "order.not_pickup"));
+  std::string ship_id = shipped.json().value("id", "");
+  auto refused = ready(ship_id);
+  expect_refused(refused, "placed", {"mark_paid", "ship", "cancel"});
+  EXPECT_NE(refused.json().value("detail", "").find("not picked up in store"), std::string::npos) << refused.body;
+  expect_refused(collect(ship_id, code), "placed", {"mark_paid", "ship", "cancel"});
+  EXPECT_TRUE(IsProblem(admin().post("/v1/admin/orders/" + ship_id + "/pickup-unlock", json::object()), 409,
+                        "order.not_pickup"));
+}
+
+TEST_F(PickupTest, AnAdminMayCancelAReadyOrderAndItsStockIsReleased) {
+  auto [id, token, code] = pickup_order(2, "cancel-ready-1");
+  auto reserved = level(kSkuM, jingan_);
+  ASSERT_EQ(ready(id).status, 200u);
+  auto cancelled = admin().post("/v1/admin/orders/" + id + "/cancel", {{"reason", "the shopper will not come"}});
+  ASSERT_EQ(cancelled.status, 200u) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["status"], "cancelled");
+  EXPECT_EQ(cancelled.json()["events"].back()["actor"]["type"], "admin");
+  EXPECT_EQ(level(kSkuM, jingan_), std::make_pair(reserved.first, reserved.second - 2));
+  expect_refused(collect(id, code), "cancelled", {});
 }
 
 TEST_F(PickupTest, APickupCartIsRefusedAStoreWithoutPickupOutsideTheChannelOrShortOfALine) {
@@ -336,7 +378,7 @@ TEST_F(PickupTest, FiveWrongCodesLockThePickupUntilAnAdminUnlocksIt) {
   EXPECT_TRUE(IsProblem(collect(id, wrong), 422, "pickup.wrong_code"));
   auto done = collect(id, code);
   ASSERT_EQ(done.status, 200u) << done.body;
-  EXPECT_EQ(done.json()["status"], "completed");
+  EXPECT_EQ(done.json()["status"], "picked_up");
 }
 
 TEST_F(PickupTest, ConcurrentCheckoutsOverSeveralLocationsNeitherDeadlockNorOversell) {
@@ -412,6 +454,9 @@ TEST_F(PickupExpiryTest, AnOrderNotPickedUpWithinTheHoldIsCancelledAndItsStockRe
   }
   ASSERT_EQ(order["status"], "cancelled") << order.dump();
   EXPECT_EQ(order["events"].back()["data"]["reason"], "pickup_expired");
+  // The lifecycle's cancel, by the job.
+  EXPECT_EQ(order["events"].back()["actor"]["type"], "job");
+  EXPECT_EQ(order["events"].back()["actor"]["id"].get<std::string>().rfind("job_", 0), 0u) << order.dump();
   EXPECT_EQ(level(kSkuM, jingan_), std::make_pair(reserved.first, std::int64_t{0}));
   auto ledger = admin().get("/v1/admin/inventory-ledger?reference=" + id);
   EXPECT_EQ(ledger.json()["items"][0]["reason"], "release");
@@ -419,7 +464,7 @@ TEST_F(PickupExpiryTest, AnOrderNotPickedUpWithinTheHoldIsCancelledAndItsStockRe
   auto jobs = admin().get("/v1/admin/jobs?kind=pickup.expire");
   ASSERT_EQ(jobs.status, 200u);
   EXPECT_EQ(jobs.json()["items"][0]["status"], "succeeded");
-  EXPECT_TRUE(IsProblem(collect(id, code), 409, "order.pickup_conflict"));
+  expect_refused(collect(id, code), "cancelled", {});
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ TEST(LifecycleTest, AllowedMovesOfEveryStatus) {
       {"paid", {"ship", "cancel"}},
       {"shipped", {"mark_paid", "deliver"}},
       {"delivered", {"mark_paid"}},
-      {"ready_for_pickup", {"mark_paid", "pickup"}},
+      {"ready_for_pickup", {"mark_paid", "pickup", "cancel"}},
       {"picked_up", {"mark_paid"}},
       {"completed", {}},
       {"cancelled", {}},
@@ -45,7 +45,7 @@ TEST(LifecycleTest, AllowedMovesOfEveryStatus) {
       {"paid", {"ship", "cancel"}},
       {"shipped", {"deliver"}},
       {"delivered", {"complete"}},
-      {"ready_for_pickup", {"pickup"}},
+      {"ready_for_pickup", {"pickup", "cancel"}},
       {"picked_up", {"complete"}},
       {"completed", {}},
       {"cancelled", {}},
@@ -53,9 +53,15 @@ TEST(LifecycleTest, AllowedMovesOfEveryStatus) {
   for (const auto& [status, moves] : paid_ship)
     EXPECT_EQ(allowed_move_names(facts(status, "captured")), moves) << status;
 
-  // The pickup branch opens instead of shipping.
-  EXPECT_EQ(allowed_move_names(facts("placed", "authorized", "pickup")), (Moves{"mark_paid", "ready_for_pickup", "cancel"}));
+  // The pickup branch opens instead of shipping: once paid, or at once when the channel takes no
+  // payment step (paid at the desk).
+  EXPECT_EQ(allowed_move_names(facts("placed", "authorized", "pickup")), (Moves{"mark_paid", "cancel"}));
+  EXPECT_EQ(allowed_move_names(facts("placed", "not_required", "pickup")),
+            (Moves{"mark_paid", "ready_for_pickup", "cancel"}));
   EXPECT_EQ(allowed_move_names(facts("paid", "captured", "pickup")), (Moves{"ready_for_pickup", "cancel"}));
+  EXPECT_EQ(allowed_move_names(facts("ready_for_pickup", "not_required", "pickup")),
+            (Moves{"mark_paid", "pickup", "cancel"}));
+  EXPECT_EQ(allowed_move_names(facts("picked_up", "not_required", "pickup")), (Moves{"mark_paid"}));
 }
 
 TEST(LifecycleTest, TargetsFollowTheIssue) {
@@ -82,10 +88,10 @@ TEST(LifecycleTest, CompletingNeedsTheMoneyAndRefundsCountAsTaken) {
   EXPECT_FALSE(payment_settled("cancelled"));
 }
 
-TEST(LifecycleTest, OnlyAJobOrTheSystemCancelsAnUncollectedPickup) {
-  for (const std::string actor : {"admin", "customer", "plugin"})
+TEST(LifecycleTest, AnAdminAJobOrTheSystemCancelsAnUncollectedPickup) {
+  for (const std::string actor : {"customer", "plugin"})
     EXPECT_FALSE(target(facts("ready_for_pickup", "captured", "pickup", actor), Move::cancel)) << actor;
-  for (const std::string actor : {"job", "system"})
+  for (const std::string actor : {"admin", "job", "system"})
     EXPECT_EQ(target(facts("ready_for_pickup", "captured", "pickup", actor), Move::cancel), "cancelled") << actor;
 }
 
@@ -111,6 +117,26 @@ TEST(LifecycleTest, AnInvalidTransitionNamesTheStatusAndTheAllowedMoves) {
 
   Error unpaid = invalid_transition(facts("delivered"), Move::complete);
   EXPECT_NE(unpaid.message.find("mark it paid"), std::string::npos) << unpaid.message;
+}
+
+TEST(LifecycleTest, ThePickupMovesAreRefusedWithTheirReason) {
+  // An unpaid pickup order with a payment step is not made ready.
+  EXPECT_FALSE(target(facts("placed", "authorized", "pickup"), Move::ready_for_pickup));
+  Error unpaid = invalid_transition(facts("placed", "authorized", "pickup"), Move::ready_for_pickup);
+  EXPECT_NE(unpaid.message.find("mark it paid"), std::string::npos) << unpaid.message;
+  // A ship order has no pickup, a pickup order does not ship.
+  for (const std::string payment : {"not_required", "captured"}) {
+    EXPECT_FALSE(target(facts("paid", payment), Move::ready_for_pickup)) << payment;
+    EXPECT_FALSE(target(facts("placed", payment, "pickup"), Move::ship)) << payment;
+  }
+  Error ships = invalid_transition(facts("paid", "captured"), Move::ready_for_pickup);
+  EXPECT_EQ(ships.extensions["allowed_moves"], (nlohmann::json{"ship", "cancel"}));
+  EXPECT_NE(ships.message.find("not picked up in store"), std::string::npos) << ships.message;
+  Error picks = invalid_transition(facts("paid", "captured", "pickup"), Move::ship);
+  EXPECT_NE(picks.message.find("does not ship"), std::string::npos) << picks.message;
+  // Picked up is not completed until the payment is settled and complete is asked for.
+  EXPECT_EQ(target(facts("ready_for_pickup", "captured", "pickup"), Move::pickup), "picked_up");
+  EXPECT_FALSE(target(facts("picked_up", "not_required", "pickup"), Move::complete));
 }
 
 }  // namespace
