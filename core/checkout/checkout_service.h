@@ -1,4 +1,4 @@
-// Checkout: turns an open cart into a pending order in one transaction, reserving its stock.
+// Checkout: turns an open cart into a placed order in one transaction, reserving its stock.
 #pragma once
 
 #include "channels/channel.h"

@@ -115,7 +115,7 @@ class PaymentsTest : public ::testing::Test {
     return checkout.checkout(shop, {c.id, key, "fp-" + key});
   }
 
-  // A pending order on the shop channel whose session the provider authorised at checkout.
+  // A placed order on the shop channel whose session the provider authorised at checkout.
   orders::Order authorised_order(const std::string& provider = "card") {
     auto c = cart_on(shop);
     CoreEnv::must(payments.start(shop, c.id, provider));
