@@ -40,26 +40,26 @@ struct Error {
   nlohmann::json extensions;
 
   static Error invalid(std::string code, std::string message, std::vector<FieldError> fields = {}) {
-    return {ErrorKind::invalid_argument, std::move(code), std::move(message), std::move(fields), {}, {}};
+    return {ErrorKind::invalid_argument, std::move(code), std::move(message), std::move(fields), {}, {}, {}};
   }
   static Error not_found(std::string code, std::string message) {
-    return {ErrorKind::not_found, std::move(code), std::move(message), {}, {}, {}};
+    return {ErrorKind::not_found, std::move(code), std::move(message), {}, {}, {}, {}};
   }
   static Error conflict(std::string code, std::string message, nlohmann::json details = {}) {
-    return {ErrorKind::conflict, std::move(code), std::move(message), {}, std::move(details), {}};
+    return {ErrorKind::conflict, std::move(code), std::move(message), {}, std::move(details), {}, {}};
   }
   static Error unprocessable(std::string code, std::string message) {
-    return {ErrorKind::failed_precondition, std::move(code), std::move(message), {}, {}, {}};
+    return {ErrorKind::failed_precondition, std::move(code), std::move(message), {}, {}, {}, {}};
   }
   static Error unauthenticated(std::string code, std::string message) {
-    return {ErrorKind::unauthenticated, std::move(code), std::move(message), {}, {}, {}};
+    return {ErrorKind::unauthenticated, std::move(code), std::move(message), {}, {}, {}, {}};
   }
   static Error internal(std::string message) {
-    return {ErrorKind::internal, "internal", std::move(message), {}, {}, {}};
+    return {ErrorKind::internal, "internal", std::move(message), {}, {}, {}, {}};
   }
   // An internal error whose `cause` (a library's message, SQL text, ...) is logged, not shown.
   static Error internal(std::string message, std::string cause) {
-    return {ErrorKind::internal, "internal", std::move(message), {}, {}, std::move(cause)};
+    return {ErrorKind::internal, "internal", std::move(message), {}, {}, std::move(cause), {}};
   }
 };
 
