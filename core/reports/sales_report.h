@@ -30,7 +30,8 @@ constexpr std::int64_t kMaxReportDays = 366;
 // One group in one currency (channels may sell in different currencies; amounts never mix).
 // Cancelled orders count only in `cancelled_orders`. By location, an order counts at each
 // location that supplies some of it, and its revenue is shared among them in proportion to the
-// units each supplies (rounded down, the remainder to the location supplying the most).
+// units each supplies (rounded down per order and location, so the parts may sum a few minor
+// units short of the order total).
 struct SalesRow {
   std::string key;    // the channel id, the location id, or the day (YYYY-MM-DD, UTC)
   std::string label;  // the channel's or location's code, or the day
