@@ -486,14 +486,10 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.remote_address = remote_;
     new_request_id(request_.request_id);
     bool per_client = admission_ == ServerImpl::Admission::per_client;
-    Response response = problem(
-        Error{ErrorKind::unavailable,
-              "too_many_connections",
-              per_client ? "too many open connections from your address" : "the server has too many open connections",
-              {},
-              {},
-              {}},
-        503);
+    Response response = problem(Error::make(ErrorKind::unavailable, "too_many_connections",
+                                            per_client ? "too many open connections from your address"
+                                                       : "the server has too many open connections"),
+                                503);
     response.set_header("Retry-After", "1");
     server_.finish(response, request_, {});  // no-store and the request id, as on every reply
     send(std::move(response), 11, false, false, true);

@@ -21,12 +21,9 @@ http::Response HandlerPool::defer(const http::Request& request, std::function<ht
   r.deferred = [this, request, handler = std::move(handler)](http::Response::Completion complete) mutable {
     if (busy_.fetch_add(1, std::memory_order_relaxed) >= limit_) {
       busy_.fetch_sub(1, std::memory_order_relaxed);
-      return complete(http::problem(Error{ErrorKind::unavailable,
-                                          "plugin_busy",
-                                          "too many requests are waiting for plugins now; retry shortly",
-                                          {},
-                                          nlohmann::json{{"retry_after", 1}},
-                                          {}}));
+      return complete(http::problem(Error::make(ErrorKind::unavailable, "plugin_busy",
+                                                "too many requests are waiting for plugins now; retry shortly",
+                                                nlohmann::json{{"retry_after", 1}})));
     }
     boost::asio::post(threads_, [this, request = std::move(request), handler = std::move(handler),
                                  complete = std::move(complete)]() mutable {

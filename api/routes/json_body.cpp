@@ -318,13 +318,9 @@ Result<JsonBody> JsonBody::parse(const http::Request& request) {
   auto type = request.header("content-type");
   std::string t = type ? media_type(*type) : "";
   if (!is_json_type(t))
-    return Error{ErrorKind::invalid_argument,
-                 "unsupported_media_type",
-                 type ? "send the body as application/json (got " + t + ")"
-                      : "send the body with Content-Type: application/json",
-                 {},
-                 {},
-                 {}};
+    return Error::make(ErrorKind::invalid_argument, "unsupported_media_type",
+                       type ? "send the body as application/json (got " + t + ")"
+                            : "send the body with Content-Type: application/json");
   return parse_text(request.body);
 }
 

@@ -62,12 +62,9 @@ void set_rate_headers(http::Response& response, const std::optional<http::RateDe
 namespace {
 
 http::Response too_many(const http::RateLimiter& bucket, const http::RateDecision& d) {
-  auto reply = http::problem(Error{ErrorKind::unavailable,
-                                   "rate_limited",
-                                   "too many requests; retry after " + std::to_string(d.retry_after_s) + " s",
-                                   {},
-                                   {{"bucket", bucket.name()}, {"retry_after", d.retry_after_s}},
-                                   {}},
+  auto reply = http::problem(Error::make(ErrorKind::unavailable, "rate_limited",
+                                         "too many requests; retry after " + std::to_string(d.retry_after_s) + " s",
+                                         {{"bucket", bucket.name()}, {"retry_after", d.retry_after_s}}),
                              429);
   reply.set_header("Retry-After", std::to_string(d.retry_after_s));
   set_rate_headers(reply, d);

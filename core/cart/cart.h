@@ -92,7 +92,7 @@ struct FulfilmentChoice {
 struct CartPatch {
   std::optional<std::optional<std::string>> email;             // inner nullopt clears it
   std::optional<std::optional<Address>> shipping_address;      // inner nullopt clears it
-  std::optional<FulfilmentChoice> fulfilment;
+  std::optional<FulfilmentChoice> fulfilment{};
 };
 
 }  // namespace quanqu::cart

@@ -39,11 +39,11 @@ struct NewChannel {
   std::string currency;
   std::int32_t tax_rate_bp = 0;
   bool tax_inclusive = false;
-  std::vector<LocationId> location_ids;
-  std::optional<std::string> plugin;
+  std::vector<LocationId> location_ids{};
+  std::optional<std::string> plugin{};
   nlohmann::json configs = nlohmann::json::object();
-  std::vector<std::string> payment_providers;
-  std::vector<std::string> fulfilment_providers;
+  std::vector<std::string> payment_providers{};
+  std::vector<std::string> fulfilment_providers{};
 };
 
 // Fields absent (nullopt) are left as they are.

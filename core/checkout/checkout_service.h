@@ -19,7 +19,7 @@ struct CheckoutRequest {
   std::string idempotency_key;  // 1..255 printable characters
   std::string fingerprint;      // a hash of the request; the same key with another one is a 409
   // Who places the order, for its timeline; none: the cart's customer (empty for a guest).
-  std::optional<orders::Actor> actor;
+  std::optional<orders::Actor> actor{};
 };
 
 struct CheckoutResult {

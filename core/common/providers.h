@@ -35,8 +35,8 @@ class NoProviders final : public Providers {
   bool has(const std::string&, const std::string&) const override { return false; }
   Result<nlohmann::json> invoke(const std::string& kind, const std::string& name, const std::string&, nlohmann::json,
                                 const nlohmann::json&) override {
-    return Error{ErrorKind::unavailable, "provider.unavailable", "no " + kind + " provider '" + name + "' is loaded",
-                 {}, {}, {}};
+    return Error::make(ErrorKind::unavailable, "provider.unavailable",
+                       "no " + kind + " provider '" + name + "' is loaded");
   }
 };
 

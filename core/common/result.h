@@ -32,12 +32,12 @@ struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string code;     // stable, dotted: "inventory.insufficient_stock"
   std::string message;  // a sentence for humans
-  std::vector<FieldError> fields;
-  nlohmann::json details;  // extra machine-readable context (offending lines, ...)
-  std::string cause;       // internal only, for the server log; never sent to a client
+  std::vector<FieldError> fields{};
+  nlohmann::json details{};  // extra machine-readable context (offending lines, ...)
+  std::string cause{};       // internal only, for the server log; never sent to a client
   // Members added at the top level of the problem (RFC 9457 extension members), e.g. the
   // `current_status` and `allowed_moves` of `order.invalid_transition`.
-  nlohmann::json extensions;
+  nlohmann::json extensions{};
 
   static Error invalid(std::string code, std::string message, std::vector<FieldError> fields = {}) {
     return {ErrorKind::invalid_argument, std::move(code), std::move(message), std::move(fields), {}, {}, {}};
@@ -60,6 +60,10 @@ struct Error {
   // An internal error whose `cause` (a library's message, SQL text, ...) is logged, not shown.
   static Error internal(std::string message, std::string cause) {
     return {ErrorKind::internal, "internal", std::move(message), {}, {}, std::move(cause), {}};
+  }
+  // Any kind, with optional machine-readable details (for the kinds without a factory of their own).
+  static Error make(ErrorKind kind, std::string code, std::string message, nlohmann::json details = {}) {
+    return {kind, std::move(code), std::move(message), {}, std::move(details), {}, {}};
   }
 };
 

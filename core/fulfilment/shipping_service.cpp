@@ -84,12 +84,9 @@ Result<ShippingOption> ShippingService::quote(const channels::Channel& channel, 
   auto amount = reply.find("amount");
   if (amount == reply.end() || !amount->is_number_integer() || amount->get<std::int64_t>() < 0) {
     providers_.report_invalid("fulfilment", provider, "no valid amount (a non-negative integer) in its quote");
-    return Error{ErrorKind::internal,
-                 "plugin_error",
-                 "fulfilment provider '" + provider + "' quoted no valid amount (a non-negative integer)",
-                 {},
-                 json{{"provider", provider}},
-                 {}};
+    return Error::make(ErrorKind::internal, "plugin_error",
+                       "fulfilment provider '" + provider + "' quoted no valid amount (a non-negative integer)",
+                       json{{"provider", provider}});
   }
   ShippingOption o;
   o.provider = provider;

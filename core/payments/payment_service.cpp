@@ -185,12 +185,9 @@ Result<PaymentSession> PaymentService::store_outcome(const PaymentSession& sessi
                            : "";
   if (!known_status(status)) {
     providers_.report_invalid("payment", session.provider, "unknown status '" + status + "'");
-    return Error{ErrorKind::internal,
-                 "plugin_error",
-                 "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
-                 {},
-                 json{{"provider", session.provider}},
-                 {}};
+    return Error::make(ErrorKind::internal, "plugin_error",
+                       "payment provider '" + session.provider + "' answered an unknown status '" + status + "'",
+                       json{{"provider", session.provider}});
   }
   std::string reference = reply.contains("reference") && reply["reference"].is_string()
                               ? reply["reference"].get<std::string>()

@@ -240,7 +240,7 @@ bool valid_provider_name(const std::string& n) {
 }
 
 Error plugin_error(const std::string& plugin, std::string message) {
-  return Error{ErrorKind::internal, "plugin_error", std::move(message), {}, nlohmann::json{{"plugin", plugin}}, {}};
+  return Error::make(ErrorKind::internal, "plugin_error", std::move(message), nlohmann::json{{"plugin", plugin}});
 }
 
 // ---- The host table (abi.h). Each function catches everything: nothing throws into a plugin. ----
@@ -377,8 +377,7 @@ struct HostTable {
       if (!parsed.is_object() && !(parsed.is_discarded() && args.size == 0)) {
         // keep the error above
       } else if (!g.host->services_.call) {
-        result =
-            Error{ErrorKind::unavailable, "plugin.call_unavailable", "core services are not available", {}, {}, {}};
+        result = Error::make(ErrorKind::unavailable, "plugin.call_unavailable", "core services are not available");
       } else {
         result =
             g.host->services_.call(g.plugin, view(operation), parsed.is_object() ? parsed : nlohmann::json::object());
@@ -566,21 +565,15 @@ CallOutcome PluginHost::run_call(const Slot& slot, const std::string& plugin, Ca
 
 Error PluginHost::call_error(const std::string& plugin, CallOutcome outcome, std::chrono::milliseconds timeout) const {
   if (outcome == CallOutcome::timed_out)
-    return Error{
-        ErrorKind::unavailable,
-        "plugin_timeout",
+    return Error::make(
+        ErrorKind::unavailable, "plugin_timeout",
         "plugin '" + plugin + "' did not answer within its deadline of " + std::to_string(timeout.count()) + " ms",
-        {},
-        nlohmann::json{{"plugin", plugin}, {"timeout_ms", timeout.count()}},
-        {}};
-  return Error{ErrorKind::unavailable,
-               "plugin_busy",
-               "plugin '" + plugin +
-                   "' cannot take more calls now (too many are waiting or past their deadline); "
-                   "retry later",
-               {},
-               nlohmann::json{{"plugin", plugin}, {"retry_after", 1}},
-               {}};
+        nlohmann::json{{"plugin", plugin}, {"timeout_ms", timeout.count()}});
+  return Error::make(ErrorKind::unavailable, "plugin_busy",
+                     "plugin '" + plugin +
+                         "' cannot take more calls now (too many are waiting or past their deadline); "
+                         "retry later",
+                     nlohmann::json{{"plugin", plugin}, {"retry_after", 1}});
 }
 
 void PluginHost::log_outcome(const std::string& plugin, const char* call, CallOutcome outcome,
@@ -1270,12 +1263,8 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
     }
   }
   if (!g)
-    return Error{ErrorKind::unavailable,
-                 "provider.unavailable",
-                 "no " + kind + " provider '" + name + "' is running",
-                 {},
-                 nlohmann::json{{"provider", name}},
-                 {}};
+    return Error::make(ErrorKind::unavailable, "provider.unavailable",
+                       "no " + kind + " provider '" + name + "' is running", nlohmann::json{{"provider", name}});
   input["config"] = channel_configs.is_object() && channel_configs.contains(g->plugin) ? channel_configs[g->plugin]
                                                                                        : nlohmann::json::object();
   // Owned by the work, which may outlive this call when the provider misses its deadline.

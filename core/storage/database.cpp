@@ -196,8 +196,8 @@ Result<std::unique_ptr<Database>> Database::open(std::string_view url, std::size
       }
     }
   } catch (const std::exception& e) {
-    return Error{ErrorKind::unavailable, "database.unavailable",
-                 "cannot open " + parsed.display + ": " + e.what(), {}, {}};
+    return Error::make(ErrorKind::unavailable, "database.unavailable",
+                       "cannot open " + parsed.display + ": " + e.what());
   }
   return db;
 }
@@ -255,7 +255,7 @@ Status Database::run(const std::function<Status(soci::session&)>& fn, bool trans
       case Failure::busy:
       case Failure::broken_connection:
       case Failure::retry:
-        return Error{ErrorKind::unavailable, "database.busy", "the database is busy; retry shortly", {}, {}};
+        return Error::make(ErrorKind::unavailable, "database.busy", "the database is busy; retry shortly");
       case Failure::other:
         break;
     }

@@ -39,12 +39,8 @@ class FakeProviders final : public Providers {
   }
   void fail(const std::string& kind, const std::string& name, const std::string& op) {
     respond(kind, name, op, [name](const nlohmann::json&) -> Result<nlohmann::json> {
-      return Error{ErrorKind::internal,
-                   "plugin_error",
-                   "plugin '" + name + "' crashed",
-                   {},
-                   nlohmann::json{{"plugin", name}},
-                   {}};
+      return Error::make(ErrorKind::internal, "plugin_error", "plugin '" + name + "' crashed",
+                         nlohmann::json{{"plugin", name}});
     });
   }
 
@@ -67,12 +63,9 @@ class FakeProviders final : public Providers {
       if (it != answers_.end()) answer = it->second;
     }
     if (!answer)
-      return Error{ErrorKind::internal,
-                   "plugin_error",
-                   "nothing scripted for " + kind + " " + name + " " + operation,
-                   {},
-                   nlohmann::json{{"plugin", name}},
-                   {}};
+      return Error::make(ErrorKind::internal, "plugin_error",
+                         "nothing scripted for " + kind + " " + name + " " + operation,
+                         nlohmann::json{{"plugin", name}});
     return answer(input);
   }
 

@@ -103,7 +103,7 @@ class WebhookServiceTest : public ::testing::Test {
       if (replies.empty()) return WebhookReply{200};
       int status = replies.front();
       replies.erase(replies.begin());
-      if (status == 0) return Error{ErrorKind::unavailable, "http.timeout", "no answer", {}, {}, {}};
+      if (status == 0) return Error::make(ErrorKind::unavailable, "http.timeout", "no answer");
       return WebhookReply{status};
     };
   }
