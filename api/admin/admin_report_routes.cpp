@@ -69,6 +69,8 @@ json row_json(const reports::SalesRow& row) {
           {"units", row.units},
           {"revenue", money_json(row.revenue, row.currency)},
           {"average_order_value", money_json(row.average_order_value, row.currency)},
+          {"refunds", money_json(row.refunds, row.currency)},
+          {"net_revenue", money_json(row.net_revenue, row.currency)},
           {"pickup_orders", row.pickup_orders},
           {"pickup_share", share_of(row)}};
 }
@@ -91,11 +93,14 @@ std::string share_csv(const reports::SalesRow& row) {
 }
 
 Response csv_reply(const reports::SalesQuery& q, const std::vector<reports::SalesRow>& rows) {
-  std::string body = "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,pickup_orders,pickup_share\r\n";
+  std::string body =
+      "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,refunds,net_revenue,pickup_orders,"
+      "pickup_share\r\n";
   for (const auto& row : rows) {
     body += csv_field(row.key) + ',' + csv_field(row.label) + ',' + row.currency + ',' + std::to_string(row.orders) +
             ',' + std::to_string(row.cancelled_orders) + ',' + std::to_string(row.units) + ',' +
             std::to_string(row.revenue) + ',' + std::to_string(row.average_order_value) + ',' +
+            std::to_string(row.refunds) + ',' + std::to_string(row.net_revenue) + ',' +
             std::to_string(row.pickup_orders) + ',' + share_csv(row) + "\r\n";
   }
   Response r;

@@ -15,20 +15,25 @@ namespace {
 
 constexpr std::int64_t kDayMs = 86'400'000;
 
-// The orders of the period and the units of each (the sum of its allocations): the base of every
-// grouping. Sums are cast back to BIGINT so that PostgreSQL divides them as integers, like SQLite.
+// The orders of the period, the units of each (the sum of its allocations) and what has been
+// refunded of each (succeeded refunds only): the base of every grouping. Sums are cast back to
+// BIGINT so that PostgreSQL divides them as integers, like SQLite.
 constexpr std::string_view kPeriodOrders =
     "WITH o AS (SELECT id, channel_id, currency, status, fulfilment_type, total, created_at FROM orders "
     "WHERE created_at >= :from_ms AND created_at < :to_ms), "
-    "u AS (SELECT a.order_id, CAST(SUM(a.quantity) AS BIGINT) AS units FROM order_allocations a JOIN o ON o.id = a.order_id "
-    "GROUP BY a.order_id) ";
+    "u AS (SELECT a.order_id, CAST(SUM(a.quantity) AS BIGINT) AS units "
+    "FROM order_allocations a JOIN o ON o.id = a.order_id GROUP BY a.order_id), "
+    "r AS (SELECT f.order_id, CAST(SUM(f.amount) AS BIGINT) AS refunded "
+    "FROM order_refunds f JOIN o ON o.id = f.order_id WHERE f.status = 'succeeded' GROUP BY f.order_id) ";
 
-// The measures of a group of `o` joined with `u` (cancelled orders only counted as such).
+// The measures of a group of `o` joined with `u` and `r` (cancelled orders only counted as such:
+// neither their total nor the refund that cancelling a paid order makes is revenue or a refund).
 constexpr std::string_view kMeasures =
     "SUM(CASE WHEN o.status <> 'cancelled' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN o.status <> 'cancelled' THEN COALESCE(u.units, 0) ELSE 0 END), "
     "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total ELSE 0 END), "
+    "SUM(CASE WHEN o.status <> 'cancelled' THEN COALESCE(r.refunded, 0) ELSE 0 END), "
     "SUM(CASE WHEN o.status <> 'cancelled' AND o.fulfilment_type = 'pickup' THEN 1 ELSE 0 END) ";
 
 std::string day_text(std::int64_t day) {
@@ -45,28 +50,33 @@ std::string sql_for(SalesGrouping by) {
     case SalesGrouping::channel:
       sql += "SELECT o.channel_id, c.code, o.currency, ";
       sql += kMeasures;
-      sql += "FROM o LEFT JOIN u ON u.order_id = o.id JOIN channels c ON c.id = o.channel_id "
-             "GROUP BY o.channel_id, c.code, o.currency";
+      sql +=
+          "FROM o LEFT JOIN u ON u.order_id = o.id LEFT JOIN r ON r.order_id = o.id "
+          "JOIN channels c ON c.id = o.channel_id GROUP BY o.channel_id, c.code, o.currency";
       break;
     case SalesGrouping::day:
       // Integer division: the UTC day number of the order.
       sql += "SELECT CAST(o.created_at / 86400000 AS TEXT), '', o.currency, ";
       sql += kMeasures;
-      sql += "FROM o LEFT JOIN u ON u.order_id = o.id GROUP BY o.created_at / 86400000, o.currency";
+      sql +=
+          "FROM o LEFT JOIN u ON u.order_id = o.id LEFT JOIN r ON r.order_id = o.id "
+          "GROUP BY o.created_at / 86400000, o.currency";
       break;
     case SalesGrouping::location:
-      // Each order at each location supplying it; its revenue shared by the units supplied there.
+      // Each order at each location supplying it; its revenue and refunds shared by the units
+      // supplied there.
       sql +=
-          ", la AS (SELECT a.order_id, a.location_id, CAST(SUM(a.quantity) AS BIGINT) AS units FROM order_allocations a "
-          "JOIN o ON o.id = a.order_id GROUP BY a.order_id, a.location_id) "
+          ", la AS (SELECT a.order_id, a.location_id, CAST(SUM(a.quantity) AS BIGINT) AS units "
+          "FROM order_allocations a JOIN o ON o.id = a.order_id GROUP BY a.order_id, a.location_id) "
           "SELECT la.location_id, l.code, o.currency, "
           "SUM(CASE WHEN o.status <> 'cancelled' THEN 1 ELSE 0 END), "
           "SUM(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END), "
           "SUM(CASE WHEN o.status <> 'cancelled' THEN la.units ELSE 0 END), "
           "SUM(CASE WHEN o.status <> 'cancelled' THEN o.total * la.units / u.units ELSE 0 END), "
+          "SUM(CASE WHEN o.status <> 'cancelled' THEN COALESCE(r.refunded, 0) * la.units / u.units ELSE 0 END), "
           "SUM(CASE WHEN o.status <> 'cancelled' AND o.fulfilment_type = 'pickup' THEN 1 ELSE 0 END) "
           "FROM la JOIN o ON o.id = la.order_id JOIN u ON u.order_id = la.order_id "
-          "JOIN stock_locations l ON l.id = la.location_id "
+          "LEFT JOIN r ON r.order_id = la.order_id JOIN stock_locations l ON l.id = la.location_id "
           "GROUP BY la.location_id, l.code, o.currency";
       break;
   }
@@ -125,10 +135,11 @@ Result<std::vector<SalesRow>> SalesReport::run(const SalesQuery& query) {
     std::vector<SalesRow> rows;
     SalesRow r;
     long long from_ms = query.from_ms, to_ms = query.to_ms;
-    long long orders = 0, cancelled = 0, units = 0, revenue = 0, pickup = 0;
-    soci::statement st = (sql.prepare << sql_for(query.by), soci::use(from_ms, "from_ms"), soci::use(to_ms, "to_ms"),
-                          soci::into(r.key), soci::into(r.label), soci::into(r.currency), soci::into(orders),
-                          soci::into(cancelled), soci::into(units), soci::into(revenue), soci::into(pickup));
+    long long orders = 0, cancelled = 0, units = 0, revenue = 0, refunds = 0, pickup = 0;
+    soci::statement st =
+        (sql.prepare << sql_for(query.by), soci::use(from_ms, "from_ms"), soci::use(to_ms, "to_ms"), soci::into(r.key),
+         soci::into(r.label), soci::into(r.currency), soci::into(orders), soci::into(cancelled), soci::into(units),
+         soci::into(revenue), soci::into(refunds), soci::into(pickup));
     st.execute();
     while (st.fetch()) {
       r.orders = orders;
@@ -136,6 +147,8 @@ Result<std::vector<SalesRow>> SalesReport::run(const SalesQuery& query) {
       r.units = units;
       r.revenue = revenue;
       r.average_order_value = orders > 0 ? revenue / orders : 0;
+      r.refunds = refunds;
+      r.net_revenue = revenue - refunds;
       r.pickup_orders = pickup;
       SalesRow out = r;
       if (query.by == SalesGrouping::day) out.key = out.label = day_text(std::stoll(r.key));

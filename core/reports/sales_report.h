@@ -1,4 +1,4 @@
-// The sales report: orders, units, revenue and pickup share per channel, location or day, aggregated in SQL.
+// The sales report: orders, units, revenue, refunds and pickup share per channel, location or day, aggregated in SQL.
 #pragma once
 
 #include "common/result.h"
@@ -31,7 +31,7 @@ constexpr std::int64_t kMaxReportDays = 366;
 // Cancelled orders count only in `cancelled_orders`. By location, an order counts at each
 // location that supplies some of it, and its revenue is shared among them in proportion to the
 // units each supplies (rounded down per order and location, so the parts may sum a few minor
-// units short of the order total).
+// units short of the order total); refunds are shared the same way.
 struct SalesRow {
   std::string key;    // the channel id, the location id, or the day (YYYY-MM-DD, UTC)
   std::string label;  // the channel's or location's code, or the day
@@ -41,6 +41,8 @@ struct SalesRow {
   std::int64_t units = 0;
   std::int64_t revenue = 0;              // minor units: the orders' totals
   std::int64_t average_order_value = 0;  // revenue / orders, rounded down; 0 without orders
+  std::int64_t refunds = 0;              // minor units refunded (succeeded refunds) on these orders, whenever made
+  std::int64_t net_revenue = 0;          // revenue - refunds
   std::int64_t pickup_orders = 0;        // of `orders`, those picked up in store
   // pickup_orders / orders (0 without orders).
   double pickup_share() const { return orders > 0 ? static_cast<double>(pickup_orders) / static_cast<double>(orders) : 0; }

@@ -101,12 +101,21 @@ std::string today_utc() {
 
 TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   ASSERT_FALSE(HasFailure());
-  buy(cny_key_, 2, "report-1");  // 2 from east
-  json cancelled = buy(cny_key_, 1, "report-2");  // 1 from east, then cancelled
-  buy(usd_key_, 9, "report-3");  // no store holds 9: 4 from west, 5 from east
+  json first = buy(cny_key_, 2, "report-1");      // 2 from east, paid, 5000 refunded
+  json cancelled = buy(cny_key_, 1, "report-2");  // 1 from east, paid, then cancelled (and so refunded)
+  json split = buy(usd_key_, 9, "report-3");      // no store holds 9: 4 from west, 5 from east; 900 refunded
   buy(cny_key_, 1, "report-4", east_);  // picked up at east
-  auto cancel = admin().post("/v1/admin/orders/" + cancelled.value("id", "") + "/cancel", {{"reason", "customer asked"}});
-  ASSERT_EQ(cancel.status, 200u) << cancel.body;
+  auto act = [&](const json& order, const std::string& move, const json& body) {
+    auto r = admin().post("/v1/admin/orders/" + order.value("id", "") + "/" + move, body);
+    EXPECT_EQ(r.status, move == "refunds" ? 201u : 200u) << move << ": " << r.body;
+    return r.json();
+  };
+  for (const json* order : {&first, &cancelled, &split}) act(*order, "mark-paid", json::object());
+  json refunded = act(first, "refunds", {{"amount", 5000}, {"reason", "chipped glaze"}});
+  EXPECT_EQ(refunded["refund"]["status"], "succeeded") << refunded.dump();
+  act(split, "refunds", {{"amount", 900}, {"reason", "late delivery"}});
+  json cancel = act(cancelled, "cancel", {{"reason", "customer asked"}});
+  EXPECT_EQ(cancel["refunds"][0]["amount"]["amount"], 10000) << "cancelling a paid order refunds it: " << cancel.dump();
 
   auto by_channel = rows("by=channel");
   ASSERT_EQ(by_channel.size(), 2u);
@@ -118,6 +127,11 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   EXPECT_EQ(cn["units"], 3);
   EXPECT_EQ(cn["revenue"], (json{{"amount", 30000}, {"currency", "CNY"}}));
   EXPECT_EQ(cn["average_order_value"]["amount"], 15000);
+  // The cancelled order's refund is not counted: its total is not revenue either.
+  EXPECT_EQ(cn["refunds"], (json{{"amount", 5000}, {"currency", "CNY"}}));
+  EXPECT_EQ(cn["net_revenue"], (json{{"amount", 25000}, {"currency", "CNY"}}));
+  EXPECT_EQ(us["refunds"]["amount"], 900);
+  EXPECT_EQ(us["net_revenue"]["amount"], 12600);
   EXPECT_EQ(cn["pickup_orders"], 1);
   EXPECT_EQ(cn["pickup_share"], 0.5);
   EXPECT_EQ(us["pickup_orders"], 0);
@@ -138,6 +152,11 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   EXPECT_EQ(by_location["report-west/USD"]["units"], 4);
   EXPECT_EQ(by_location["report-west/USD"]["revenue"]["amount"], 6000);
   EXPECT_EQ(by_location["report-west/USD"]["orders"], 1);
+  // Refunds are shared the same way.
+  EXPECT_EQ(by_location["report-east/CNY"]["refunds"]["amount"], 5000);
+  EXPECT_EQ(by_location["report-east/USD"]["refunds"]["amount"], 500);
+  EXPECT_EQ(by_location["report-west/USD"]["refunds"]["amount"], 400);
+  EXPECT_EQ(by_location["report-west/USD"]["net_revenue"]["amount"], 5600);
 
   // By day: today, one row per currency; a period before today is empty.
   std::string today = today_utc();
@@ -153,9 +172,11 @@ TEST_F(ReportsTest, SalesPerChannelLocationAndDay) {
   ASSERT_EQ(csv.status, 200u) << csv.body;
   EXPECT_EQ(csv.header("Content-Type").rfind("text/csv", 0), 0u) << csv.header("Content-Type");
   EXPECT_NE(csv.header("Content-Disposition").find("sales-by-channel.csv"), std::string::npos);
-  EXPECT_EQ(csv.body, "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,pickup_orders,pickup_share\r\n" +
-                          cny_channel_ + ",report-cn,CNY,2,1,3,30000,15000,1,0.5000\r\n" + usd_channel_ +
-                          ",report-us,USD,1,0,9,13500,13500,0,0.0000\r\n");
+  EXPECT_EQ(csv.body,
+            "key,label,currency,orders,cancelled_orders,units,revenue,average_order_value,refunds,net_revenue,"
+            "pickup_orders,pickup_share\r\n" +
+                cny_channel_ + ",report-cn,CNY,2,1,3,30000,15000,5000,25000,1,0.5000\r\n" + usd_channel_ +
+                ",report-us,USD,1,0,9,13500,13500,900,12600,0,0.0000\r\n");
 }
 
 TEST_F(ReportsTest, BadPeriodsAndGroupingsAreRefused) {
