@@ -2,6 +2,9 @@
 // buyers on two channels sharing two locations get exactly as many orders as there are units.
 #include "support/fixture.h"
 
+// Only for the slot a variant's stock is tracked in (which two variants share one is chance).
+#include "../../core/common/change_counter.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -97,6 +100,13 @@ std::int64_t available(const HttpResponse& product) {
 TEST_F(StockTruthTest, ASaleStalesOnlyTheCachedRepliesShowingWhatItMoved) {
   std::string store = new_location("cache-store");
   std::string kettle = new_product("cache-kettle", "CACHE-KETTLE"), teapot = new_product("cache-teapot", "CACHE-TEAPOT");
+  // Variants share a stock slot by chance (1 in 4096), and then a sale of one rightly stales the
+  // other's reply too; this test is about variants that do not.
+  auto slot_of = [&](const std::string& product_id) {
+    return quanqu::ChangeCounter::stock_slot(
+        admin().get("/v1/admin/products/" + product_id).json()["variants"][0]["id"].get<std::string>());
+  };
+  if (slot_of(teapot) == slot_of(kettle)) GTEST_SKIP() << "the kettle and the teapot share a stock slot this time";
   set_stock("CACHE-KETTLE", store, 5);
   set_stock("CACHE-TEAPOT", store, 5);
   HttpClient shop = storefront(new_channel("cache-web", "CNY", {store}, {kettle, teapot}));
@@ -160,7 +170,9 @@ TEST_F(StockTruthTest, HundredBuyersOnTwoChannelsSharingTwoLocationsGetExactlyTh
   for (int i = 0; i < kBuyers; ++i) {
     clients.push_back(storefront(i % 2 ? usd_key : cny_key));
     clients.back().set_timeout(std::chrono::seconds(60));
-    if (i < 2) ASSERT_EQ(available(clients.back().get("/v1/store/products/race-lamp")), kEast + kWest);
+    if (i < 2) {
+      ASSERT_EQ(available(clients.back().get("/v1/store/products/race-lamp")), kEast + kWest);
+    }
     auto r = clients.back().post("/v1/store/carts", {{"email", "racer" + std::to_string(i) + "@example.cn"},
                                                     {"shipping_address", kAddress},
                                                     {"items", {{{"sku", "RACE-LAMP"}, {"quantity", 1}}}}});
