@@ -767,9 +767,9 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
   v.text("reason", request.reason, 500, false);
   if (request.restock && request.location_id.empty()) v.fail("location_id", "is required to restock");
   if (!request.restock && !request.location_id.empty()) v.fail("location_id", "is only for a restock");
-  if (!request.location_id.empty() && !looks_like_id(request.location_id, "loc"))
-    v.fail("location_id", "is not a stock location");
+  if (request.location_id.size() > 128) v.fail("location_id", "is not a stock location");
   QQ_TRY(v.status());
+  std::string location_id;  // the location's id, whether it was named by id or by code
   std::string created, refund_id;
   std::vector<inventory::Allocation> restocked;  // what a restock put back on hand
   auto done = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
@@ -791,15 +791,15 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
     }
     restocked.clear();
     if (request.restock) {
-      std::string found;
-      sql << "SELECT id FROM stock_locations WHERE id = :id", soci::use(request.location_id), soci::into(found);
+      sql << "SELECT id FROM stock_locations WHERE id = :id OR code = :code", soci::use(request.location_id),
+          soci::use(request.location_id), soci::into(location_id);
       if (!sql.got_data())
         return Error::invalid("validation_failed", "the request has invalid fields",
                               {{"location_id", "is not a stock location"}});
       for (const auto& l : request.lines)
         for (const auto& line : o.lines)
           if (line.id == l.line_id)
-            restocked.push_back({line.variant_id, LocationId(request.location_id), l.quantity});
+            restocked.push_back({line.variant_id, LocationId(location_id), l.quantity});
     }
     created = new_id("ret");
     // The refund first, so that the return names it.
@@ -821,10 +821,10 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
     sql << "INSERT INTO order_returns (id, order_id, lines, restock, location_id, reason, refund_id, actor_type, "
            "actor_id, created_at) VALUES (:id, :o, :l, :r, :loc, :reason, :ref, :at, :ai, :t)",
         soci::use(created), soci::use(o.id.value), soci::use(lines_text), soci::use(restock),
-        soci::use(request.location_id, location_ind), soci::use(request.reason), soci::use(refund_id, refund_ind),
+        soci::use(location_id, location_ind), soci::use(request.reason), soci::use(refund_id, refund_ind),
         soci::use(actor.type), soci::use(actor.id, actor_ind), soci::use(now);
     json data{{"return_id", created}, {"lines", lines_json(request.lines)}, {"restock", request.restock}};
-    if (request.restock) data["location_id"] = request.location_id;
+    if (request.restock) data["location_id"] = location_id;
     if (!refund_id.empty()) data["refund_id"] = refund_id;
     add_event(sql, clock_, o, "order.returned", data, actor);
     json outbox = event_data(o);

@@ -627,11 +627,13 @@ TEST_F(LifecycleTest, APaidPickupOrderIsMadeReadyPickedUpWithItsCodeAndCompleted
   for (const auto& e : timeline["items"]) types.push_back(e.value("type", ""));
   EXPECT_EQ(types, (std::vector<std::string>{"order.placed", "order.paid", "order.ready_for_pickup",
                                              "order.picked_up", "order.completed"}));
-  // Picked-up goods can come back like shipped ones.
+  // Picked-up goods can come back like shipped ones; the store may be named by its code, as
+  // everywhere else in the admin API.
   json line = completed.json()["lines"][0];
   json lines = json::array({json{{"line_id", line["id"]}, {"quantity", 1}}});
-  auto returned = act(id, "returns", {{"lines", lines}, {"restock", true}, {"location_id", jingan}});
+  auto returned = act(id, "returns", {{"lines", lines}, {"restock", true}, {"location_id", "store-shanghai-jingan"}});
   EXPECT_EQ(returned.status, 201u) << returned.body;
+  EXPECT_EQ(returned.json()["return"]["location_id"], jingan) << returned.body;
 }
 
 TEST_F(LifecycleTest, CancellingAReadyPaidPickupOrderReleasesItsStockAndRefundsIt) {
