@@ -22,7 +22,7 @@ class ReportsTest : public E2ETest {
 
   void SetUp() override {
     E2ETest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     east_ = new_location("report-east");
     west_ = new_location("report-west");
     auto product = admin().post("/v1/admin/products",
