@@ -3,6 +3,7 @@
 
 #include "common/ids.h"
 #include "storage/dynamic_query.h"
+#include "storage/prune.h"
 
 #include <thread>
 
@@ -77,14 +78,7 @@ void EventBus::stop() { relay_.stop(); }
 void EventBus::drain() { relay_.wait_until_idle(); }
 
 Result<std::int64_t> EventBus::prune(std::int64_t before_ms, std::int64_t limit) {
-  return db_.write<std::int64_t>([&](soci::session& sql) -> Result<std::int64_t> {
-    long long before = before_ms, n = limit;
-    soci::statement st = (sql.prepare << "DELETE FROM event_outbox WHERE id IN (SELECT id FROM event_outbox "
-                                         "WHERE dispatched_at IS NOT NULL AND dispatched_at < :b LIMIT :n)",
-                          soci::use(before), soci::use(n));
-    st.execute(true);
-    return static_cast<std::int64_t>(st.get_affected_rows());
-  });
+  return storage::prune_finished(db_, "event_outbox", "dispatched_at", before_ms, limit);
 }
 
 Result<std::vector<Event>> EventBus::claim() {

@@ -3,6 +3,7 @@
 
 #include "common/ids.h"
 #include "storage/dynamic_query.h"
+#include "storage/prune.h"
 
 #include <algorithm>
 #include <random>
@@ -141,14 +142,7 @@ Result<JobPage> JobScheduler::list(const JobQuery& query) {
 }
 
 Result<std::int64_t> JobScheduler::prune(std::int64_t before_ms, std::int64_t limit) {
-  return db_.write<std::int64_t>([&](soci::session& sql) -> Result<std::int64_t> {
-    long long before = before_ms, n = limit;
-    soci::statement st = (sql.prepare << "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT "
-                                         "NULL AND finished_at < :b LIMIT :n)",
-                          soci::use(before), soci::use(n));
-    st.execute(true);
-    return static_cast<std::int64_t>(st.get_affected_rows());
-  });
+  return storage::prune_finished(db_, "jobs", "finished_at", before_ms, limit);
 }
 
 Result<std::optional<Job>> JobScheduler::claim() {
