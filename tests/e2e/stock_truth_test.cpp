@@ -1,6 +1,7 @@
 // One stock truth across channels: a sale stales only the cached replies it changed, and 100
 // buyers on two channels sharing two locations get exactly as many orders as there are units.
 #include "support/fixture.h"
+#include "support/metrics.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,18 +16,9 @@
 namespace {
 
 using nlohmann::json;
+using quanqu::e2e::metric_sample;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
-
-// The value of one series of the Prometheus text, -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  for (std::size_t pos = 0; (pos = text.find(series + " ", pos)) != std::string::npos; pos += series.size())
-    if (pos == 0 || text[pos - 1] == '\n') {
-      auto end = text.find('\n', pos);
-      return std::stod(text.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-  return -1;
-}
 
 class StockTruthTest : public E2ETest {
  protected:
@@ -74,7 +66,8 @@ class StockTruthTest : public E2ETest {
   }
 
   double cache(const std::string& result) {
-    return sample(anonymous().get("/metrics").body, "quanqu_catalog_cache_lookups_total{result=\"" + result + "\"}");
+    return metric_sample(anonymous().get("/metrics").body,
+                         "quanqu_catalog_cache_lookups_total{result=\"" + result + "\"}");
   }
 
   // Buys one unit of `sku` on the storefront of `key`; the status of the checkout.
