@@ -1,5 +1,6 @@
 // One stock truth across channels: a sale stales only the cached replies it changed, and 100
 // buyers on two channels sharing two locations get exactly as many orders as there are units.
+#include "support/checkout.h"
 #include "support/fixture.h"
 #include "support/metrics.h"
 
@@ -16,6 +17,8 @@
 namespace {
 
 using nlohmann::json;
+using quanqu::e2e::checkout_once;
+using quanqu::e2e::CheckoutOutcome;
 using quanqu::e2e::metric_sample;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
@@ -161,32 +164,23 @@ TEST_F(StockTruthTest, HundredBuyersOnTwoChannelsSharingTwoLocationsGetExactlyTh
     carts.push_back(r.json()["id"]);
   }
 
-  std::vector<unsigned> statuses(kBuyers);
-  std::vector<std::string> codes(kBuyers);
+  std::vector<CheckoutOutcome> outcomes(kBuyers);
   std::latch ready(kBuyers + 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < kBuyers; ++i)
     threads.emplace_back([&, i] {
       ready.arrive_and_wait();
-      try {
-        auto r = clients[i].request("POST", "/v1/store/carts/" + carts[i] + "/checkout", std::string("{}"),
-                                    {{"Idempotency-Key", "race-" + std::to_string(i)}});
-        statuses[i] = r.status;
-        json j = json::parse(r.body, nullptr, false);
-        if (j.is_object()) codes[i] = j.value("code", "");
-      } catch (const std::exception& e) {
-        codes[i] = e.what();
-      }
+      outcomes[i] = checkout_once(clients[i], carts[i], "race-" + std::to_string(i));
     });
   ready.arrive_and_wait();
   for (auto& t : threads) t.join();
 
   int sold = 0;
   std::map<std::string, int> other;
-  for (int i = 0; i < kBuyers; ++i) {
-    if (statuses[i] == 201u) ++sold;
-    else if (statuses[i] != 409u || codes[i] != "inventory.insufficient_stock")
-      ++other[std::to_string(statuses[i]) + " " + codes[i]];
+  for (const auto& o : outcomes) {
+    if (o.status == 201u) ++sold;
+    else if (o.status != 409u || o.code != "inventory.insufficient_stock")
+      ++other[std::to_string(o.status) + " " + o.code + o.error];
   }
   EXPECT_EQ(sold, kEast + kWest);
   EXPECT_TRUE(other.empty()) << other.begin()->first << " x" << other.begin()->second;
