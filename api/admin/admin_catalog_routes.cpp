@@ -84,9 +84,8 @@ Response product_reply(unsigned status, const catalog::Product& p) { return json
 void register_admin_catalog_routes(http::Router& router, Services& s) {
   router.add("GET", "/v1/admin/products", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    catalog::ProductQuery q{std::string(r.query_param("q").value_or("")),
-                            std::string(r.query_param("category").value_or("")),
-                            std::string(r.query_param("status").value_or("")), page.limit, page.cursor};
+    catalog::ProductQuery q{query_text(r, "q"), query_text(r, "category"), query_text(r, "status"), page.limit,
+                            page.cursor};
     QQ_ASSIGN_OR_RETURN(auto result, s.catalog.list_products(q));
     json items = json::array();
     for (const auto& p : result.items) items.push_back(product_admin_json(p));

@@ -129,10 +129,7 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
   }));
 
   router.add("GET", "/v1/admin/inventory-levels", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    inventory::LevelQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<inventory::LevelQuery>(r));
     if (auto v = r.query_param("variant_id")) q.variant_id = VariantId(std::string(*v));
     if (auto v = r.query_param("sku")) q.sku = std::string(*v);
     if (auto v = r.query_param("location_id")) q.location_id = LocationId(std::string(*v));
@@ -181,10 +178,7 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
              })));
 
   router.add("GET", "/v1/admin/inventory-transfers", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    inventory::TransferQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<inventory::TransferQuery>(r));
     if (auto v = r.query_param("variant_id")) q.variant_id = VariantId(std::string(*v));
     if (auto v = r.query_param("location_id")) q.location_id = LocationId(std::string(*v));
     QQ_ASSIGN_OR_RETURN(auto transfers, s.inventory.list_transfers(q));
@@ -199,10 +193,7 @@ void register_admin_inventory_routes(http::Router& router, Services& s) {
   }));
 
   router.add("GET", "/v1/admin/inventory-ledger", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    inventory::LedgerQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<inventory::LedgerQuery>(r));
     if (auto v = r.query_param("variant_id")) q.variant_id = VariantId(std::string(*v));
     if (auto v = r.query_param("sku")) q.sku = std::string(*v);
     if (auto v = r.query_param("location_id")) q.location_id = LocationId(std::string(*v));

@@ -12,8 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_rfc3339(*ms)) : json(nullptr); }
-
 json job_json(const jobs::Job& j) {
   return {{"id", j.id},
           {"kind", j.kind},
@@ -24,22 +22,19 @@ json job_json(const jobs::Job& j) {
           {"max_attempts", j.max_attempts},
           {"last_error", j.last_error.empty() ? json(nullptr) : json(j.last_error)},
           {"lease_owner", j.lease_owner.empty() ? json(nullptr) : json(j.lease_owner)},
-          {"lease_until", time_or_null(j.lease_until)},
+          {"lease_until", optional_time_json(j.lease_until)},
           {"created_at", format_rfc3339(j.created_at)},
           {"updated_at", format_rfc3339(j.updated_at)},
-          {"finished_at", time_or_null(j.finished_at)}};
+          {"finished_at", optional_time_json(j.finished_at)}};
 }
 
 }  // namespace
 
 void register_admin_job_routes(http::Router& router, Services& s) {
   router.add("GET", "/v1/admin/jobs", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    jobs::JobQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
-    q.status = std::string(r.query_param("status").value_or(""));
-    q.kind = std::string(r.query_param("kind").value_or(""));
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<jobs::JobQuery>(r));
+    q.status = query_text(r, "status");
+    q.kind = query_text(r, "kind");
     if (q.kind.size() > 100)
       return Error::invalid("validation_failed", "the request has invalid fields", {{"kind", "must be at most 100 bytes"}});
     QQ_ASSIGN_OR_RETURN(auto result, s.jobs.list(q));

@@ -67,11 +67,8 @@ Response refund_reply(const orders::Order& order, const std::string& refund_id) 
 
 void register_admin_order_routes(http::Router& router, Services& s) {
   router.add("GET", "/v1/admin/orders", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    orders::OrderQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
-    q.status = std::string(r.query_param("status").value_or(""));
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<orders::OrderQuery>(r));
+    q.status = query_text(r, "status");
     if (auto channel = r.query_param("channel")) {
       QQ_ASSIGN_OR_RETURN(auto c, s.channels.get(std::string(*channel)));
       q.channel = c.id;

@@ -13,8 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_rfc3339(*ms)) : json(nullptr); }
-
 json webhook_json(const webhooks::Webhook& w) {
   return {{"id", w.id},
           {"url", w.url},
@@ -46,13 +44,13 @@ json delivery_json(const webhooks::Delivery& d) {
           {"event_type", d.event_type},
           {"status", d.status},
           {"attempt_count", d.attempts},
-          {"next_attempt_at", time_or_null(d.next_attempt_at)},
+          {"next_attempt_at", optional_time_json(d.next_attempt_at)},
           {"retry_until", format_rfc3339(d.retry_until)},
           {"last_status_code", d.last_status_code ? json(*d.last_status_code) : json(nullptr)},
           {"last_error", d.last_error.empty() ? json(nullptr) : json(d.last_error)},
           {"created_at", format_rfc3339(d.created_at)},
           {"updated_at", format_rfc3339(d.updated_at)},
-          {"completed_at", time_or_null(d.completed_at)},
+          {"completed_at", optional_time_json(d.completed_at)},
           {"attempts", attempts}};
 }
 
@@ -111,11 +109,8 @@ void register_admin_webhook_routes(http::Router& router, Services& s) {
   }));
 
   router.add("GET", "/v1/admin/webhooks/{id}/deliveries", admin_route(s, [&s](Request& r) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    webhooks::DeliveryQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
-    q.status = std::string(r.query_param("status").value_or(""));
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<webhooks::DeliveryQuery>(r));
+    q.status = query_text(r, "status");
     QQ_ASSIGN_OR_RETURN(auto result, s.webhooks.deliveries(r.param("id"), q));
     json items = json::array();
     for (const auto& d : result.items) items.push_back(delivery_json(d));

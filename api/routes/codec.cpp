@@ -24,6 +24,8 @@ json optional_string(const std::optional<std::string>& s) { return s ? json(*s) 
 
 }  // namespace
 
+json optional_time_json(const std::optional<std::int64_t>& ms) { return ms ? time_json(*ms) : json(nullptr); }
+
 json money_json(std::int64_t amount, const std::string& currency) {
   return {{"amount", amount}, {"currency", currency}};
 }
@@ -107,7 +109,7 @@ json api_key_json(const access::ApiKey& k) {
           {"channel_id", k.channel_id ? json(k.channel_id->value) : json(nullptr)},
           {"label", k.label},
           {"created_at", time_json(k.created_at)},
-          {"revoked_at", k.revoked_at ? time_json(*k.revoked_at) : json(nullptr)}};
+          {"revoked_at", optional_time_json(k.revoked_at)}};
 }
 
 json location_json(const inventory::StockLocation& l) {
@@ -278,8 +280,8 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
     const auto& p = *o.pickup;
     json pickup{{"location_id", p.location_id.value},
                 {"location_name", p.location_name},
-                {"ready_at", p.ready_at ? json(time_json(*p.ready_at)) : json(nullptr)},
-                {"expires_at", p.expires_at ? json(time_json(*p.expires_at)) : json(nullptr)},
+                {"ready_at", optional_time_json(p.ready_at)},
+                {"expires_at", optional_time_json(p.expires_at)},
                 {"failed_attempts", p.failed_attempts},
                 {"locked", p.locked}};
     if (!admin) pickup["code"] = pickup_code.empty() ? json(nullptr) : json(pickup_code);

@@ -12,11 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
+
 namespace quanqu::api {
 
 using nlohmann::json;
 
 json money_json(std::int64_t amount, const std::string& currency);
+// A time (ms since the Unix epoch) as RFC 3339 text, or null when there is none.
+json optional_time_json(const std::optional<std::int64_t>& ms);
 json totals_json(const pricing::Totals& totals);
 
 // Admin: every variant with all prices and its archived flag.

@@ -382,4 +382,8 @@ Result<PageParams> page_params(const http::Request& request) {
   return p;
 }
 
+std::string query_text(const http::Request& request, std::string_view name) {
+  return std::string(request.query_param(name).value_or(""));
+}
+
 }  // namespace quanqu::api

@@ -13,6 +13,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace quanqu::api {
@@ -102,5 +104,19 @@ struct PageParams {
   std::string cursor;
 };
 Result<PageParams> page_params(const http::Request& request);
+
+// A list query of the core (a struct with `limit` and `cursor`) with those two from page_params();
+// the caller fills its filters.
+template <class Query>
+Result<Query> page_query(const http::Request& request) {
+  QQ_ASSIGN_OR_RETURN(PageParams page, page_params(request));
+  Query query;
+  query.limit = page.limit;
+  query.cursor = std::move(page.cursor);
+  return query;
+}
+
+// The value of ?name= as given, or "" when it is absent.
+std::string query_text(const http::Request& request, std::string_view name);
 
 }  // namespace quanqu::api

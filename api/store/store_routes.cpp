@@ -126,12 +126,9 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
                       });
 
   router.add("GET", "/v1/store/products", store_route(s, [&s, cache](Request& r, const channels::Channel& c) -> Result<Response> {
-    QQ_ASSIGN_OR_RETURN(PageParams page, page_params(r));
-    catalog::ProductQuery q;
-    q.limit = page.limit;
-    q.cursor = page.cursor;
-    q.q = std::string(r.query_param("q").value_or(""));
-    q.category = std::string(r.query_param("category").value_or(""));
+    QQ_ASSIGN_OR_RETURN(auto q, page_query<catalog::ProductQuery>(r));
+    q.q = query_text(r, "q");
+    q.category = query_text(r, "category");
     // Length-prefixed parts, so no q or category text can make two queries share a key.
     std::string key = c.id.value + "|list|" + std::to_string(q.limit);
     for (const auto* part : {&q.cursor, &q.q, &q.category}) key += "|" + std::to_string(part->size()) + ":" + *part;

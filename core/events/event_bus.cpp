@@ -3,6 +3,9 @@
 
 #include "common/ids.h"
 #include "storage/dynamic_query.h"
+#include "storage/prune.h"
+
+#include <thread>
 
 namespace quanqu::events {
 
@@ -17,7 +20,7 @@ bool matches(std::string_view pattern, std::string_view type) {
 }
 
 EventBus::EventBus(storage::Database& db, const Clock& clock, RelayOptions options)
-    : db_(db), clock_(clock), options_(std::move(options)) {}
+    : db_(db), clock_(clock), options_(std::move(options)), relay_(options_.poll) {}
 
 EventBus::~EventBus() { stop(); }
 
@@ -55,13 +58,7 @@ std::string EventBus::record(soci::session& sql, std::string type, json data) {
   return id;
 }
 
-void EventBus::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++notified_;
-  }
-  wake_.notify_all();
-}
+void EventBus::notify() { relay_.notify(); }
 
 Status EventBus::publish(std::string type, json data) {
   auto written = db_.write<std::string>([&](soci::session& sql) -> Result<std::string> {
@@ -73,47 +70,15 @@ Status EventBus::publish(std::string type, json data) {
 }
 
 void EventBus::start() {
-  std::lock_guard lock(mutex_);
-  if (running_) return;
-  running_ = true;
-  worker_ = std::thread([this] { run(); });
+  relay_.start(1, [this] { return relay_once(); });
 }
 
-void EventBus::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!running_) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  idle_.notify_all();
-  if (worker_.joinable()) worker_.join();
-  {
-    std::lock_guard lock(mutex_);
-    running_ = false;
-    stopping_ = false;  // start() may run it again
-  }
-  idle_.notify_all();
-}
+void EventBus::stop() { relay_.stop(); }
 
-void EventBus::drain() {
-  std::unique_lock lock(mutex_);
-  if (!running_ || stopping_) return;
-  std::uint64_t after = passes_started_;
-  ++notified_;
-  wake_.notify_all();
-  idle_.wait(lock, [&] { return empty_pass_ > after || !running_ || stopping_; });
-}
+void EventBus::drain() { relay_.wait_until_idle(); }
 
 Result<std::int64_t> EventBus::prune(std::int64_t before_ms, std::int64_t limit) {
-  return db_.write<std::int64_t>([&](soci::session& sql) -> Result<std::int64_t> {
-    long long before = before_ms, n = limit;
-    soci::statement st = (sql.prepare << "DELETE FROM event_outbox WHERE id IN (SELECT id FROM event_outbox "
-                                         "WHERE dispatched_at IS NOT NULL AND dispatched_at < :b LIMIT :n)",
-                          soci::use(before), soci::use(n));
-    st.execute(true);
-    return static_cast<std::int64_t>(st.get_affected_rows());
-  });
+  return storage::prune_finished(db_, "event_outbox", "dispatched_at", before_ms, limit);
 }
 
 Result<std::vector<Event>> EventBus::claim() {
@@ -215,39 +180,23 @@ void EventBus::deliver(const Event& event) {
   delivered_.notify_all();
 }
 
-void EventBus::run() {
-  for (;;) {
-    std::uint64_t seen = 0, pass = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-      seen = notified_;
-      pass = ++passes_started_;
+BackgroundWorkers::Pass EventBus::relay_once() {
+  auto batch = claim();
+  if (!batch) return BackgroundWorkers::Pass::pause;  // the database failed: try again after a pause
+  if (batch->empty()) return BackgroundWorkers::Pass::idle;
+  auto lease_start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < batch->size(); ++i) {
+    // Renew the lease of what is left once half of it is gone (slow listeners).
+    if (std::chrono::steady_clock::now() - lease_start > options_.lease / 2) {
+      (void)extend(*batch, i);
+      lease_start = std::chrono::steady_clock::now();
     }
-    auto batch = claim();
-    if (batch && !batch->empty()) {
-      auto lease_start = std::chrono::steady_clock::now();
-      for (std::size_t i = 0; i < batch->size(); ++i) {
-        // Renew the lease of what is left once half of it is gone (slow listeners).
-        if (std::chrono::steady_clock::now() - lease_start > options_.lease / 2) {
-          (void)extend(*batch, i);
-          lease_start = std::chrono::steady_clock::now();
-        }
-        deliver((*batch)[i]);
-      }
-      for (int attempt = 0; attempt < 3 && !finish(*batch).ok(); ++attempt)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
-      if (batch->size() >= options_.batch) continue;  // there may be more: no pause
-    }
-    std::unique_lock lock(mutex_);
-    if (batch && batch->empty()) {
-      empty_pass_ = pass;
-      idle_.notify_all();
-    }
-    wake_.wait_for(lock, options_.poll, [&] { return stopping_ || notified_ != seen; });
+    deliver((*batch)[i]);
   }
-  std::lock_guard lock(mutex_);
-  idle_.notify_all();
+  for (int attempt = 0; attempt < 3 && !finish(*batch).ok(); ++attempt)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+  // A full batch: there may be more, so no pause.
+  return batch->size() >= options_.batch ? BackgroundWorkers::Pass::again : BackgroundWorkers::Pass::pause;
 }
 
 }  // namespace quanqu::events

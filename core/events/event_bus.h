@@ -1,6 +1,7 @@
 // Domain events through a durable outbox: written in the transaction of the change, relayed after commit.
 #pragma once
 
+#include "common/background_workers.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "storage/database.h"
@@ -14,7 +15,6 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace quanqu::events {
@@ -94,7 +94,8 @@ class EventBus {
   Result<std::int64_t> prune(std::int64_t before_ms, std::int64_t limit);
 
  private:
-  void run();
+  // One pass of the relay: claims a batch, delivers it, marks it dispatched.
+  BackgroundWorkers::Pass relay_once();
   Result<std::vector<Event>> claim();
   Status extend(const std::vector<Event>& events, std::size_t from);
   Status finish(const std::vector<Event>& events);
@@ -115,15 +116,7 @@ class EventBus {
   std::vector<DispatchHook> hooks_;
   std::vector<std::function<void()>> after_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::uint64_t notified_ = 0;  // bumped by notify()
-  std::uint64_t passes_started_ = 0;  // relay passes begun
-  std::uint64_t empty_pass_ = 0;      // the last pass that found nothing to claim
-  bool stopping_ = false;
-  bool running_ = false;
-  std::thread worker_;
+  BackgroundWorkers relay_;  // last: stopped before the rest goes
 };
 
 // True when `type` is matched by `pattern`: the exact type, a prefix "order.*", or "*".

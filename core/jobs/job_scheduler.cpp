@@ -3,9 +3,11 @@
 
 #include "common/ids.h"
 #include "storage/dynamic_query.h"
+#include "storage/prune.h"
 
 #include <algorithm>
 #include <random>
+#include <thread>
 
 namespace quanqu::jobs {
 
@@ -80,7 +82,7 @@ std::int64_t JobScheduler::backoff_ms(std::int64_t base_ms, int attempt) {
 }
 
 JobScheduler::JobScheduler(storage::Database& db, const Clock& clock, SchedulerOptions options)
-    : db_(db), clock_(clock), options_(std::move(options)) {}
+    : db_(db), clock_(clock), options_(std::move(options)), workers_(options_.poll) {}
 
 JobScheduler::~JobScheduler() { stop(); }
 
@@ -108,13 +110,7 @@ Result<std::string> JobScheduler::schedule(const std::string& kind, const json& 
                                            const std::string& unique_key) {
   auto id = db_.write<std::string>(
       [&](soci::session& sql) { return schedule_in(sql, kind, payload, due_at, unique_key); });
-  if (id) {
-    {
-      std::lock_guard lock(mutex_);
-      ++notified_;
-    }
-    wake_.notify_all();
-  }
+  if (id) workers_.notify();
   return id;
 }
 
@@ -146,14 +142,7 @@ Result<JobPage> JobScheduler::list(const JobQuery& query) {
 }
 
 Result<std::int64_t> JobScheduler::prune(std::int64_t before_ms, std::int64_t limit) {
-  return db_.write<std::int64_t>([&](soci::session& sql) -> Result<std::int64_t> {
-    long long before = before_ms, n = limit;
-    soci::statement st = (sql.prepare << "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT "
-                                         "NULL AND finished_at < :b LIMIT :n)",
-                          soci::use(before), soci::use(n));
-    st.execute(true);
-    return static_cast<std::int64_t>(st.get_affected_rows());
-  });
+  return storage::prune_finished(db_, "jobs", "finished_at", before_ms, limit);
 }
 
 Result<std::optional<Job>> JobScheduler::claim() {
@@ -260,34 +249,12 @@ void JobScheduler::start(int threads) {
   long long now = clock_.now_ms();
   for (const auto& [name, kind] : kinds_)
     if (kind.every.count() > 0) (void)schedule(name, json::object(), now, "recurring:" + name);
-  std::lock_guard lock(mutex_);
-  if (!threads_.empty() || stopping_ || kinds_.empty()) return;
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { run(); });
+  if (kinds_.empty()) return;
+  workers_.start(threads, [this] {
+    return run_once() ? BackgroundWorkers::Pass::again : BackgroundWorkers::Pass::idle;
+  });
 }
 
-void JobScheduler::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-  threads_.clear();
-}
-
-void JobScheduler::run() {
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      seen = notified_;
-    }
-    if (run_once()) continue;
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, options_.poll, [&] { return stopping_ || notified_ != seen; });
-  }
-}
+void JobScheduler::stop() { workers_.stop(); }
 
 }  // namespace quanqu::jobs

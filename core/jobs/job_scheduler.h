@@ -1,6 +1,7 @@
 // Timed work in the core: jobs are rows with a due time, claimed by one node with a lease, retried on failure.
 #pragma once
 
+#include "common/background_workers.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "storage/database.h"
@@ -8,14 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace quanqu::jobs {
@@ -96,9 +94,10 @@ class JobScheduler {
   Result<JobPage> list(const JobQuery& query);
 
   // Schedules the first run of each recurring kind (if none is pending) and starts `threads`
-  // scheduler threads. Without start() this node runs no jobs.
+  // scheduler threads (none when no kind is defined; a no-op while they run). Without start()
+  // this node runs no jobs.
   void start(int threads = 1);
-  // Stops after the jobs in hand (joins the threads).
+  // Stops after the jobs in hand (joins the threads); start() may follow.
   void stop();
   // Claims and runs one due job on the calling thread; true when one ran (tests).
   bool run_once();
@@ -112,18 +111,12 @@ class JobScheduler {
  private:
   Result<std::optional<Job>> claim();
   Status finish(const Job& job, const Status& outcome);
-  void run();
 
   storage::Database& db_;
   const Clock& clock_;
   const SchedulerOptions options_;
   std::map<std::string, JobKind> kinds_;
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::uint64_t notified_ = 0;
-  std::vector<std::thread> threads_;
+  BackgroundWorkers workers_;  // last: stopped before the rest goes
 };
 
 // "scheduled", "running", "succeeded", "failed".

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace quanqu::webhooks {
 
@@ -171,7 +172,7 @@ struct WebhookService::Claimed {
 
 WebhookService::WebhookService(storage::Database& db, const Clock& clock, AddressPolicy policy,
                                WebhookOptions options)
-    : db_(db), clock_(clock), policy_(std::move(policy)), options_(std::move(options)) {}
+    : db_(db), clock_(clock), policy_(std::move(policy)), options_(std::move(options)), senders_(options_.poll) {}
 
 WebhookService::~WebhookService() { stop(); }
 
@@ -375,13 +376,7 @@ Status WebhookService::fan_out(soci::session& sql, const std::vector<events::Eve
   return ok_status();  // the relay wakes the senders once this has committed (after_dispatch)
 }
 
-void WebhookService::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    ++notified_;
-  }
-  wake_.notify_all();
-}
+void WebhookService::notify() { senders_.notify(); }
 
 Result<std::optional<WebhookService::Claimed>> WebhookService::claim() {
   const bool pg = db_.backend() == storage::Backend::postgresql;
@@ -511,36 +506,12 @@ bool WebhookService::send_once(const Transport& transport) {
 }
 
 void WebhookService::start(Transport transport) {
-  std::lock_guard lock(mutex_);
-  if (!threads_.empty() || stopping_) return;
-  transport_ = std::move(transport);
-  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { run(); });
+  senders_.start(options_.threads, [this, transport = std::move(transport)] {
+    return send_once(transport) ? BackgroundWorkers::Pass::again : BackgroundWorkers::Pass::idle;
+  });
 }
 
-void WebhookService::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-  threads_.clear();
-}
-
-void WebhookService::run() {
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      seen = notified_;
-    }
-    if (send_once(transport_)) continue;
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, options_.poll, [&] { return stopping_ || notified_ != seen; });
-  }
-}
+void WebhookService::stop() { senders_.stop(); }
 
 Result<std::int64_t> WebhookService::prune(std::int64_t before_ms, std::int64_t limit) {
   return db_.write<std::int64_t>([&](soci::session& sql) -> Result<std::int64_t> {

@@ -1,6 +1,7 @@
 // Merchant webhooks: endpoints, the fan-out of dispatched events into deliveries, signed sends with retries, the attempt log.
 #pragma once
 
+#include "common/background_workers.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "events/event_bus.h"
@@ -10,13 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -149,8 +147,10 @@ class WebhookService {
   // transaction that marks the events dispatched.
   Status fan_out(soci::session& sql, const std::vector<events::Event>& events);
 
-  // Starts the sender threads. Without start() this node sends nothing.
+  // Starts the sender threads, which send with `transport` (a no-op while they run). Without
+  // start() this node sends nothing.
   void start(Transport transport);
+  // Stops after the attempts in hand (joins the threads); start() may follow.
   void stop();
   // Wakes the senders (new deliveries were committed).
   void notify();
@@ -168,19 +168,12 @@ class WebhookService {
   Status validate(const WebhookInput& input, bool creating) const;
   Result<std::optional<Claimed>> claim();
   Status complete(const Claimed& claimed, const Attempt& attempt);
-  void run();
 
   storage::Database& db_;
   const Clock& clock_;
   const AddressPolicy policy_;
   const WebhookOptions options_;
-  Transport transport_;
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::uint64_t notified_ = 0;
-  std::vector<std::thread> threads_;
+  BackgroundWorkers senders_;  // last: stopped before the rest goes
 };
 
 // The value of the Quanqu-Signature header: "v1=" + hex HMAC-SHA256(secret, timestamp + "." + body).

@@ -1,5 +1,6 @@
 // End to end under contention: many shoppers check out the last units at once (no oversell), and
 // one shopper's retried checkout runs many times at once (one order).
+#include "support/checkout.h"
 #include "support/fixture.h"
 
 #include <nlohmann/json.hpp>
@@ -16,19 +17,10 @@
 namespace {
 
 using nlohmann::json;
+using quanqu::e2e::checkout_once;
+using quanqu::e2e::CheckoutOutcome;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
-
-// What each concurrent caller saw.
-struct Outcome {
-  unsigned status = 0;
-  std::string code;  // problem code, if any
-  std::string order_id;
-  std::string token;
-  std::string replayed;
-  std::string content_type;
-  std::string error;  // transport error
-};
 
 class ConcurrencyTest : public E2ETest {
  protected:
@@ -99,28 +91,6 @@ class ConcurrencyTest : public E2ETest {
   }
 };
 
-Outcome checkout_once(HttpClient& client, const std::string& cart_id, const std::string& key) {
-  Outcome o;
-  try {
-    auto r = client.request("POST", "/v1/store/carts/" + cart_id + "/checkout", std::string("{}"),
-                            {{"Idempotency-Key", key}});
-    o.status = r.status;
-    o.content_type = r.header("Content-Type");
-    o.replayed = r.header("Idempotent-Replayed");
-    json j = json::parse(r.body, nullptr, false);
-    if (j.is_object()) {
-      o.code = j.value("code", "");
-      if (r.status == 201) {
-        o.order_id = j.value("id", "");
-        o.token = j.value("access_token", "");
-      }
-    }
-  } catch (const std::exception& e) {
-    o.error = e.what();
-  }
-  return o;
-}
-
 TEST_F(ConcurrencyTest, FiftyShoppersTenUnitsExactlyTenOrders) {
   constexpr int kShoppers = 50;
   constexpr std::int64_t kUnits = 10;
@@ -143,7 +113,7 @@ TEST_F(ConcurrencyTest, FiftyShoppersTenUnitsExactlyTenOrders) {
   ASSERT_EQ(before["reserved"], 0);
 
   // Then all check out at once.
-  std::vector<Outcome> outcomes(kShoppers);
+  std::vector<CheckoutOutcome> outcomes(kShoppers);
   std::latch ready(kShoppers + 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < kShoppers; ++i)
@@ -158,7 +128,7 @@ TEST_F(ConcurrencyTest, FiftyShoppersTenUnitsExactlyTenOrders) {
   std::map<std::string, int> other;
   std::set<std::string> order_ids;
   for (int i = 0; i < kShoppers; ++i) {
-    const Outcome& o = outcomes[i];
+    const CheckoutOutcome& o = outcomes[i];
     EXPECT_TRUE(o.error.empty()) << "shopper " << i << ": " << o.error;
     EXPECT_LT(o.status, 500u) << "shopper " << i << " got " << o.status << " " << o.code;
     if (o.status == 201) {
@@ -241,7 +211,7 @@ class SameKeyTest : public ConcurrencyTest {
 
     std::vector<HttpClient> clients;
     for (int i = 0; i < kCallers; ++i) clients.push_back(shopper(shop.key));
-    std::vector<Outcome> outcomes(kCallers);
+    std::vector<CheckoutOutcome> outcomes(kCallers);
     std::latch ready(kCallers + 1);
     std::vector<std::thread> threads;
     for (int i = 0; i < kCallers; ++i)
@@ -255,7 +225,7 @@ class SameKeyTest : public ConcurrencyTest {
     std::set<std::string> ids, tokens;
     int fresh = 0;
     for (int i = 0; i < kCallers; ++i) {
-      const Outcome& o = outcomes[i];
+      const CheckoutOutcome& o = outcomes[i];
       EXPECT_TRUE(o.error.empty()) << "caller " << i << ": " << o.error;
       EXPECT_EQ(o.status, 201u) << "caller " << i << " got " << o.status << " " << o.code;
       if (o.status != 201) continue;
@@ -287,7 +257,7 @@ class SameKeyTest : public ConcurrencyTest {
       EXPECT_EQ(read.json()["order_id"], *ids.begin());
     }
     // A later retry still replays.
-    Outcome late = checkout_once(owner, cart_id, "same-key-for-everyone");
+    CheckoutOutcome late = checkout_once(owner, cart_id, "same-key-for-everyone");
     EXPECT_EQ(late.status, 201u) << late.code;
     EXPECT_EQ(late.replayed, "true");
     if (!ids.empty()) {
@@ -316,7 +286,7 @@ TEST_F(ConcurrencyTest, OneCartCheckedOutUnderManyKeysAtOnceMakesOneOrder) {
   std::string cart_id = cart.json()["id"];
   std::vector<HttpClient> clients;
   for (int i = 0; i < kCallers; ++i) clients.push_back(shopper(shop.key));
-  std::vector<Outcome> outcomes(kCallers);
+  std::vector<CheckoutOutcome> outcomes(kCallers);
   std::latch ready(kCallers + 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCallers; ++i)
@@ -328,7 +298,7 @@ TEST_F(ConcurrencyTest, OneCartCheckedOutUnderManyKeysAtOnceMakesOneOrder) {
   for (auto& t : threads) t.join();
   int created = 0;
   for (int i = 0; i < kCallers; ++i) {
-    const Outcome& o = outcomes[i];
+    const CheckoutOutcome& o = outcomes[i];
     EXPECT_TRUE(o.error.empty()) << o.error;
     if (o.status == 201) ++created;
     else EXPECT_TRUE(o.status == 409 && o.code == "cart.completed") << "caller " << i << " got " << o.status << " " << o.code;
@@ -353,7 +323,7 @@ TEST_F(ConcurrencyTest, SimultaneousCancelsReleaseStockOnce) {
                                                {"shipping_address", kAddress},
                                                {"items", {{{"sku", shop.sku}, {"quantity", 3}}}}});
     ASSERT_EQ(cart.status, 201u) << cart.body;
-    Outcome o = checkout_once(owner, cart.json()["id"], "cancel-" + std::to_string(i));
+    CheckoutOutcome o = checkout_once(owner, cart.json()["id"], "cancel-" + std::to_string(i));
     ASSERT_EQ(o.status, 201u) << o.code;
     orders.push_back(o.order_id);
   }
@@ -418,7 +388,7 @@ TEST_F(ConcurrencyTest, LoweringOnHandDuringCheckoutsNeverOversells) {
     ASSERT_EQ(r.status, 201u) << r.body;
     carts.push_back(r.json()["id"]);
   }
-  std::vector<Outcome> outcomes(kShoppers);
+  std::vector<CheckoutOutcome> outcomes(kShoppers);
   std::vector<unsigned> admin_statuses;
   std::latch ready(kShoppers + 2);
   std::vector<std::thread> threads;

@@ -1,5 +1,6 @@
 // End to end: file descriptors and connection caps: many idle connections, per-client and server-wide limits.
 #include "support/fixture.h"
+#include "support/metrics.h"
 #include "support/raw_socket.h"
 
 #include <sys/resource.h>
@@ -13,22 +14,10 @@
 namespace {
 
 using quanqu::e2e::count_responses;
+using quanqu::e2e::metric_sample;
 using quanqu::e2e::parse_raw_response;
 using quanqu::e2e::RawConnection;
 using namespace std::chrono_literals;
-
-// The value of the Prometheus sample with exactly this name and label set, or -1.
-double sample(const std::string& text, const std::string& series) {
-  std::size_t pos = 0;
-  while ((pos = text.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') {
-      auto end = text.find('\n', pos);
-      return std::stod(text.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    pos += series.size();
-  }
-  return -1;
-}
 
 class ConnectionsTest : public E2ETest {
  protected:
@@ -39,7 +28,7 @@ class ConnectionsTest : public E2ETest {
     if (!scraper_) scraper_ = std::make_unique<HttpClient>(anonymous());
     double value = -1;
     for (int i = 0; i < 250; ++i) {
-      value = sample(scraper_->get("/metrics").body, series);
+      value = metric_sample(scraper_->get("/metrics").body, series);
       if (ok(value)) break;
       std::this_thread::sleep_for(20ms);
     }
@@ -115,8 +104,8 @@ TEST_F(FdLimitTest, ElevenHundredIdleConnectionsDoNotStopHealthz) {
   EXPECT_EQ(health.status, 200u) << health.body;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   auto metrics = client.get("/metrics").body;
-  EXPECT_EQ(sample(metrics, "quanqu_http_accept_errors_total"), 0) << metrics;
-  EXPECT_EQ(sample(metrics, "quanqu_http_connections_refused_total{reason=\"per_client\"}"), 0);
+  EXPECT_EQ(metric_sample(metrics, "quanqu_http_accept_errors_total"), 0) << metrics;
+  EXPECT_EQ(metric_sample(metrics, "quanqu_http_connections_refused_total{reason=\"per_client\"}"), 0);
 }
 
 class PerClientCapTest : public ConnectionsTest {
@@ -167,7 +156,7 @@ TEST_F(ServerCapTest, OverTheServerCapANewConnectionIsAnswered503) {
   auto client = anonymous();
   for (int i = 0; i < 250 && client.get("/healthz").status != 200u; ++i) std::this_thread::sleep_for(20ms);
   auto metrics = client.get("/metrics").body;
-  EXPECT_EQ(sample(metrics, "quanqu_http_connections_refused_total{reason=\"server_full\"}"), 2) << metrics;
+  EXPECT_EQ(metric_sample(metrics, "quanqu_http_connections_refused_total{reason=\"server_full\"}"), 2) << metrics;
 }
 
 }  // namespace

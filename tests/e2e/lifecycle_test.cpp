@@ -1,14 +1,12 @@
 // The order lifecycle end to end: every move and each refused one, cancellations that release and refund, refunds, returns and the timeline.
 #include "support/fake_gateway.h"
-#include "support/fixture.h"
-#include "support/plugins_dir.h"
+#include "support/payment_fixture.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,11 +15,10 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::FakeGateway;
 using quanqu::e2e::IsProblem;
-using quanqu::e2e::PluginsDir;
+using quanqu::e2e::PaymentProvidersTest;
 
 // Demo products: the tee is 129.00 CNY (13 % VAT included), stocked at the demo locations.
 const char* kHandle = "organic-cotton-tee";
@@ -41,43 +38,18 @@ std::vector<std::string> strings(const json& list) {
   return out;
 }
 
-class LifecycleTest : public E2ETest {
+class LifecycleTest : public PaymentProvidersTest {
  protected:
-  void SetUp() override {
-    for (const char* name : {"manual-payment", "card-gateway"})
-      plugins_dir_.add(fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name);
-    gateway_ = std::make_unique<FakeGateway>(FakeGateway::Options{kApiKey, kWebhookSecret});
-    E2ETest::SetUp();
-  }
-  void TearDown() override {
-    E2ETest::TearDown();
-    gateway_.reset();
-  }
-  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
-
-  FakeGateway& gateway() { return *gateway_; }
-
-  json location_ids() {
-    json ids = json::array();
-    for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"}) {
-      auto r = admin().get(std::string("/v1/admin/stock-locations/") + code);
-      EXPECT_EQ(r.status, 200u) << r.body;
-      ids.push_back(r.json().value("id", ""));
-    }
-    return ids;
-  }
+  LifecycleTest() : PaymentProvidersTest({kApiKey, kWebhookSecret}) {}
 
   // A channel taking payments through `provider` (with the fake gateway's config for card-gateway);
   // returns its publishable key.
   std::string payment_channel(const std::string& code, const std::string& provider) {
     json body{{"code", code},          {"name", "Channel " + code}, {"type", "web"},
               {"currency", "CNY"},     {"tax_rate_bp", 1300},       {"tax_inclusive", true},
-              {"location_ids", location_ids()}, {"payment_providers", {provider}}};
+              {"location_ids", demo_location_ids()}, {"payment_providers", {provider}}};
     if (provider == "card-gateway")
-      body["provider_config"] = {{"card-gateway",
-                                  {{"base_url", gateway().base_url()},
-                                   {"api_key", kApiKey},
-                                   {"webhook_secret", kWebhookSecret}}}};
+      body["provider_config"] = {{"card-gateway", card_gateway_config(gateway().base_url())}};
     auto created = admin().post("/v1/admin/channels", body);
     EXPECT_EQ(created.status, 201u) << created.body;
     channel_id_ = created.json().value("id", "");
@@ -205,10 +177,6 @@ class LifecycleTest : public E2ETest {
   }
 
   std::string channel_id_;
-
- private:
-  PluginsDir plugins_dir_;
-  std::unique_ptr<FakeGateway> gateway_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -498,7 +466,7 @@ TEST_F(LifecycleTest, ReturnsRestockToTheChosenLocationOrWriteOff) {
   EXPECT_EQ(json::parse(early.body)["current_status"], "placed");
   ASSERT_EQ(act(id, "ship").status, 200u);
 
-  json locations = location_ids();
+  json locations = demo_location_ids();
   std::string store_loc = locations[1].get<std::string>();
   auto before = levels();
   auto restocked = act(id, "returns", {{"lines", lines1}, {"restock", true}, {"location_id", store_loc},

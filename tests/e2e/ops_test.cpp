@@ -1,5 +1,6 @@
 // End to end: health, readiness, metrics, request ids, the OpenAPI document and graceful shutdown.
 #include "support/fixture.h"
+#include "support/metrics.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,19 +15,7 @@
 namespace {
 
 using nlohmann::json;
-
-// The value of the Prometheus sample with exactly this name and label set, or -1.
-double sample(const std::string& text, const std::string& series) {
-  std::size_t pos = 0;
-  while ((pos = text.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') {
-      auto end = text.find('\n', pos);
-      return std::stod(text.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    pos += series.size();
-  }
-  return -1;
-}
+using quanqu::e2e::metric_sample;
 
 class OpsTest : public E2ETest {
  protected:
@@ -39,7 +28,7 @@ class OpsTest : public E2ETest {
       EXPECT_EQ(r.status, 200u) << r.body;
       text = r.body;
       bool all = true;
-      for (const auto& [series, want] : wanted) all = all && sample(text, series) == want;
+      for (const auto& [series, want] : wanted) all = all && metric_sample(text, series) == want;
       if (all) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -81,9 +70,12 @@ TEST_F(OpsTest, MetricsCountRequestsByRoutePatternAndStatus) {
   EXPECT_NE(text.find("# TYPE quanqu_http_requests_total counter"), std::string::npos);
   EXPECT_NE(text.find("quanqu_http_requests_total{"), std::string::npos);
   // The route label is the pattern, not the concrete path (bounded cardinality).
-  EXPECT_EQ(sample(text, "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products\",status=\"200\"}"), 2)
+  EXPECT_EQ(
+      metric_sample(text, "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products\",status=\"200\"}"), 2)
       << text.substr(0, 3000);
-  EXPECT_EQ(sample(text, "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products/{id}\",status=\"404\"}"), 1)
+  EXPECT_EQ(metric_sample(
+                text, "quanqu_http_requests_total{method=\"GET\",route=\"/v1/store/products/{id}\",status=\"404\"}"),
+            1)
       << text.substr(0, 3000);
   EXPECT_EQ(text.find("no-such-product"), std::string::npos);
   EXPECT_EQ(text.find("/no/such/route"), std::string::npos);
@@ -93,7 +85,7 @@ TEST_F(OpsTest, MetricsCountRequestsByRoutePatternAndStatus) {
 
   // Counters move with more traffic.
   ASSERT_EQ(store().get("/v1/store/products?limit=4").status, 200u);
-  EXPECT_EQ(sample(metrics_when(client, {{kProducts200, 3}}), kProducts200), 3);
+  EXPECT_EQ(metric_sample(metrics_when(client, {{kProducts200, 3}}), kProducts200), 3);
 }
 
 TEST_F(OpsTest, RequestIdIsEchoedOrGenerated) {

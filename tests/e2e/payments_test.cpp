@@ -1,7 +1,6 @@
 // Checkout with payment providers end to end: the manual-payment and card-gateway reference plugins, a fake gateway, signed webhooks.
 #include "support/fake_gateway.h"
-#include "support/fixture.h"
-#include "support/plugins_dir.h"
+#include "support/payment_fixture.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
@@ -9,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,11 +16,10 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::FakeGateway;
 using quanqu::e2e::IsProblem;
-using quanqu::e2e::PluginsDir;
+using quanqu::e2e::PaymentProvidersTest;
 
 // A demo product: 129.00 CNY, 13 % VAT included, stock at the three demo locations.
 const char* kSku = "TEE-ORGANIC-NAVY-S";
@@ -58,33 +55,10 @@ struct Channel {
   std::string key;  // publishable
 };
 
-class PaymentsTest : public E2ETest {
+// Just the two payment plugins in a temp --plugins-dir, and a gateway listening before the server starts.
+class PaymentsTest : public PaymentProvidersTest {
  protected:
-  // Just the two payment plugins in a temp --plugins-dir, and a gateway listening before the server starts.
-  void SetUp() override {
-    for (const char* name : {"manual-payment", "card-gateway"})
-      plugins_dir_.add(fs::path(QUANQU_REFERENCE_PLUGINS_DIR) / name);
-    gateway_ = std::make_unique<FakeGateway>(FakeGateway::Options{kApiKey, kWebhookSecret});
-    E2ETest::SetUp();
-  }
-  void TearDown() override {
-    E2ETest::TearDown();
-    gateway_.reset();
-  }
-  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
-
-  FakeGateway& gateway() { return *gateway_; }
-
-  // The demo stock locations, warehouse first.
-  json demo_location_ids() {
-    json ids = json::array();
-    for (const char* code : {"warehouse-shanghai", "store-shanghai-jingan", "store-hangzhou-xihu"}) {
-      auto r = admin().get(std::string("/v1/admin/stock-locations/") + code);
-      EXPECT_EQ(r.status, 200u) << r.body;
-      ids.push_back(r.json().value("id", ""));
-    }
-    return ids;
-  }
+  PaymentsTest() : PaymentProvidersTest({kApiKey, kWebhookSecret}) {}
 
   // POST /v1/admin/channels with the test's common fields plus `extra`.
   HttpResponse post_channel(const std::string& code, const json& extra) {
@@ -114,14 +88,10 @@ class PaymentsTest : public E2ETest {
     return create_channel(code, {{"payment_providers", {"manual-payment"}}});
   }
 
-  json card_config(const std::string& base_url) {
-    return {{"base_url", base_url}, {"api_key", kApiKey}, {"webhook_secret", kWebhookSecret}};
-  }
-
   Channel card_channel(const std::string& code = "card-web", std::string base_url = "") {
     if (base_url.empty()) base_url = gateway().base_url();
     return create_channel(code, {{"payment_providers", {"card-gateway"}},
-                                 {"provider_config", {{"card-gateway", card_config(base_url)}}}});
+                                 {"provider_config", {{"card-gateway", card_gateway_config(base_url)}}}});
   }
 
 
@@ -217,10 +187,6 @@ class PaymentsTest : public E2ETest {
     EXPECT_EQ(o["payment"]["status"], "captured") << o.dump();
     EXPECT_EQ(count_events(o, "order.paid"), 1) << o.dump();
   }
-
- private:
-  PluginsDir plugins_dir_;
-  std::unique_ptr<FakeGateway> gateway_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -383,8 +349,9 @@ TEST_F(PaymentsTest, CardGatewayConfigIsValidatedAgainstItsManifest) {
 // The admin API must not echo secrets back: redact_config masks the properties the manifest marks
 // "writeOnly": true, so card-gateway's api_key and webhook_secret need that mark.
 TEST_F(PaymentsTest, CardGatewaySecretsAreRedactedInAdminReplies) {
-  auto created = post_channel("card-web", {{"payment_providers", {"card-gateway"}},
-                                           {"provider_config", {{"card-gateway", card_config(gateway().base_url())}}}});
+  auto created =
+      post_channel("card-web", {{"payment_providers", {"card-gateway"}},
+                                {"provider_config", {{"card-gateway", card_gateway_config(gateway().base_url())}}}});
   ASSERT_EQ(created.status, 201u) << created.body;
   std::string id = created.json().value("id", "");
   auto got = admin().get("/v1/admin/channels/" + id);
@@ -723,7 +690,7 @@ TEST_F(PaymentsTest, CardGatewayWebhookSecretRotationTakesEffectAtOnce) {
   ASSERT_FALSE(HasFailure());
 
   const std::string kNewSecret = "whsec_rotated_secret_abcdef012345";
-  json config = card_config(gateway().base_url());
+  json config = card_gateway_config(gateway().base_url());
   config["webhook_secret"] = kNewSecret;
   auto patched = admin().patch("/v1/admin/channels/" + channel.id, {{"provider_config", {{"card-gateway", config}}}});
   ASSERT_EQ(patched.status, 200u) << patched.body;
@@ -797,7 +764,7 @@ TEST_F(PaymentsTest, CardGatewayCancelledOrderReleasesTheAuthorisation) {
 
 // A gateway that says no (4xx) is the shopper's refusal, with the gateway's words, not a 502.
 TEST_F(PaymentsTest, CardGatewayRefusingTheApiKeyIsARejection) {
-  json config = card_config(gateway().base_url());
+  json config = card_gateway_config(gateway().base_url());
   config["api_key"] = "sk_test_revoked_key";
   Channel channel = create_channel("card-revoked", {{"payment_providers", {"card-gateway"}},
                                                     {"provider_config", {{"card-gateway", config}}}});

@@ -1,6 +1,7 @@
 // End to end: rate limits per publishable key, admin key, client address and guessed secret; 429 and RateLimit-*
 // headers.
 #include "support/fixture.h"
+#include "support/metrics.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
@@ -18,16 +19,9 @@ namespace {
 
 using nlohmann::json;
 using quanqu::e2e::IsProblem;
+using quanqu::e2e::metric_sample;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
-
-// The value of the Prometheus sample with exactly this name and label set, or -1.
-double sample(const std::string& text, const std::string& series) {
-  auto pos = text.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  pos += series.size() + 2;
-  return std::stod(text.substr(pos, text.find('\n', pos) - pos));
-}
 
 ::testing::AssertionResult IsRateLimited(const HttpResponse& r, const std::string& bucket) {
   auto problem = IsProblem(r, 429, "rate_limited");
@@ -71,8 +65,8 @@ TEST_F(RateLimitTest, StoreKeyGetsItsBurstThenA429WithRetryAfterThenRecovers) {
   EXPECT_EQ(again.status, 200u) << again.body;
 
   auto metrics = anonymous().get("/metrics");
-  EXPECT_GE(sample(metrics.body, "quanqu_rate_limited_total{bucket=\"store\"}"), 1) << metrics.body;
-  EXPECT_EQ(sample(metrics.body, "quanqu_rate_limited_total{bucket=\"admin\"}"), 0) << metrics.body;
+  EXPECT_GE(metric_sample(metrics.body, "quanqu_rate_limited_total{bucket=\"store\"}"), 1) << metrics.body;
+  EXPECT_EQ(metric_sample(metrics.body, "quanqu_rate_limited_total{bucket=\"admin\"}"), 0) << metrics.body;
 }
 
 TEST_F(RateLimitTest, SeparateKeysHaveSeparateBuckets) {

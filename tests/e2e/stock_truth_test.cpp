@@ -1,6 +1,8 @@
 // One stock truth across channels: a sale stales only the cached replies it changed, and 100
 // buyers on two channels sharing two locations get exactly as many orders as there are units.
+#include "support/checkout.h"
 #include "support/fixture.h"
+#include "support/metrics.h"
 
 // Only for the slot a variant's stock is tracked in (which two variants share one is chance).
 #include "../../core/common/change_counter.h"
@@ -18,18 +20,11 @@
 namespace {
 
 using nlohmann::json;
+using quanqu::e2e::checkout_once;
+using quanqu::e2e::CheckoutOutcome;
+using quanqu::e2e::metric_sample;
 
 const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
-
-// The value of one series of the Prometheus text, -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  for (std::size_t pos = 0; (pos = text.find(series + " ", pos)) != std::string::npos; pos += series.size())
-    if (pos == 0 || text[pos - 1] == '\n') {
-      auto end = text.find('\n', pos);
-      return std::stod(text.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-  return -1;
-}
 
 class StockTruthTest : public E2ETest {
  protected:
@@ -77,7 +72,8 @@ class StockTruthTest : public E2ETest {
   }
 
   double cache(const std::string& result) {
-    return sample(anonymous().get("/metrics").body, "quanqu_catalog_cache_lookups_total{result=\"" + result + "\"}");
+    return metric_sample(anonymous().get("/metrics").body,
+                         "quanqu_catalog_cache_lookups_total{result=\"" + result + "\"}");
   }
 
   // Buys one unit of `sku` on the storefront of `key`; the status of the checkout.
@@ -180,32 +176,23 @@ TEST_F(StockTruthTest, HundredBuyersOnTwoChannelsSharingTwoLocationsGetExactlyTh
     carts.push_back(r.json()["id"]);
   }
 
-  std::vector<unsigned> statuses(kBuyers);
-  std::vector<std::string> codes(kBuyers);
+  std::vector<CheckoutOutcome> outcomes(kBuyers);
   std::latch ready(kBuyers + 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < kBuyers; ++i)
     threads.emplace_back([&, i] {
       ready.arrive_and_wait();
-      try {
-        auto r = clients[i].request("POST", "/v1/store/carts/" + carts[i] + "/checkout", std::string("{}"),
-                                    {{"Idempotency-Key", "race-" + std::to_string(i)}});
-        statuses[i] = r.status;
-        json j = json::parse(r.body, nullptr, false);
-        if (j.is_object()) codes[i] = j.value("code", "");
-      } catch (const std::exception& e) {
-        codes[i] = e.what();
-      }
+      outcomes[i] = checkout_once(clients[i], carts[i], "race-" + std::to_string(i));
     });
   ready.arrive_and_wait();
   for (auto& t : threads) t.join();
 
   int sold = 0;
   std::map<std::string, int> other;
-  for (int i = 0; i < kBuyers; ++i) {
-    if (statuses[i] == 201u) ++sold;
-    else if (statuses[i] != 409u || codes[i] != "inventory.insufficient_stock")
-      ++other[std::to_string(statuses[i]) + " " + codes[i]];
+  for (const auto& o : outcomes) {
+    if (o.status == 201u) ++sold;
+    else if (o.status != 409u || o.code != "inventory.insufficient_stock")
+      ++other[std::to_string(o.status) + " " + o.code + o.error];
   }
   EXPECT_EQ(sold, kEast + kWest);
   EXPECT_TRUE(other.empty()) << other.begin()->first << " x" << other.begin()->second;

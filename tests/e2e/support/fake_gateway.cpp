@@ -1,37 +1,20 @@
-// The fake card gateway: an asynchronous Beast server on one background thread, state behind one mutex.
+// The fake card gateway: its routes over a LoopbackServer, its state behind one mutex.
 #include "support/fake_gateway.h"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <fcntl.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <mutex>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
 namespace quanqu::e2e {
 
-namespace beast = boost::beast;
-namespace net = boost::asio;
-namespace bhttp = boost::beast::http;
-using tcp = net::ip::tcp;
 using nlohmann::json;
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string random_hex(std::size_t digits) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -41,18 +24,10 @@ std::string random_hex(std::size_t digits) {
   return out;
 }
 
-using Request = bhttp::request<bhttp::string_body>;
-using Reply = bhttp::response<bhttp::string_body>;
+LoopbackReply json_reply(int status, const json& body) { return {status, body.dump()}; }
 
-Reply json_reply(const Request& req, bhttp::status status, const json& body) {
-  Reply res{status, req.version()};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = body.dump();
-  return res;
-}
-
-Reply refusal(const Request& req, bhttp::status status, const std::string& message) {
-  return json_reply(req, status, json{{"error", {{"message", message}}}});
+LoopbackReply refusal(int status, const std::string& message) {
+  return json_reply(status, json{{"error", {{"message", message}}}});
 }
 
 }  // namespace
@@ -74,20 +49,11 @@ json FakeGateway::Intent::to_json() const {
   return out;
 }
 
-std::string FakeGateway::Received::header(const std::string& name) const {
-  auto it = headers.find(lower(name));
-  return it == headers.end() ? std::string() : it->second;
-}
-
 struct FakeGateway::Impl {
-  explicit Impl(Options o) : options(std::move(o)) {}
+  explicit Impl(Options o)
+      : options(std::move(o)), server("fake gateway", [this](const ReceivedRequest& r) { return handle(r); }) {}
 
   Options options;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::thread thread;
-  bool stopped = false;  // only touched by the owning test thread
-  unsigned short port = 0;
 
   mutable std::mutex mutex;
   std::map<std::string, Intent> intents;
@@ -97,78 +63,25 @@ struct FakeGateway::Impl {
   int created = 0;
   int refunded = 0;
 
-  // One connection: requests answered in turn until the peer closes or asks to.
-  class Session : public std::enable_shared_from_this<Session> {
-   public:
-    Session(Impl& impl, tcp::socket socket) : impl_(impl), stream_(std::move(socket)) {}
+  LoopbackServer server;  // last: it answers with the members above
 
-    void read() {
-      request_ = {};
-      stream_.expires_after(std::chrono::seconds(30));
-      bhttp::async_read(stream_, buffer_, request_,
-                        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-    }
-
-   private:
-    void on_read(beast::error_code ec) {
-      if (ec) {
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        return;
-      }
-      reply_ = impl_.handle(request_);
-      reply_.keep_alive(request_.keep_alive());
-      reply_.prepare_payload();
-      bhttp::async_write(stream_, reply_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec) return;
-        if (!self->reply_.keep_alive()) {
-          beast::error_code ignored;
-          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-          return;
-        }
-        self->read();
-      });
-    }
-
-    Impl& impl_;
-    beast::tcp_stream stream_;
-    beast::flat_buffer buffer_;
-    Request request_;
-    Reply reply_;
-  };
-
-  void accept() {
-    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) return;  // the acceptor was closed
-      std::make_shared<Session>(*this, std::move(socket))->read();
-      accept();
-    });
-  }
-
-  Reply handle(const Request& req) {
-    Received r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    for (const auto& field : req) r.headers[lower(std::string(field.name_string()))] = std::string(field.value());
-    r.body = req.body();
-
+  LoopbackReply handle(const ReceivedRequest& r) {
     std::lock_guard lock(mutex);
     received.push_back(r);
-    if (r.header("authorization") != "Bearer " + options.api_key)
-      return refusal(req, bhttp::status::unauthorized, "invalid API key");
+    if (r.header("authorization") != "Bearer " + options.api_key) return refusal(401, "invalid API key");
 
     std::string path = r.target.substr(0, r.target.find('?'));
     const std::string collection = "/v1/payment_intents";
     if (path == collection) {
-      if (req.method() != bhttp::verb::post) return refusal(req, bhttp::status::method_not_allowed, "POST only");
+      if (r.method != "POST") return refusal(405, "POST only");
       json body = json::parse(r.body, nullptr, false);
       if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer() ||
           !body.contains("currency") || !body["currency"].is_string())
-        return refusal(req, bhttp::status::bad_request, "amount (integer) and currency are required");
+        return refusal(400, "amount (integer) and currency are required");
       std::string key = r.header("idempotency-key");
       if (!key.empty()) {
         auto seen = by_idempotency_key.find(key);
-        if (seen != by_idempotency_key.end()) return json_reply(req, bhttp::status::created, intents.at(seen->second).to_json());
+        if (seen != by_idempotency_key.end()) return json_reply(201, intents.at(seen->second).to_json());
       }
       Intent intent;
       intent.id = "pi_" + std::to_string(++created) + random_hex(16);
@@ -178,37 +91,37 @@ struct FakeGateway::Impl {
       intent.request = body;
       if (!key.empty()) by_idempotency_key[key] = intent.id;
       intents[intent.id] = intent;
-      return json_reply(req, bhttp::status::created, intent.to_json());
+      return json_reply(201, intent.to_json());
     }
-    if (path.rfind(collection + "/", 0) != 0) return refusal(req, bhttp::status::not_found, "no such endpoint");
+    if (path.rfind(collection + "/", 0) != 0) return refusal(404, "no such endpoint");
     std::string rest = path.substr(collection.size() + 1);
     std::string id = rest.substr(0, rest.find('/'));
     std::string action = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
     auto it = intents.find(id);
-    if (it == intents.end()) return refusal(req, bhttp::status::not_found, "no such payment intent: " + id);
+    if (it == intents.end()) return refusal(404, "no such payment intent: " + id);
     Intent& intent = it->second;
-    if (action.empty() && req.method() == bhttp::verb::get) return json_reply(req, bhttp::status::ok, intent.to_json());
-    if (action == "capture" && req.method() == bhttp::verb::post) {
+    if (action.empty() && r.method == "GET") return json_reply(200, intent.to_json());
+    if (action == "capture" && r.method == "POST") {
       if (intent.status != "authorized")
-        return refusal(req, bhttp::status::conflict, "a payment intent that is " + intent.status + " cannot be captured");
+        return refusal(409, "a payment intent that is " + intent.status + " cannot be captured");
       intent.capture_requested = true;
-      return json_reply(req, bhttp::status::ok, json{{"id", intent.id}, {"status", "capture_pending"}});
+      return json_reply(200, json{{"id", intent.id}, {"status", "capture_pending"}});
     }
-    if (action == "refunds" && req.method() == bhttp::verb::post) {
+    if (action == "refunds" && r.method == "POST") {
       std::string key = r.header("idempotency-key");
       if (auto seen = refunds_by_key.find(key); !key.empty() && seen != refunds_by_key.end())
-        return json_reply(req, bhttp::status::created, seen->second);
+        return json_reply(201, seen->second);
       if (!intent.capture_requested)
-        return refusal(req, bhttp::status::conflict, "a payment intent that is " + intent.status + " has nothing to refund");
+        return refusal(409, "a payment intent that is " + intent.status + " has nothing to refund");
       json body = json::parse(r.body, nullptr, false);
       if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer() ||
           body["amount"].get<std::int64_t>() < 1)
-        return refusal(req, bhttp::status::bad_request, "amount (a positive integer) is required");
+        return refusal(400, "amount (a positive integer) is required");
       std::int64_t left = intent.request.value("amount", std::int64_t{0});
       for (const auto& done : intent.refunds)
         if (done.value("status", "") != "failed") left -= done.value("amount", std::int64_t{0});
       if (body["amount"].get<std::int64_t>() > left)
-        return refusal(req, bhttp::status::bad_request, "the refund is more than what is left on the payment intent");
+        return refusal(400, "the refund is more than what is left on the payment intent");
       json refund{{"id", "re_" + std::to_string(++refunded) + random_hex(8)},
                   {"object", "refund"},
                   {"payment_intent", intent.id},
@@ -218,13 +131,13 @@ struct FakeGateway::Impl {
                   {"status", options.refund_status}};
       intent.refunds.push_back(refund);
       if (!key.empty()) refunds_by_key[key] = refund;
-      return json_reply(req, bhttp::status::created, refund);
+      return json_reply(201, refund);
     }
-    if (action == "cancel" && req.method() == bhttp::verb::post) {
+    if (action == "cancel" && r.method == "POST") {
       intent.status = "canceled";
-      return json_reply(req, bhttp::status::ok, intent.to_json());
+      return json_reply(200, intent.to_json());
     }
-    return refusal(req, bhttp::status::not_found, "no such endpoint");
+    return refusal(404, "no such endpoint");
   }
 };
 
@@ -235,36 +148,15 @@ void FakeGateway::set_refund_status(const std::string& status) {
 
 FakeGateway::FakeGateway() : FakeGateway(Options{}) {}
 
-FakeGateway::FakeGateway(Options options) : options_(options), impl_(std::make_unique<Impl>(std::move(options))) {
-  tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
-  beast::error_code ec;
-  impl_->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl_->acceptor.bind(endpoint, ec);
-  if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("fake gateway: cannot listen on 127.0.0.1: " + ec.message());
-  // Asio does not open sockets close-on-exec: without this a server started later by fork+exec
-  // would inherit the listener and keep accepting (and never answering) after stop().
-  int fd = impl_->acceptor.native_handle();
-  ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
-  impl_->port = impl_->acceptor.local_endpoint().port();
-  impl_->accept();
-  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
-}
+FakeGateway::FakeGateway(Options options) : options_(options), impl_(std::make_unique<Impl>(std::move(options))) {}
 
 FakeGateway::~FakeGateway() { stop(); }
 
-void FakeGateway::stop() {
-  if (impl_->stopped) return;
-  impl_->stopped = true;
-  impl_->ioc.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
-}
+void FakeGateway::stop() { impl_->server.stop(); }
 
-std::string FakeGateway::base_url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+std::string FakeGateway::base_url() const { return "http://127.0.0.1:" + std::to_string(impl_->server.port()); }
 
-unsigned short FakeGateway::port() const { return impl_->port; }
+unsigned short FakeGateway::port() const { return impl_->server.port(); }
 
 bool FakeGateway::confirm(const std::string& intent_id) {
   std::lock_guard lock(impl_->mutex);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "support/http_client.h"
+#include "support/loopback_server.h"
 
 #include <nlohmann/json.hpp>
 
@@ -51,14 +52,7 @@ class FakeGateway {
   };
 
   // One request as it arrived.
-  struct Received {
-    std::string method;
-    std::string target;
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;
-
-    std::string header(const std::string& name) const;  // "" when absent; name in lower case
-  };
+  using Received = ReceivedRequest;
 
   // A webhook to send. Every knob defaults to a valid, fresh delivery.
   struct Webhook {

@@ -21,14 +21,14 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string str(beast::string_view s) { return std::string(s.data(), s.size()); }
 
 }  // namespace
+
+std::string lower_case(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
 
 nlohmann::json HttpResponse::json() const {
   if (body.empty()) return nullptr;
@@ -39,7 +39,7 @@ nlohmann::json HttpResponse::json() const {
 }
 
 std::string HttpResponse::header(const std::string& name) const {
-  auto it = headers.find(lower(name));
+  auto it = headers.find(lower_case(name));
   return it == headers.end() ? std::string() : it->second;
 }
 
@@ -130,8 +130,8 @@ HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
 void HttpClient::set_default_header(std::string name, std::string value) {
   auto& d = impl_->defaults;
-  auto key = lower(name);
-  d.erase(std::remove_if(d.begin(), d.end(), [&](const auto& h) { return lower(h.first) == key; }), d.end());
+  auto key = lower_case(name);
+  d.erase(std::remove_if(d.begin(), d.end(), [&](const auto& h) { return lower_case(h.first) == key; }), d.end());
   if (!value.empty()) d.emplace_back(std::move(name), std::move(value));
 }
 
@@ -181,7 +181,7 @@ HttpResponse HttpClient::request(std::string method, std::string target, std::op
   out.status = res.result_int();
   out.body = std::move(res.body());
   for (const auto& field : res) {
-    auto [it, inserted] = out.headers.emplace(lower(str(field.name_string())), str(field.value()));
+    auto [it, inserted] = out.headers.emplace(lower_case(str(field.name_string())), str(field.value()));
     if (!inserted) it->second += ", " + str(field.value());
   }
   if (d.recording) ExchangeLog::instance().add({method, target, out});

@@ -17,6 +17,9 @@ namespace quanqu::e2e {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// `s` with ASCII letters in lower case: header names are compared so.
+std::string lower_case(std::string s);
+
 struct HttpResponse {
   unsigned status = 0;
   std::string body;

@@ -1,8 +1,9 @@
 // A merchant's webhook endpoint on 127.0.0.1 for end-to-end tests: records every delivery, answers as told.
 #pragma once
 
+#include "support/loopback_server.h"
+
 #include <chrono>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,14 +15,8 @@ namespace quanqu::e2e {
 // `status` instead. It checks nothing itself: tests verify signatures with signature().
 class WebhookReceiver {
  public:
-  struct Received {
-    std::string method;
-    std::string target;
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;
+  struct Received : ReceivedRequest {
     int answered = 0;  // the status it was given
-
-    std::string header(const std::string& name) const;  // "" when absent; name in lower case
   };
 
   // Throws std::runtime_error when it cannot listen.
