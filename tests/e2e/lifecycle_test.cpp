@@ -68,7 +68,9 @@ class LifecycleTest : public PaymentProvidersTest {
     if (!provider.empty()) {
       auto session = store.post("/v1/store/carts/" + cart_id + "/payment-sessions", {{"provider", provider}});
       EXPECT_EQ(session.status, 201u) << session.body;
-      if (provider == "card-gateway") EXPECT_TRUE(gateway().confirm(session.json().value("reference", "")));
+      if (provider == "card-gateway") {
+        EXPECT_TRUE(gateway().confirm(session.json().value("reference", "")));
+      }
     }
     auto placed = store.request("POST", "/v1/store/carts/" + cart_id + "/checkout", std::string("{}"),
                                 {{"Idempotency-Key", "lifecycle-" + cart_id}});

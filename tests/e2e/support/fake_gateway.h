@@ -56,12 +56,12 @@ class FakeGateway {
 
   // A webhook to send. Every knob defaults to a valid, fresh delivery.
   struct Webhook {
-    std::string intent_id;
+    std::string intent_id{};
     std::string type = "payment_intent.captured";
-    std::string event_id;                  // "" -> a fresh "evt_..." id
-    std::optional<std::string> secret;     // signs with this instead of the gateway's secret
+    std::string event_id{};                // "" -> a fresh "evt_..." id
+    std::optional<std::string> secret{};   // signs with this instead of the gateway's secret
     std::int64_t timestamp_offset_s = 0;   // added to the current Unix time
-    std::optional<std::string> body;       // sent (and signed) verbatim instead of the event
+    std::optional<std::string> body{};     // sent (and signed) verbatim instead of the event
     bool sign = true;                      // false: no gateway-signature header at all
   };
 
