@@ -24,6 +24,8 @@
 #   BENCH_PLUGIN_ROUTE=1    measure the plugin boundary: GET /healthz (the smallest core route) and
 #                           GET /v1/plugins/bench-ping/ping (a trivial plugin, bench/plugins/bench-ping,
 #                           loaded from <build>/bench-plugins); 0 skips both scenarios
+#   BENCH_ONLY=             space-separated scenario names to run (e.g. "healthz plugin_route
+#                           plugin_route_process"); empty runs them all; the ceiling always runs
 #   BENCH_QUIET_PCT=15      before each run, wait until the CPUs are at most this busy ...
 #   BENCH_QUIET_WAIT=30     ... for at most this many seconds (0: do not wait)
 # Runs are interleaved (round 1 of every scenario, then round 2, ...) so that background load
@@ -271,7 +273,12 @@ cat "$BENCH/lua/add_to_cart.lua" "$BENCH/lua/report.lua" >"$LUA_CART"
 # prepares fresh state if it needs any and calls run_wrk. SERVER_OF says whose process it loads.
 NAMES=()
 declare -A DESC METHOD PATH_OF SERVER_OF FAILED
-register() { NAMES+=("$1"); DESC[$1]=$2; METHOD[$1]=$3; PATH_OF[$1]=$4; SERVER_OF[$1]=$5; FAILED[$1]=0; }
+# BENCH_ONLY (space-separated names) keeps only those scenarios; the ceiling is always measured.
+ONLY=" ${BENCH_ONLY:-} "
+register() {
+  [[ $ONLY == "  " || $1 == ceiling || $ONLY == *" $1 "* ]] || return 0
+  NAMES+=("$1"); DESC[$1]=$2; METHOD[$1]=$3; PATH_OF[$1]=$4; SERVER_OF[$1]=$5; FAILED[$1]=0
+}
 
 # ---- ceiling -------------------------------------------------------------------------------
 
@@ -324,6 +331,19 @@ curl_anon() {
   : >"$TMP/curl.body"
   code=$(curl -sS --max-time 10 -o "$TMP/curl.body" -w '%{http_code}' "http://$HOST:$QUANQU_PORT$1" 2>"$TMP/curl.err") || code=000
   printf '%s %s' "$code" "$(cat "$TMP/curl.body" "$TMP/curl.err")"
+}
+
+# plugin_isolation MODE: runs bench-ping in MODE (process or in_process) and checks that it answers.
+plugin_isolation() {
+  local code
+  code=$(curl -sS --max-time 10 -o "$TMP/curl.body" -w '%{http_code}' -X PATCH \
+    -H "Authorization: Bearer $admin_key" -H 'Content-Type: application/json' \
+    -d "{\"isolation\": \"$1\"}" "http://$HOST:$QUANQU_PORT/v1/admin/plugins/bench-ping" 2>"$TMP/curl.err") || code=000
+  if [[ $code != 200 ]] || [[ $(jq -r .isolation "$TMP/curl.body" 2>/dev/null) != "$1" ]]; then
+    issue "bench-ping could not be moved to isolation $1: $code $(cat "$TMP/curl.body" "$TMP/curl.err" | cut -c1-300)"
+    return 1
+  fi
+  [[ $(curl_anon /v1/plugins/bench-ping/ping) == 200* ]]
 }
 
 # cache_lookups: the catalog cache's {"hit": n, "miss": n} from quanqu's /metrics.
@@ -513,9 +533,14 @@ setup_quanqu() {
         if [[ ${reply%% *} != 200 ]] || ! jq -e . "$TMP/curl.body" >/dev/null 2>&1; then
           issue "GET /v1/plugins/bench-ping/ping answered ${reply%% *}: ${reply#* } (plugin log: $(grep -a '"plugin":"bench-ping"' "$TMP/quanqu.stdout.log" | head -2 | cut -c1-600)); plugin_route skipped"
         else
-          register plugin_route "GET /v1/plugins/bench-ping/ping, a trivial plugin route ($(wc -c <"$TMP/curl.body")-byte fixed JSON, no kv or core call), no key" \
+          # The same route in both isolation modes: each run first moves the plugin to its mode
+          # (PATCH reloads it at once; a probe checks it answers), so rounds stay interleaved.
+          register plugin_route "GET /v1/plugins/bench-ping/ping, a trivial plugin route ($(wc -c <"$TMP/curl.body")-byte fixed JSON, no kv or core call), no key, the plugin in process" \
             GET /v1/plugins/bench-ping/ping quanqu
-          wrk_plugin_route() { run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/plugins/bench-ping/ping"; }
+          wrk_plugin_route() { plugin_isolation in_process && run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/plugins/bench-ping/ping"; }
+          register plugin_route_process "the same route with the plugin in its own runner process (isolation: process)" \
+            GET /v1/plugins/bench-ping/ping quanqu
+          wrk_plugin_route_process() { plugin_isolation process && run_wrk "$1" "$2" "$LUA_REPORT" "$QUANQU_BASE/v1/plugins/bench-ping/ping"; }
         fi
       fi
     fi
@@ -688,6 +713,14 @@ jq -s \
           ratio_to_healthz: (if ($h.median_rps // 0) > 0 then ($p.median_rps / $h.median_rps * 1000 | round / 1000) else null end),
           p99_ms: {plugin_route: $p.latency_ms.p99, healthz: ($h.latency_ms.p99 // null)}}
          end),
+     isolation: ((map(select(.name == "plugin_route")) | first) as $in
+       | (map(select(.name == "plugin_route_process")) | first) as $out
+       | if $in == null or $out == null then null else
+         {in_process_rps: $in.median_rps, process_rps: $out.median_rps,
+          in_process_per_process: (if ($out.median_rps // 0) > 0 then ($in.median_rps / $out.median_rps * 1000 | round / 1000) else null end),
+          within_3x: (($out.median_rps // 0) * 3 >= $in.median_rps),
+          p99_ms: {in_process: $in.latency_ms.p99, process: $out.latency_ms.p99}}
+         end),
      targets: ((map(select(.name == "product_list")) | first) as $pl
        | if $pl == null or $ceiling == null then null else
          {product_list_ratio_at_least_0_5: ($pl.median_rps / $ceiling >= 0.5),
@@ -717,6 +750,9 @@ jq -r '
    else "quanqu was not measured: \(.server.reason)." end),
   (if .plugin_boundary then
      "\nPlugin boundary: plugin_route at \(.plugin_boundary.ratio_to_healthz | n) of healthz (\(.plugin_boundary.plugin_route_rps | rps) vs \(.plugin_boundary.healthz_rps | rps) req/s) and \(.plugin_boundary.ratio_to_ceiling | n) of the ceiling; p99 \(.plugin_boundary.p99_ms.plugin_route | ms) vs \(.plugin_boundary.p99_ms.healthz | ms)."
+   else empty end),
+  (if .isolation then
+     "\nIsolation: the plugin route in process answers \(.isolation.in_process_per_process | n)× the rate of the same route out of process (\(.isolation.in_process_rps | rps) vs \(.isolation.process_rps | rps) req/s; target within 3×: \(if .isolation.within_3x then "met" else "NOT met" end)); p99 \(.isolation.p99_ms.in_process | ms) vs \(.isolation.p99_ms.process | ms)."
    else empty end),
   (if .targets then
      "\nTargets: product list ≥ 0.5 × ceiling: \(if .targets.product_list_ratio_at_least_0_5 then "met" else "NOT met" end); catalog p99 < 10 ms: \(if .targets.catalog_p99_under_10ms then "met" else "NOT met" end)."

@@ -37,7 +37,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 ParseOutcome parse_config(int argc, char** argv) {
   Config c;
-  std::string cors, allow_hosts, background = "on";
+  std::string cors, allow_hosts, background = "on", trusted;
   int port = c.port;
   std::string limit_store = "100:500", limit_admin = "50:500", limit_open = "20:100", limit_auth = "0.2:20";
   po::options_description opts("Options");
@@ -63,6 +63,13 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("rate-limit-auth", po::value(&limit_auth), "failed secret attempts (unknown keys per client address, wrong order tokens per order and address) [QUANQU_RATE_LIMIT_AUTH] (default 0.2:20)")
       ("plugin-timeout-ms", po::value(&c.plugin_timeout_ms), "deadline of every plugin call unless the merchant set one for the plugin, 1..300000 [QUANQU_PLUGIN_TIMEOUT_MS] (default 5000)")
       ("plugin-threads", po::value(&c.plugin_threads), "threads running plugin calls, 1..1024 [QUANQU_PLUGIN_THREADS] (default 16)")
+      ("plugin-isolation", po::value(&c.plugin_isolation), "where plugins not on the trusted list run: process (each in its own supervised runner) or in_process [QUANQU_PLUGIN_ISOLATION] (default process)")
+      ("trusted-plugins", po::value(&trusted), "comma-separated plugins that run in process, or none [QUANQU_TRUSTED_PLUGINS] (default manual-payment,card-gateway,local-delivery)")
+      ("plugin-runner", po::value(&c.plugin_runner), "the quanqu-plugin-runner executable [QUANQU_PLUGIN_RUNNER] (default: beside quanqu)")
+      ("plugin-max-memory-mb", po::value(&c.plugin_max_memory_mb), "address space of each plugin runner in MiB, 0 for no limit [QUANQU_PLUGIN_MAX_MEMORY_MB] (default 4096)")
+      ("plugin-max-open-files", po::value(&c.plugin_max_open_files), "open files of each plugin runner, 16..65536 [QUANQU_PLUGIN_MAX_OPEN_FILES] (default 256)")
+      ("plugin-max-cpu-ms-per-call", po::value(&c.plugin_max_cpu_ms_per_call), "CPU time one call may use in a plugin runner before the runner is ended (SIGXCPU) and restarted, 0 for no limit, at most 3600000 [QUANQU_PLUGIN_MAX_CPU_MS_PER_CALL] (default 10000)")
+      ("plugin-deny-network", po::bool_switch(&c.plugin_deny_network), "plugin runners get no network of their own (their outgoing HTTP goes through the server) [QUANQU_PLUGIN_DENY_NETWORK=1]")
       ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)")
       ("webhook-allow-hosts", po::value(&allow_hosts), "comma-separated IP addresses, CIDR blocks or host names webhooks may reach although private or loopback (e.g. 127.0.0.1) [QUANQU_WEBHOOK_ALLOW_HOSTS] (default none)")
       ("webhook-retry-base-ms", po::value(&c.webhook_retry_base_ms), "webhook back-off after the first failed attempt, doubling after each, 10..3600000 [QUANQU_WEBHOOK_RETRY_BASE_MS] (default 10000)")
@@ -93,6 +100,11 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_RATE_LIMIT_OPEN", "rate-limit-open"}, {"QUANQU_RATE_LIMIT_AUTH", "rate-limit-auth"},
                     {"QUANQU_PLUGIN_TIMEOUT_MS", "plugin-timeout-ms"}, {"QUANQU_PLUGIN_THREADS", "plugin-threads"},
                     {"QUANQU_SHUTDOWN_GRACE_MS", "shutdown-grace-ms"},
+                    {"QUANQU_PLUGIN_ISOLATION", "plugin-isolation"}, {"QUANQU_TRUSTED_PLUGINS", "trusted-plugins"},
+                    {"QUANQU_PLUGIN_RUNNER", "plugin-runner"}, {"QUANQU_PLUGIN_MAX_MEMORY_MB", "plugin-max-memory-mb"},
+                    {"QUANQU_PLUGIN_MAX_OPEN_FILES", "plugin-max-open-files"},
+                    {"QUANQU_PLUGIN_MAX_CPU_MS_PER_CALL", "plugin-max-cpu-ms-per-call"},
+                    {"QUANQU_PLUGIN_DENY_NETWORK", "plugin-deny-network"},
                     {"QUANQU_WEBHOOK_ALLOW_HOSTS", "webhook-allow-hosts"},
                     {"QUANQU_WEBHOOK_RETRY_BASE_MS", "webhook-retry-base-ms"},
                     {"QUANQU_WEBHOOK_RETRY_MAX_MS", "webhook-retry-max-ms"},
@@ -130,6 +142,15 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.plugin_timeout_ms < 1 || c.plugin_timeout_ms > 300000)
       throw po::error("--plugin-timeout-ms must be between 1 and 300000");
     if (c.plugin_threads < 1 || c.plugin_threads > 1024) throw po::error("--plugin-threads must be between 1 and 1024");
+    if (c.plugin_isolation != "process" && c.plugin_isolation != "in_process")
+      throw po::error("--plugin-isolation must be process or in_process");
+    if (vm.count("trusted-plugins")) c.trusted_plugins = trusted == "none" ? std::vector<std::string>{} : split_commas(trusted);
+    if (c.plugin_max_memory_mb < 0 || c.plugin_max_memory_mb > (1LL << 30))
+      throw po::error("--plugin-max-memory-mb must be between 0 and 1073741824");
+    if (c.plugin_max_open_files < 16 || c.plugin_max_open_files > 65536)
+      throw po::error("--plugin-max-open-files must be between 16 and 65536");
+    if (c.plugin_max_cpu_ms_per_call < 0 || c.plugin_max_cpu_ms_per_call > 3600000)
+      throw po::error("--plugin-max-cpu-ms-per-call must be between 0 and 3600000");
     if (c.shutdown_grace_ms < 0 || c.shutdown_grace_ms > 3600000)
       throw po::error("--shutdown-grace-ms must be between 0 and 3600000");
     c.cors_origins = split_commas(cors);

@@ -27,6 +27,14 @@ struct Config {
   api::RateLimitOptions rate_limits;  // --rate-limit-store, -admin, -open, -auth
   int plugin_timeout_ms = 5000;  // the deadline of every plugin call, unless the plugin has an override
   int plugin_threads = 16;       // the plugin call pool
+  std::string plugin_isolation = "process";  // process or in_process, for plugins not trusted
+  // Plugins that run in process unless the merchant chose otherwise: the reference plugins shipped here.
+  std::vector<std::string> trusted_plugins = {"manual-payment", "card-gateway", "local-delivery"};
+  std::string plugin_runner;             // empty: quanqu-plugin-runner beside the executable
+  long long plugin_max_memory_mb = 4096;  // address space of each runner, 0 for no limit
+  long long plugin_max_open_files = 256;  // open files of each runner
+  long long plugin_max_cpu_ms_per_call = 10000;  // CPU time of one call in a runner, 0 for no limit
+  bool plugin_deny_network = false;       // runners get an empty network namespace (where the kernel allows)
   int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
   // Addresses, CIDR blocks and host names webhooks may reach although private or loopback.
   std::vector<std::string> webhook_allow_hosts;

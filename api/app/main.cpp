@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -145,6 +146,17 @@ int serve(const app::Config& config, http::Logger& log) {
   calls.default_timeout = std::chrono::milliseconds(config.plugin_timeout_ms);
   calls.pool.threads = config.plugin_threads;
   e.plugins->set_call_options(calls);
+  plugins::IsolationOptions isolation;
+  isolation.default_isolation = *plugins::isolation_from(config.plugin_isolation);
+  isolation.trusted = config.trusted_plugins;
+  isolation.runner = config.plugin_runner.empty()
+                         ? std::filesystem::read_symlink("/proc/self/exe").parent_path() / "quanqu-plugin-runner"
+                         : std::filesystem::path(config.plugin_runner);
+  isolation.limits.address_space_bytes = static_cast<std::uint64_t>(config.plugin_max_memory_mb) << 20;
+  isolation.limits.open_files = static_cast<std::uint64_t>(config.plugin_max_open_files);
+  isolation.limits.deny_network = config.plugin_deny_network;
+  isolation.limits.cpu_ms_per_call = static_cast<std::uint64_t>(config.plugin_max_cpu_ms_per_call);
+  e.plugins->set_isolation_options(std::move(isolation));
   e.plugins->load_directory(config.plugins_dir);
 
   http::Metrics metrics;

@@ -100,17 +100,35 @@ http::Response plugin_request(Services& services, http::Request& request) {
   return response;
 }
 
-// PATCH /v1/admin/plugins/{name}: {"timeout_ms": 1..300000 or null}.
+// PATCH /v1/admin/plugins/{name}: {"timeout_ms": 1..300000 or null, "isolation": "process" | "in_process" | null}.
+// A change of isolation reloads the plugin in that mode.
 Result<http::Response> patch_plugin(plugins::PluginHost& host, http::Request& r) {
   QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
   auto f = body.fields();
-  f.only({"timeout_ms"});
+  f.only({"timeout_ms", "isolation"});
+  bool has_timeout = f.has("timeout_ms"), has_isolation = f.has("isolation");
   std::optional<std::int64_t> timeout_ms;
-  bool clear = f.is_null("timeout_ms");
-  if (!clear) timeout_ms = f.integer("timeout_ms", true);
+  bool clear_timeout = f.is_null("timeout_ms");
+  if (has_timeout && !clear_timeout) timeout_ms = f.integer("timeout_ms", true);
+  std::optional<plugins::Isolation> isolation;
+  bool clear_isolation = f.is_null("isolation");
+  if (has_isolation && !clear_isolation) {
+    auto text = f.string("isolation", true);
+    isolation = plugins::isolation_from(text.value_or(""));
+    if (text && !isolation) f.fail("isolation", "must be \"process\", \"in_process\" or null");
+  }
+  if (!has_timeout && !has_isolation) f.fail("timeout_ms", "give timeout_ms or isolation (or both)");
   QQ_TRY(body.status());
-  QQ_ASSIGN_OR_RETURN(plugins::PluginInfo info, host.set_timeout(r.param("name"), clear ? std::nullopt : timeout_ms));
-  return json_reply(200, plugin_json(info));
+  std::optional<plugins::PluginInfo> info;
+  if (has_timeout) {
+    QQ_ASSIGN_OR_RETURN(auto set, host.set_timeout(r.param("name"), clear_timeout ? std::nullopt : timeout_ms));
+    info = std::move(set);
+  }
+  if (has_isolation) {
+    QQ_ASSIGN_OR_RETURN(auto set, host.set_isolation(r.param("name"), clear_isolation ? std::nullopt : isolation));
+    info = std::move(set);
+  }
+  return json_reply(200, plugin_json(*info));
 }
 
 }  // namespace
@@ -140,7 +158,18 @@ json plugin_json(const plugins::PluginInfo& p) {
           {"timeout_override_ms", p.timeout_override_ms ? json(*p.timeout_override_ms) : json(nullptr)},
           {"timeouts", p.timeouts},
           {"busy", p.busy},
-          {"stuck_calls", p.stuck_calls}};
+          {"stuck_calls", p.stuck_calls},
+          {"isolation", std::string(plugins::to_string(p.isolation))},
+          {"isolation_override",
+           p.isolation_override ? json(std::string(plugins::to_string(*p.isolation_override))) : json(nullptr)},
+          {"runner_pid", p.runner_pid ? json(*p.runner_pid) : json(nullptr)},
+          {"crashes", p.crashes},
+          {"restarts", p.restarts},
+          {"last_crash", p.last_crash ? json{{"signal", p.last_crash->signal.empty() ? json(nullptr) : json(p.last_crash->signal)},
+                                              {"exit_code", p.last_crash->signal.empty() ? json(p.last_crash->exit_code) : json(nullptr)},
+                                              {"killed_for", p.last_crash->reason.empty() ? json(nullptr) : json(p.last_crash->reason)},
+                                              {"at", p.last_crash->at}}
+                                      : json(nullptr)}};
 }
 
 void register_plugin_routes(http::Router& router, Services& services, http::Metrics& metrics) {
@@ -195,6 +224,12 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                       "Plugin calls refused at once because the plugin call pool or the plugin's share of it was "
                       "full, by plugin.",
                       "plugin", per_plugin(&plugins::PluginInfo::busy));
+  metrics.add_labeled("quanqu_plugin_crashes_total",
+                      "Plugin runner processes that died without being asked to (a crash, or killed at a call's "
+                      "deadline), by plugin.",
+                      "plugin", per_plugin(&plugins::PluginInfo::crashes));
+  metrics.add_labeled("quanqu_plugin_restarts_total", "Plugin runner processes started again after a crash, by plugin.",
+                      "plugin", per_plugin(&plugins::PluginInfo::restarts));
   metrics.add_labeled("quanqu_plugin_stuck_calls",
                       "Plugin calls abandoned at their deadline that still hold a thread, by plugin.", "plugin",
                       per_plugin(&plugins::PluginInfo::stuck_calls));

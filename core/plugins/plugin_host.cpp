@@ -13,6 +13,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <future>
@@ -24,6 +25,16 @@ struct quanqu_response {
 };
 
 namespace quanqu::plugins {
+
+std::string_view to_string(Isolation isolation) {
+  return isolation == Isolation::in_process ? "in_process" : "process";
+}
+
+std::optional<Isolation> isolation_from(std::string_view text) {
+  if (text == "in_process") return Isolation::in_process;
+  if (text == "process") return Isolation::process;
+  return std::nullopt;
+}
 
 std::string_view to_string(PluginStatus status) {
   switch (status) {
@@ -67,6 +78,22 @@ std::vector<std::string> split(std::string_view path) {
 
 }  // namespace
 
+// The generation a runner serves, for its reader thread: a weak reference, which the generation's
+// stop re-points at the reference it then owns, so that host calls and log lines the plugin makes
+// in its stop() are still served.
+struct PluginHost::RunnerLink {
+  std::mutex mutex;
+  std::weak_ptr<Generation> generation;
+  std::shared_ptr<Generation> lock() {
+    std::lock_guard guard(mutex);
+    return generation.lock();
+  }
+  void point_at(const std::shared_ptr<Generation>& g) {
+    std::lock_guard guard(mutex);
+    generation = g;
+  }
+};
+
 // One loaded copy of a plugin's library, with what it registered during its start.
 struct PluginHost::Generation {
   struct Route {
@@ -95,7 +122,9 @@ struct PluginHost::Generation {
   std::vector<std::string> provides;  // from the manifest it was loaded with
   // Shared with a stop() that outlives its deadline: the code must stay mapped while it runs.
   std::shared_ptr<boost::dll::shared_library> library = std::make_shared<boost::dll::shared_library>();
-  const quanqu_plugin_descriptor* descriptor = nullptr;
+  const quanqu_plugin_descriptor* descriptor = nullptr;  // in process only
+  std::shared_ptr<RunnerProcess> runner;                  // process isolation only
+  std::shared_ptr<RunnerLink> link;                       // process isolation only
   quanqu_host table{};
   void* instance = nullptr;
   bool initialised = false;  // init succeeded and stop has not run yet
@@ -119,6 +148,11 @@ struct PluginHost::Slot {
   std::atomic<std::uint64_t> event_errors{0};
   std::atomic<std::int64_t> timeout_override_ms{0};  // 0: none, the server default applies
   std::atomic<bool> event_running{false};            // an event handler runs (or is stuck) now
+  std::string isolation_setting;                     // the merchant's choice, "" for the default (under reload_mutex)
+  std::atomic<int> isolation_choice{-1};             // the same, readable without reload_mutex: -1 none, else an Isolation
+  std::atomic<std::uint64_t> crashes{0};
+  std::atomic<std::uint64_t> restarts{0};
+  int crashes_in_a_row = 0;                          // under the host's restarts_mutex_
   std::uint64_t generations = 0;                     // under reload_mutex
   std::mutex reload_mutex;                           // one load or reload of this plugin at a time
 };
@@ -133,6 +167,11 @@ PluginInfo snapshot(const PluginHost::Slot& s, std::chrono::milliseconds default
   std::int64_t override_ms = s.timeout_override_ms.load(std::memory_order_relaxed);
   info.timeout_override_ms = override_ms > 0 ? std::optional<std::int64_t>(override_ms) : std::nullopt;
   info.timeout_ms = override_ms > 0 ? override_ms : default_timeout.count();
+  int choice = s.isolation_choice.load(std::memory_order_relaxed);
+  if (choice >= 0) info.isolation_override = static_cast<Isolation>(choice);
+  info.crashes = s.crashes.load(std::memory_order_relaxed);
+  info.restarts = s.restarts.load(std::memory_order_relaxed);
+  if (s.current && s.current->runner && s.current->runner->alive()) info.runner_pid = s.current->runner->pid();
   for (const auto& stats : pool.stats())
     if (stats.plugin == info.name) {
       info.timeouts = stats.timeouts;
@@ -241,6 +280,46 @@ bool valid_provider_name(const std::string& n) {
 
 Error plugin_error(const std::string& plugin, std::string message) {
   return Error::make(ErrorKind::internal, "plugin_error", std::move(message), nlohmann::json{{"plugin", plugin}});
+}
+
+// ---- Process isolation: what stands on the server's side for a runner's registrations. ----
+
+// Registered in place of a runner's handlers: never called, since a call to an isolated plugin goes
+// to its runner, with the runner's index of the handler (kept in `user`).
+quanqu_status remote_route(void*, const quanqu_request*, quanqu_response*, char* err, size_t err_cap) {
+  write_error(err, err_cap, "a runner's route was called in process");
+  return QUANQU_ERR_INTERNAL;
+}
+quanqu_status remote_event(void*, const quanqu_event*, char* err, size_t err_cap) {
+  write_error(err, err_cap, "a runner's event handler was called in process");
+  return QUANQU_ERR_INTERNAL;
+}
+quanqu_status remote_provider(void*, quanqu_str, quanqu_str, quanqu_string_sink, void*, char* err, size_t err_cap) {
+  write_error(err, err_cap, "a runner's provider was called in process");
+  return QUANQU_ERR_INTERNAL;
+}
+std::uint64_t index_of(void* user) {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(user));
+}
+void* user_of(std::uint64_t index) {
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(index));
+}
+
+// The failure of a call whose runner ended before answering.
+constexpr std::string_view kCrashed = "its runner process ended during the call";
+
+Error crash_error(const std::string& plugin, const RunnerProcess* runner, std::string what) {
+  nlohmann::json details{{"plugin", plugin}, {"reason", "plugin_crashed"}};
+  std::string how;
+  if (auto exit = runner ? runner->exit_info() : std::nullopt) {
+    if (exit->signal) details["signal"] = signal_name(exit->signal);
+    if (!exit->reason.empty()) details["killed_for"] = exit->reason;
+    how = exit->reason == "deadline" ? " (killed at its deadline)"
+          : exit->signal             ? " (" + signal_name(exit->signal) + ")"
+                                     : "";
+  }
+  return Error::make(ErrorKind::internal, "plugin_error",
+                     "plugin '" + plugin + "' crashed" + how + " " + what + "; it is being restarted", details);
 }
 
 // ---- The host table (abi.h). Each function catches everything: nothing throws into a plugin. ----
@@ -512,6 +591,125 @@ struct HostTable {
     });
   }
 
+  // A runner's host call: decodes it, runs the host function above that it stands for (with the
+  // runner's generation as ctx, so it is scoped and validated exactly as in process), and
+  // encodes the reply the runner expects (see runner_main.cpp).
+  static std::string serve(Generation& g, const std::string& payload) {
+    wire::Reader in(payload);
+    auto op = static_cast<wire::HostOp>(in.u8());
+    wire::Writer out;
+    std::string value;
+    bool has_value = false;
+    auto sink = [](void* user, const char* data, std::size_t size) {
+      auto* target = static_cast<std::pair<std::string*, bool*>*>(user);
+      target->first->assign(data, size);
+      *target->second = true;
+    };
+    std::pair<std::string*, bool*> target{&value, &has_value};
+    char err[kErrCap] = {0};
+    auto common = [&](quanqu_status status) {
+      out.i32(status).u8(has_value ? 1 : 0).str(value).str(status == QUANQU_OK ? std::string() : message_from(err, status));
+      return out.take();
+    };
+    auto malformed = [&] {
+      write_error(err, sizeof err, "the runner sent a malformed host call");
+      return common(QUANQU_ERR_INVALID);
+    };
+    switch (op) {
+      case wire::HostOp::now_ms:
+        out.i64(now_ms(&g));
+        return out.take();
+      case wire::HostOp::kv_get: {
+        std::string key = in.str();
+        if (in.failed()) return malformed();
+        return common(kv_get(&g, str(key), sink, &target, err, sizeof err));
+      }
+      case wire::HostOp::kv_put: {
+        std::string key = in.str(), v = in.str();
+        if (in.failed()) return malformed();
+        return common(kv_put(&g, str(key), str(v), err, sizeof err));
+      }
+      case wire::HostOp::kv_delete: {
+        std::string key = in.str();
+        if (in.failed()) return malformed();
+        return common(kv_delete(&g, str(key), err, sizeof err));
+      }
+      case wire::HostOp::register_route: {
+        std::string method = in.str(), pattern = in.str();
+        std::uint64_t index = in.u64();
+        if (in.failed()) return malformed();
+        return common(register_route(&g, str(method), str(pattern), &remote_route, user_of(index), err, sizeof err));
+      }
+      case wire::HostOp::call: {
+        std::string operation = in.str(), args = in.str();
+        if (in.failed()) return malformed();
+        return common(call(&g, str(operation), str(args), sink, &target, err, sizeof err));
+      }
+      case wire::HostOp::subscribe: {
+        std::string type = in.str();
+        std::uint64_t index = in.u64();
+        if (in.failed()) return malformed();
+        return common(subscribe(&g, str(type), &remote_event, user_of(index), err, sizeof err));
+      }
+      case wire::HostOp::publish: {
+        std::string type = in.str(), data = in.str();
+        if (in.failed()) return malformed();
+        return common(publish(&g, str(type), str(data), err, sizeof err));
+      }
+      case wire::HostOp::register_provider: {
+        std::string kind = in.str(), name = in.str();
+        std::uint64_t index = in.u64();
+        if (in.failed()) return malformed();
+        quanqu_provider p{sizeof(quanqu_provider), str(kind), str(name), &remote_provider, user_of(index)};
+        return common(register_provider(&g, &p, err, sizeof err));
+      }
+      case wire::HostOp::channel_config: {
+        std::string channel = in.str();
+        if (in.failed()) return malformed();
+        return common(channel_config(&g, str(channel), sink, &target, err, sizeof err));
+      }
+      case wire::HostOp::http_fetch: {
+        std::string method = in.str(), url = in.str();
+        std::uint32_t count = in.u32();
+        wire::Pairs headers;
+        for (std::uint32_t i = 0; i < count && !in.failed() && i < 1024; ++i) {
+          std::string n = in.str(), v = in.str();
+          headers.emplace_back(std::move(n), std::move(v));
+        }
+        std::string body = in.str();
+        std::int32_t timeout_ms = in.i32();
+        if (in.failed() || count > 1024) {
+          out.i32(QUANQU_ERR_INVALID).str("the runner sent a malformed host call").i32(0).pairs({}).str("");
+          return out.take();
+        }
+        std::vector<quanqu_pair> pairs;
+        for (const auto& [n, v] : headers) pairs.push_back({str(n), str(v)});
+        quanqu_http_request request{sizeof(quanqu_http_request), str(method), str(url), pairs.data(), pairs.size(),
+                                    str(body), timeout_ms};
+        struct Reply {
+          std::int32_t status = 0;
+          wire::Pairs headers;
+          std::string body;
+        } reply;
+        auto on_reply = [](void* user, int32_t status, const quanqu_pair* h, size_t n, quanqu_str b) {
+          auto* r = static_cast<Reply*>(user);
+          r->status = status;
+          for (size_t i = 0; i < n; ++i) r->headers.emplace_back(view(h[i].name), view(h[i].value));
+          r->body = view(b);
+        };
+        quanqu_status status = http_fetch(&g, &request, on_reply, &reply, err, sizeof err);
+        out.i32(status)
+            .str(status == QUANQU_OK ? std::string() : message_from(err, status))
+            .i32(reply.status)
+            .pairs(reply.headers)
+            .str(reply.body);
+        return out.take();
+      }
+    }
+    write_error(err, sizeof err, "the runner asked for an unknown host function");
+    return common(QUANQU_ERR_INVALID);
+  }
+
   static void hmac_sha256(void*, quanqu_str key, quanqu_str message, uint8_t out[32]) {
     unsigned int length = 32;
     static const unsigned char empty = 0;
@@ -530,6 +728,7 @@ PluginHost::PluginHost(storage::Database& db, const Clock& clock, events::EventB
       kv_(db, clock),
       pool_(std::make_unique<CallPool>(call_options_.pool)) {
   if (!log_) log_ = [](LogLevel, std::string_view, const nlohmann::json&) {};
+  host_calls_ = std::make_unique<ElasticPool>(256);
   shadow_dir_ =
       std::filesystem::temp_directory_path() / ("quanqu-plugins-" + std::to_string(::getpid()) + "-" + random_hex(4));
 }
@@ -552,6 +751,172 @@ void PluginHost::set_call_options(CallOptions options) {
   options.default_timeout = std::max(options.default_timeout, std::chrono::milliseconds(1));
   call_options_ = options;
   pool_ = std::make_unique<CallPool>(options.pool);
+}
+
+void PluginHost::set_isolation_options(IsolationOptions options) {
+  isolation_ = std::move(options);
+}
+
+Isolation PluginHost::isolation_of(const std::string& plugin, const std::string& chosen) const {
+  if (auto mode = isolation_from(chosen)) return *mode;
+  if (std::find(isolation_.trusted.begin(), isolation_.trusted.end(), plugin) != isolation_.trusted.end())
+    return Isolation::in_process;
+  return isolation_.default_isolation;
+}
+
+// A host call or a log line from a runner, on its reader thread: handed to the host-call threads,
+// where it runs the same host function an in-process plugin calls, with the generation as ctx.
+void PluginHost::serve_runner_frame(const std::shared_ptr<RunnerLink>& link, wire::Frame frame) {
+  auto g = link->lock();
+  if (!g || !g->runner) return;
+  if (frame.kind == wire::Kind::log) {
+    wire::Reader r(frame.payload);
+    auto level = static_cast<quanqu_log_level>(r.i32());
+    std::string message = r.str();
+    if (!r.failed()) HostTable::log(g.get(), level, str(message));
+    return;
+  }
+  host_calls_running_.fetch_add(1);
+  host_calls_->submit([this, g = std::move(g), frame = std::move(frame)]() mutable {
+    std::string reply = HostTable::serve(*g, frame.payload);
+    g->runner->reply(frame.id, reply);
+    g.reset();
+    host_calls_running_.fetch_sub(1);
+  });
+}
+
+void PluginHost::runner_ended(const std::shared_ptr<RunnerLink>& link, const RunnerExit& exit) {
+  if (exit.expected) return;
+  auto g = link->lock();
+  if (!g || stopped_) return;
+  Slot& slot = *g->slot;
+  CrashInfo crash{exit.signal ? signal_name(exit.signal) : std::string(), exit.exit_code, exit.reason, exit.at_ms};
+  bool current;
+  {
+    std::unique_lock lock(mutex_);
+    current = slot.current == g;
+    if (current) slot.info.last_crash = crash;
+  }
+  if (!current) return;  // it was still starting (a load failure says why) or already replaced
+  slot.crashes.fetch_add(1, std::memory_order_relaxed);
+  // A runner that served for a minute starts a new series of back-offs.
+  auto delay = schedule_restart(slot, g.get(), clock_.now_ms() - g->loaded_at > 60'000);
+  nlohmann::json fields{{"plugin", g->plugin}, {"pid", g->runner ? g->runner->pid() : 0}, {"restart_in_ms", delay.count()}};
+  if (exit.signal) fields["signal"] = crash.signal;
+  else fields["exit_code"] = exit.exit_code;
+  if (!exit.reason.empty()) fields["killed_for"] = exit.reason;
+  log(LogLevel::error, "plugin runner crashed; its calls in flight failed and it will be restarted", fields);
+}
+
+std::chrono::milliseconds PluginHost::schedule_restart(Slot& slot, const Generation* crashed, bool fresh_series) {
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard lock(restarts_mutex_);
+    if (fresh_series) slot.crashes_in_a_row = 0;
+    int n = std::min(slot.crashes_in_a_row++, 16);
+    delay = std::min(isolation_.restart_backoff_max,
+                     std::chrono::milliseconds(isolation_.restart_backoff_min.count() * (std::int64_t{1} << n)));
+    restarts_.push_back({std::chrono::steady_clock::now() + delay, &slot, crashed});
+  }
+  restarts_wake_.notify_all();
+  return delay;
+}
+
+void PluginHost::supervise() {
+  std::unique_lock lock(restarts_mutex_);
+  while (!stopped_) {
+    auto next = std::min_element(restarts_.begin(), restarts_.end(),
+                                 [](const Restart& a, const Restart& b) { return a.due < b.due; });
+    if (next == restarts_.end()) {
+      restarts_wake_.wait(lock);
+      continue;
+    }
+    if (next->due > std::chrono::steady_clock::now()) {
+      restarts_wake_.wait_until(lock, next->due);
+      continue;
+    }
+    Restart due = *next;
+    restarts_.erase(next);
+    lock.unlock();
+    restart(*due.slot, due.crashed);
+    lock.lock();
+  }
+}
+
+void PluginHost::restart(Slot& slot, const Generation* crashed) {
+  std::lock_guard reload_lock(slot.reload_mutex);
+  {
+    std::shared_lock lock(mutex_);
+    if (stopped_ || slot.current.get() != crashed) return;  // reloaded or stopped meanwhile
+  }
+  std::string reason;
+  auto manifest = read_manifest(slot.info.manifest);
+  std::shared_ptr<Generation> fresh;
+  if (!manifest) reason = manifest.error().message;
+  else if (manifest->name != slot.info.name) reason = "its manifest now names it '" + manifest->name + "'";
+  else fresh = start_generation(slot, *manifest, reason);
+  if (!fresh) {
+    // Try again later, with a longer back-off; the crashed generation keeps answering 502.
+    auto delay = schedule_restart(slot, crashed, false);
+    log(LogLevel::error, "plugin runner could not be restarted; trying again later",
+        {{"plugin", slot.info.name}, {"reason", reason}, {"retry_in_ms", delay.count()}});
+    return;
+  }
+  std::shared_ptr<Generation> old;
+  {
+    std::unique_lock lock(mutex_);
+    old = std::move(slot.current);
+    slot.current = fresh;
+    publish_info(slot, *fresh);
+  }
+  slot.restarts.fetch_add(1, std::memory_order_relaxed);
+  log(LogLevel::info, "plugin runner restarted",
+      {{"plugin", slot.info.name}, {"pid", fresh->runner ? fresh->runner->pid() : 0}, {"generation", slot.generations}});
+  old.reset();
+  if (services_.started) services_.started(slot.info.name);
+}
+
+Result<PluginInfo> PluginHost::set_isolation(const std::string& name, std::optional<Isolation> isolation) {
+  Slot* slot = nullptr;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->info.name == name) slot = s.get();
+  }
+  if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
+  std::string chosen = isolation ? std::string(to_string(*isolation)) : std::string();
+  std::string previous;
+  {
+    std::lock_guard reload_lock(slot->reload_mutex);
+    previous = slot->isolation_setting;
+    slot->isolation_setting = chosen;
+  }
+  auto choice_of = [](const std::string& setting) {
+    auto parsed = isolation_from(setting);
+    return parsed ? static_cast<int>(*parsed) : -1;
+  };
+  slot->isolation_choice = choice_of(chosen);
+  auto reloaded = reload(name);
+  if (!reloaded) {
+    std::lock_guard reload_lock(slot->reload_mutex);
+    slot->isolation_setting = previous;
+    slot->isolation_choice = choice_of(previous);
+    return reloaded.error();
+  }
+  long long now = clock_.now_ms();
+  soci::indicator ind = isolation ? soci::i_ok : soci::i_null;
+  auto stored = db_.write<Ok>([&](soci::session& sql) -> Status {
+    // clang-format off
+    sql << "INSERT INTO plugin_settings (plugin, isolation, updated_at) VALUES (:p, :i, :u) "
+           "ON CONFLICT (plugin) DO UPDATE SET isolation = excluded.isolation, updated_at = excluded.updated_at",
+        soci::use(name), soci::use(chosen, ind), soci::use(now);
+    // clang-format on
+    return ok_status();
+  });
+  if (!stored) return stored.error();
+  log(LogLevel::info, "plugin isolation set",
+      {{"plugin", name}, {"isolation", to_string(reloaded->isolation)}, {"override", isolation.has_value()}});
+  return reloaded;
 }
 
 std::chrono::milliseconds PluginHost::timeout_of(const Slot& slot) const {
@@ -595,10 +960,21 @@ void PluginHost::stop_generation(std::unique_ptr<Generation> g) {
   // a call (stop_all() waits for every stop instead). The generation, its library included, is
   // deleted with the work, so after stop() returns, or never while a stop() past its deadline
   // still runs.
-  if (!g->initialised || !g->descriptor) return;
+  if (g->runner && !g->initialised) return g->runner->kill("not started", true);
+  if (!g->initialised || (!g->descriptor && !g->runner)) return;
   Slot* slot = g->slot;
   std::string plugin = g->plugin;
+  std::shared_ptr<RunnerProcess> runner = g->runner;
   auto stop = [owned = std::shared_ptr<Generation>(std::move(g)), host = this, plugin] {
+    if (owned->runner) {
+      // The runner calls stop and exits; an end now is no crash. Its host calls meanwhile are
+      // served for this reference.
+      if (owned->link) owned->link->point_at(owned);
+      owned->runner->expect_exit();
+      owned->runner->call(wire::Kind::stop, "");
+      owned->runner->kill("stopped", true);
+      return;
+    }
     try {
       owned->descriptor->stop(owned->instance);
     } catch (...) {
@@ -611,7 +987,8 @@ void PluginHost::stop_generation(std::unique_ptr<Generation> g) {
     std::lock_guard lock(stops_mutex_);
     ++stops_pending_;
   }
-  pool_->submit(plugin, timeout, std::move(stop), [this, plugin, timeout](CallOutcome outcome) {
+  pool_->submit(plugin, timeout, std::move(stop), [this, plugin, timeout, runner](CallOutcome outcome) {
+    if (outcome != CallOutcome::done && runner) runner->kill("stop deadline", true);
     if (outcome != CallOutcome::done) log_outcome(plugin, "stop", outcome, timeout, nlohmann::json::object());
     {
       std::lock_guard lock(stops_mutex_);
@@ -628,20 +1005,23 @@ std::vector<PluginHost::RunningCalls> PluginHost::running_calls() const {
   return out;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> PluginHost::load_settings() {
-  using Rows = std::vector<std::pair<std::string, std::int64_t>>;
+std::vector<PluginHost::Setting> PluginHost::load_settings() {
+  using Rows = std::vector<Setting>;
   auto rows = db_.read<Rows>([](soci::session& sql) -> Result<Rows> {
     Rows out;
-    std::string plugin;
+    std::string plugin, isolation;
     long long timeout_ms = 0;
-    soci::statement st = (sql.prepare << "SELECT plugin, timeout_ms FROM plugin_settings WHERE timeout_ms IS NOT NULL",
-                          soci::into(plugin), soci::into(timeout_ms));
+    soci::indicator timeout_ind = soci::i_null, isolation_ind = soci::i_null;
+    soci::statement st = (sql.prepare << "SELECT plugin, timeout_ms, isolation FROM plugin_settings",
+                          soci::into(plugin), soci::into(timeout_ms, timeout_ind), soci::into(isolation, isolation_ind));
     st.execute();
-    while (st.fetch()) out.emplace_back(plugin, timeout_ms);
+    while (st.fetch())
+      out.push_back({plugin, timeout_ind == soci::i_ok ? static_cast<std::int64_t>(timeout_ms) : 0,
+                     isolation_ind == soci::i_ok ? isolation : std::string()});
     return out;
   });
   if (rows) return *rows;
-  log(LogLevel::error, "cannot read the plugins' settings; the default deadline applies",
+  log(LogLevel::error, "cannot read the plugins' settings; the default deadline and isolation apply",
       {{"detail", rows.error().message}});
   return {};
 }
@@ -716,6 +1096,7 @@ void PluginHost::publish_info(Slot& slot, const Generation& g) {
 
 void PluginHost::load_directory(const std::filesystem::path& dir) {
   if (!listening_.exchange(true)) listener_ = events_.listen([this](const events::Event& e) { deliver(e); });
+  if (!supervisor_.joinable()) supervisor_ = std::thread([this] { supervise(); });
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     log(LogLevel::info, "no plugins directory; no plugins loaded", {{"plugins_dir", dir.string()}});
@@ -767,10 +1148,16 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
         s.info.abi = manifest->sdk_abi;
         s.info.library = manifest_path.parent_path() / manifest->library;
         s.info.config_schema = manifest->config_schema;
+        s.info.isolation = isolation_of(manifest->name, "");
       }
-      for (const auto& [plugin, timeout_ms] : settings)
-        if (plugin == manifest->name && timeout_ms > 0 && timeout_ms <= kMaxTimeoutMs)
-          s.timeout_override_ms = timeout_ms;
+      for (const auto& setting : settings)
+        if (setting.plugin == manifest->name) {
+          if (setting.timeout_ms > 0 && setting.timeout_ms <= kMaxTimeoutMs) s.timeout_override_ms = setting.timeout_ms;
+          if (auto parsed = isolation_from(setting.isolation)) {
+            s.isolation_setting = setting.isolation;
+            s.isolation_choice = static_cast<int>(*parsed);
+          }
+        }
       if (duplicate) {
         fail(s, "another plugin named '" + manifest->name + "' was found first");
         continue;
@@ -838,59 +1225,124 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   g->plugin = m.name;
   g->provides = m.provides;
 
-  // Loading runs the library's static initialisers: the one thing we cannot check beforehand.
-  boost::dll::fs::error_code ec;
-  dlerror();
-  g->library->load(boost::dll::fs::path(shadow.string()), ec,
-                   boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  std::filesystem::remove(shadow, fs_ec);  // the mapping stays; nothing is left behind
-  if (ec || !g->library->is_loaded()) {
-    const char* detail = dlerror();
-    reason = "cannot load " + library.string() + ": " + (detail ? detail : ec.message());
-    return nullptr;
-  }
-  if (!g->library->has(QUANQU_PLUGIN_ENTRY_SYMBOL)) {
-    reason = "the library " + library.string() + " exports no " + QUANQU_PLUGIN_ENTRY_SYMBOL +
-             " symbol (export it with QUANQU_PLUGIN, see docs/sdk.md)";
-    return nullptr;
-  }
-  auto& entry = g->library->get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
-  try {
-    g->descriptor = entry();
-  } catch (const std::exception& e) {
-    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw: " + e.what();
-    return nullptr;
-  } catch (...) {
-    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw";
-    return nullptr;
-  }
-  if (!g->descriptor) {
-    reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " returned no descriptor";
-    return nullptr;
+  // What the library says of itself, read in process or by its runner.
+  struct Facts {
+    AbiVersion abi;
+    bool complete = false;  // size, name, version, init, start and stop are there
+    std::string name, version;
+  } facts;
+  Isolation isolation = isolation_of(m.name, slot.isolation_setting);
+  if (isolation == Isolation::process) {
+    // The runner loads the private copy; it is removed once loaded (the mapping stays).
+    auto link = std::make_shared<RunnerLink>();
+    link->point_at(g);
+    g->link = link;
+    g->runner = RunnerProcess::spawn(
+        isolation_.runner, m.name, isolation_.limits,
+        [this, link](wire::Frame frame) { serve_runner_frame(link, std::move(frame)); },
+        [this, link](const RunnerExit& exit) { runner_ended(link, exit); }, reason);
+    if (!g->runner) {
+      std::filesystem::remove(shadow, fs_ec);
+      return nullptr;
+    }
+    struct Load {
+      std::optional<std::string> reply;
+    };
+    auto load = std::make_shared<Load>();
+    wire::Writer w;
+    w.str(shadow.string());
+    auto outcome = run_call(slot, m.name, [g, load, payload = w.take()] {
+      load->reply = g->runner->call(wire::Kind::load, payload);
+    });
+    std::filesystem::remove(shadow, fs_ec);
+    if (outcome != CallOutcome::done) {
+      g->runner->kill("load deadline", true);
+      reason = "loading " + library.string() + " in its runner did not end within its deadline";
+      return nullptr;
+    }
+    if (!load->reply) {
+      auto exit = g->runner->exit_info();
+      reason = "the runner died while loading " + library.string() +
+               (exit && exit->signal ? " (" + signal_name(exit->signal) + ")" : "");
+      return nullptr;
+    }
+    wire::Reader r(*load->reply);
+    bool loaded = r.u8() != 0;
+    std::string why = r.str();
+    if (!loaded) {
+      reason = why + " (" + library.string() + ")";
+      return nullptr;
+    }
+    facts.abi.major = r.u32();
+    facts.abi.minor = r.u32();
+    facts.complete = r.u8() != 0;
+    facts.name = r.str();
+    facts.version = r.str();
+    if (r.failed()) {
+      reason = "the runner sent a malformed reply while loading " + library.string();
+      return nullptr;
+    }
+  } else {
+    // Loading runs the library's static initialisers: the one thing we cannot check beforehand.
+    boost::dll::fs::error_code ec;
+    dlerror();
+    g->library->load(boost::dll::fs::path(shadow.string()), ec,
+                     boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    std::filesystem::remove(shadow, fs_ec);  // the mapping stays; nothing is left behind
+    if (ec || !g->library->is_loaded()) {
+      const char* detail = dlerror();
+      reason = "cannot load " + library.string() + ": " + (detail ? detail : ec.message());
+      return nullptr;
+    }
+    if (!g->library->has(QUANQU_PLUGIN_ENTRY_SYMBOL)) {
+      reason = "the library " + library.string() + " exports no " + QUANQU_PLUGIN_ENTRY_SYMBOL +
+               " symbol (export it with QUANQU_PLUGIN, see docs/sdk.md)";
+      return nullptr;
+    }
+    auto& entry = g->library->get<const quanqu_plugin_descriptor*()>(QUANQU_PLUGIN_ENTRY_SYMBOL);
+    try {
+      g->descriptor = entry();
+    } catch (const std::exception& e) {
+      reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw: " + e.what();
+      return nullptr;
+    } catch (...) {
+      reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " threw";
+      return nullptr;
+    }
+    if (!g->descriptor) {
+      reason = std::string(QUANQU_PLUGIN_ENTRY_SYMBOL) + " returned no descriptor";
+      return nullptr;
+    }
+    const quanqu_plugin_descriptor& d = *g->descriptor;
+    facts.abi = {d.abi_major, d.abi_minor};
+    // The first four fields are frozen; the rest is read only when the size says it is there.
+    facts.complete = d.size >= kDescriptorV1Size && d.name && d.version && d.init && d.start && d.stop;
+    facts.name = d.name ? d.name : "";
+    if (facts.complete) facts.version = d.version;
   }
 
   // The ABI check comes before anything else of the plugin is touched.
-  AbiVersion built{g->descriptor->abi_major, g->descriptor->abi_minor};
+  AbiVersion built = facts.abi;
   {
     std::unique_lock lock(mutex_);
     slot.info.abi = built;
+    slot.info.isolation = isolation;
   }
   if (!abi_compatible(built, host_abi())) {
     reason = abi_refusal(m.name, built, false);
     g->descriptor = nullptr;
     return nullptr;
   }
-  const quanqu_plugin_descriptor& d = *g->descriptor;
-  if (d.size < kDescriptorV1Size || !d.name || !d.version || !d.init || !d.start || !d.stop) {
+  if (!facts.complete) {
     reason = "the plugin descriptor is incomplete (size, name, version, init, start and stop are required)";
     return nullptr;
   }
-  if (m.name != d.name) {
-    reason = "the library calls itself '" + std::string(d.name) + "' but its manifest says '" + m.name + "'";
+  if (m.name != facts.name) {
+    reason = "the library calls itself '" + facts.name + "' but its manifest says '" + m.name + "'";
     return nullptr;
   }
-  if (m.version != d.version) {
-    reason = "the library has version " + std::string(d.version) + " but its manifest says " + m.version;
+  if (m.version != facts.version) {
+    reason = "the library has version " + facts.version + " but its manifest says " + m.version;
     return nullptr;
   }
   if (!(built == m.sdk_abi)) {
@@ -899,7 +1351,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     return nullptr;
   }
   g->abi = built;
-  g->version = d.version;
+  g->version = facts.version;
 
   quanqu_host& t = g->table;
   t.size = sizeof(quanqu_host);
@@ -938,7 +1390,29 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
                                     : " could not run: the plugin call pool is full");
   };
   auto init = std::make_shared<Boot>();
-  auto outcome = run_call(slot, m.name, [g, init] {
+  // A runner answers init and start with the status, the plugin's message and what it threw.
+  auto remote_boot = [](Generation& gen, wire::Kind kind, Boot& boot) {
+    auto reply = gen.runner->call(kind, "");
+    if (!reply) {
+      boot.reason = std::string(kind == wire::Kind::init ? "init" : "start") + " crashed the runner";
+      if (auto exit = gen.runner->exit_info(); exit && exit->signal) boot.reason += " (" + signal_name(exit->signal) + ")";
+      return;
+    }
+    wire::Reader r(*reply);
+    boot.status = r.i32();
+    std::string message = r.str(), thrown = r.str();
+    if (r.failed()) boot.reason = "the runner sent a malformed reply";
+    else if (!thrown.empty())
+      boot.reason = std::string(kind == wire::Kind::init ? "init" : "start") + " threw: " + thrown;
+    else if (boot.status != QUANQU_OK)
+      std::snprintf(boot.err, sizeof boot.err, "%s", message.c_str());
+  };
+  auto outcome = run_call(slot, m.name, [g, init, remote_boot] {
+    if (g->runner) {
+      remote_boot(*g, wire::Kind::init, *init);
+      if (init->reason.empty() && init->status == QUANQU_OK) g->initialised = true;
+      return;
+    }
     try {
       init->status = g->descriptor->init(&g->table, &g->instance, init->err, sizeof init->err);
       if (init->status == QUANQU_OK) g->initialised = true;
@@ -949,6 +1423,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     }
   });
   if (outcome != CallOutcome::done) {
+    if (g->runner) g->runner->kill("init deadline", true);
     reason = did_not_return("init", outcome);
     return nullptr;
   }
@@ -962,8 +1437,15 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   }
 
   auto start = std::make_shared<Boot>();
-  outcome = run_call(slot, m.name, [g, start] {
+  outcome = run_call(slot, m.name, [g, start, remote_boot] {
     g->starting = true;
+    if (g->runner) {
+      remote_boot(*g, wire::Kind::start, *start);
+      if (start->reason.empty() && start->status != QUANQU_OK)
+        start->reason = "start failed: " + message_from(start->err, start->status);
+      g->starting = false;
+      return;
+    }
     try {
       start->status = g->descriptor->start(g->instance, start->err, sizeof start->err);
       if (start->status != QUANQU_OK) start->reason = "start failed: " + message_from(start->err, start->status);
@@ -975,6 +1457,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     g->starting = false;
   });
   if (outcome != CallOutcome::done) {
+    if (g->runner) g->runner->kill("start deadline", true);
     reason = did_not_return("start", outcome);
     return nullptr;  // stop runs when start returns and the work lets go of the generation
   }
@@ -1040,6 +1523,12 @@ Result<PluginInfo> PluginHost::reload(const std::string& name) {
 
 void PluginHost::stop_all() {
   if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(restarts_mutex_);
+    restarts_.clear();
+  }
+  restarts_wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
   if (listening_) events_.unlisten(listener_);
   std::vector<std::shared_ptr<Generation>> running;
   {
@@ -1058,6 +1547,10 @@ void PluginHost::stop_all() {
     std::unique_lock lock(stops_mutex_);
     stops_done_.wait(lock, [this] { return stops_pending_ == 0; });
   }
+  // Host calls of runners that were stopped end soon (their replies go nowhere); they use this
+  // host, so it waits for them, a bounded while.
+  for (int i = 0; i < 500 && host_calls_running_.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 std::vector<PluginInfo> PluginHost::plugins() const {
@@ -1116,8 +1609,13 @@ struct RouteCall {
   PluginResponse response;
   char err[kErrCap] = {0};
   std::string failure;
+  bool crashed = false;
+  // Set once the call was handed to the runner: a deadline passed before that (in the queue) is no
+  // reason to kill the runner.
+  std::shared_ptr<std::atomic<bool>> sent = std::make_shared<std::atomic<bool>>(false);
 
   void run() {
+    if (g->runner) return run_remote();
     quanqu_response out{&response};
     try {
       quanqu_status status = route->fn(route->user, &in, &out, err, sizeof err);
@@ -1127,6 +1625,36 @@ struct RouteCall {
     } catch (...) {
       failure = "threw an unknown exception";
     }
+    if (failure.empty() && (response.status < 200 || response.status > 599))
+      failure = "replied with an invalid status " + std::to_string(response.status);
+  }
+
+  void run_remote() {
+    wire::Writer w;
+    w.u64(index_of(route->user))
+        .str(request.method)
+        .str(request.path)
+        .str(request.body)
+        .str(request.channel_id)
+        .str(request.request_id)
+        .str(request.customer_id)
+        .pairs(params)
+        .pairs(request.query)
+        .pairs(request.headers);
+    *sent = true;
+    auto reply = g->runner->call(wire::Kind::route, w.take());
+    if (!reply) {
+      crashed = true;
+      failure = kCrashed;
+      return;
+    }
+    wire::Reader r(*reply);
+    failure = r.str();
+    response.status = r.i32();
+    response.content_type = r.str();
+    response.body = r.str();
+    response.headers = r.pairs();
+    if (r.failed()) failure = "its runner sent a malformed reply";
     if (failure.empty() && (response.status < 200 || response.status > 599))
       failure = "replied with an invalid status " + std::to_string(response.status);
   }
@@ -1183,6 +1711,12 @@ void PluginHost::handle_async(const std::string& plugin, PluginRequest request, 
     return done(std::move(e));
   }
 
+  // Its runner died and is waiting for its restart: the call would never reach the plugin.
+  if (g->runner && !g->runner->alive())
+    return done(Error::make(ErrorKind::unavailable, "plugin_restarting",
+                            "plugin '" + g->plugin + "' is being restarted after its runner process ended; retry shortly",
+                            nlohmann::json{{"plugin", g->plugin}, {"retry_after", 1}}));
+
   auto call = std::make_shared<RouteCall>();
   for (std::size_t i = 0; i < segments.size(); ++i)
     if (!found->segments[i].empty() && found->segments[i].front() == '{')
@@ -1215,8 +1749,16 @@ void PluginHost::handle_async(const std::string& plugin, PluginRequest request, 
     std::string route = call->route->method + " /v1/plugins/" + plugin + call->route->pattern;
     if (outcome != CallOutcome::done) {
       if (outcome == CallOutcome::timed_out) slot->errors.fetch_add(1, std::memory_order_relaxed);
+      // A runner past its deadline is killed (and restarted): its call ends now, with no thread stuck.
+      if (outcome == CallOutcome::timed_out && call->g->runner && *call->sent) call->g->runner->kill("deadline");
       log_outcome(plugin, "route", outcome, timeout, {{"route", route}, {"request_id", call->request.request_id}});
       return done(call_error(plugin, outcome, timeout));
+    }
+    if (call->crashed) {
+      slot->errors.fetch_add(1, std::memory_order_relaxed);
+      log(LogLevel::error, "plugin route failed: the plugin crashed",
+          {{"plugin", plugin}, {"route", route}, {"request_id", call->request.request_id}});
+      return done(crash_error(plugin, call->g->runner.get(), "while handling " + route));
     }
     if (!call->failure.empty()) {
       slot->errors.fetch_add(1, std::memory_order_relaxed);
@@ -1274,6 +1816,10 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
     std::string operation, text, reply;
     char err[kErrCap] = {0};
     std::string failure;
+    bool crashed = false;
+    // Set once the call was handed to the runner: a deadline passed before that (in the queue) is no
+    // reason to kill the runner.
+    std::shared_ptr<std::atomic<bool>> sent = std::make_shared<std::atomic<bool>>(false);
   };
   auto call = std::make_shared<ProviderCall>();
   call->g = g;
@@ -1282,6 +1828,21 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
   call->text = input.dump();
   auto timeout = timeout_of(*slot);
   auto outcome = pool_->run(g->plugin, timeout, [call] {
+    if (const auto& runner = call->g->runner) {
+      wire::Writer w;
+      w.u64(index_of(call->provider.user)).str(call->operation).str(call->text);
+      *call->sent = true;
+      auto reply = runner->call(wire::Kind::provider, w.take());
+      if (!reply) {
+        call->crashed = true;
+        return;
+      }
+      wire::Reader r(*reply);
+      call->failure = r.str();
+      call->reply = r.str();
+      if (r.failed()) call->failure = "its runner sent a malformed reply";
+      return;
+    }
     auto sink = [](void* user, const char* data, std::size_t size) {
       static_cast<std::string*>(user)->assign(data, size);
     };
@@ -1297,8 +1858,17 @@ Result<nlohmann::json> PluginHost::invoke(const std::string& kind, const std::st
   });
   if (outcome != CallOutcome::done) {
     if (outcome == CallOutcome::timed_out) slot->errors.fetch_add(1, std::memory_order_relaxed);
+    if (outcome == CallOutcome::timed_out && g->runner && *call->sent) g->runner->kill("deadline");
     log_outcome(g->plugin, "provider", outcome, timeout, {{"provider", kind + "/" + name}, {"operation", operation}});
     Error e = call_error(g->plugin, outcome, timeout);
+    e.details["provider"] = name;
+    return e;
+  }
+  if (call->crashed) {
+    slot->errors.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::error, "plugin provider failed: the plugin crashed",
+        {{"plugin", g->plugin}, {"provider", kind + "/" + name}, {"operation", operation}});
+    Error e = crash_error(g->plugin, g->runner.get(), "in " + kind + " provider '" + name + "' (" + operation + ")");
     e.details["provider"] = name;
     return e;
   }
@@ -1387,12 +1957,29 @@ void PluginHost::deliver(const events::Event& event) {
         std::shared_ptr<Slot> running;
         char err[kErrCap] = {0};
         std::string failure;
+        // Set once the call was handed to the runner: a deadline passed before that (in the queue) is
+        // no reason to kill the runner.
+        std::shared_ptr<std::atomic<bool>> sent = std::make_shared<std::atomic<bool>>(false);
       };
       std::shared_ptr<Slot> running(t.slot, [](Slot* slot) { slot->event_running = false; });
       auto call = std::make_shared<EventCall>(EventCall{t.g, t.sub, copy, std::move(running), {0}, {}});
       auto timeout = timeout_of(*t.slot);
       auto outcome = pool_->run(plugin, timeout, [call] {
         const EventCopy& ev = *call->event;
+        if (const auto& runner = call->g->runner) {
+          wire::Writer w;
+          w.u64(index_of(call->sub.user)).str(ev.id).str(ev.type).i64(ev.occurred_at).str(ev.data);
+          *call->sent = true;
+          auto reply = runner->call(wire::Kind::event, w.take());
+          if (!reply) {
+            call->failure = kCrashed;
+            return;
+          }
+          wire::Reader r(*reply);
+          call->failure = r.str();
+          if (r.failed()) call->failure = "its runner sent a malformed reply";
+          return;
+        }
         quanqu_event e{sizeof(quanqu_event), str(ev.id), str(ev.type), ev.occurred_at, str(ev.data)};
         try {
           quanqu_status status = call->sub.fn(call->sub.user, &e, call->err, sizeof call->err);
@@ -1404,6 +1991,7 @@ void PluginHost::deliver(const events::Event& event) {
         }
       });
       if (outcome != CallOutcome::done) {
+        if (outcome == CallOutcome::timed_out && t.g->runner && *call->sent) t.g->runner->kill("deadline");
         log_outcome(plugin, "event", outcome, timeout, {{"event", event.type}, {"event_id", event.id}});
         failure = outcome == CallOutcome::timed_out ? "did not return within " + std::to_string(timeout.count()) + " ms"
                                                     : "could not run: the plugin call pool is full";

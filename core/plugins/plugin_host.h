@@ -7,6 +7,8 @@
 #include "common/result.h"
 #include "events/event_bus.h"
 #include "plugins/call_pool.h"
+#include "plugins/isolation/elastic_pool.h"
+#include "plugins/isolation/runner_process.h"
 #include "plugins/kv_store.h"
 #include "plugins/manifest.h"
 #include "storage/database.h"
@@ -26,6 +28,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,6 +48,22 @@ enum class PluginStatus {
   stopped,  // was loaded, stop() has run (server shutting down)
 };
 std::string_view to_string(PluginStatus status);
+
+// Where a plugin's code runs.
+enum class Isolation {
+  in_process,  // loaded into the server: the fastest calls; a crash of the plugin is a crash of the server
+  process,     // in its own quanqu-plugin-runner process: a crash answers 502 and the runner restarts
+};
+std::string_view to_string(Isolation isolation);
+std::optional<Isolation> isolation_from(std::string_view text);
+
+// A runner that ended without being asked to.
+struct CrashInfo {
+  std::string signal;  // "SIGSEGV", ..., empty when it exited by itself
+  int exit_code = -1;  // when it exited by itself
+  std::string reason;  // why the server ended it ("deadline"), empty when it died by itself
+  std::int64_t at = 0;  // ms since the epoch
+};
 
 // A route as the plugin registered it (pattern relative to /v1/plugins/<name>).
 struct PluginRouteInfo {
@@ -83,6 +102,23 @@ struct PluginInfo {
   std::uint64_t timeouts = 0;                       // calls that reached their deadline (timed out or abandoned)
   std::uint64_t busy = 0;         // calls refused because the pool or this plugin's share of it was full
   std::uint64_t stuck_calls = 0;  // abandoned calls still running now
+  Isolation isolation = Isolation::process;  // how it runs (or will run when it next loads)
+  std::optional<Isolation> isolation_override;  // the merchant's choice (set_isolation), if any
+  std::optional<std::int64_t> runner_pid;    // process isolation: the running runner's pid
+  std::uint64_t crashes = 0;                 // runners that died without being asked to
+  std::uint64_t restarts = 0;                // runners started again after a crash
+  std::optional<CrashInfo> last_crash;
+};
+
+// How plugins are isolated: process isolation unless the plugin is trusted (or the merchant chose
+// otherwise for it, see PluginHost::set_isolation).
+struct IsolationOptions {
+  Isolation default_isolation = Isolation::process;
+  std::vector<std::string> trusted;         // plugins that run in process by default
+  std::filesystem::path runner;             // the quanqu-plugin-runner executable
+  RunnerLimits limits;                      // for every runner
+  std::chrono::milliseconds restart_backoff_min{250};
+  std::chrono::milliseconds restart_backoff_max{30000};
 };
 
 // How plugin calls run: on a CallPool with these options, each with a deadline.
@@ -160,6 +196,21 @@ class PluginHost final : public Providers {
   void set_services(HostServices services);
   // Replaces the call pool (and its options): call before load_directory(), never after.
   void set_call_options(CallOptions options);
+  // Call before load_directory(), never after.
+  void set_isolation_options(IsolationOptions options);
+
+  // Process isolation: every call of a plugin (init, start, stop, routes, providers, events) goes
+  // to its runner process over a socket, and each host function the plugin calls comes back the
+  // same way; the plugin sees the same C ABI. A runner that dies (a crash, or killed at a call's
+  // deadline) fails the calls in flight with `plugin_error` (details {"plugin", "reason":
+  // "plugin_crashed", "signal"}), is counted (PluginInfo::crashes, last_crash) and started again
+  // after an exponential back-off; meanwhile the plugin's calls fail the same way.
+
+  // Sets (or clears, back to the default of the server's options) how the plugin runs, stored
+  // in the database (plugin_settings), and reloads it in that mode. not_found
+  // `plugin.not_found`; unprocessable `plugin.reload_failed` when it cannot start that way (the
+  // setting is then not changed).
+  Result<PluginInfo> set_isolation(const std::string& name, std::optional<Isolation> isolation);
 
   // Every call into a plugin (init, start, stop, route handlers, providers, event handlers) runs
   // on the host's CallPool with the plugin's deadline: its timeout override, else
@@ -233,6 +284,7 @@ class PluginHost final : public Providers {
   KvStore& kv() { return kv_; }
 
   struct Generation;  // one loaded copy of a plugin's library (plugin_host.cpp)
+  struct RunnerLink;  // what a runner's frames are served for (plugin_host.cpp)
   struct Slot;        // one plugin by name, across its generations
 
  private:
@@ -251,7 +303,21 @@ class PluginHost final : public Providers {
   void log_outcome(const std::string& plugin, const char* call, CallOutcome outcome, std::chrono::milliseconds timeout,
                    nlohmann::json fields) const;
   void stop_generation(std::unique_ptr<Generation> g);
-  std::vector<std::pair<std::string, std::int64_t>> load_settings();  // (plugin, timeout_ms) overrides
+  struct Setting {
+    std::string plugin;
+    std::int64_t timeout_ms = 0;  // 0: none
+    std::string isolation;        // empty: none
+  };
+  std::vector<Setting> load_settings();
+  Isolation isolation_of(const std::string& plugin, const std::string& chosen) const;
+  // Process isolation: the runner's host calls and log lines, and its end.
+  void serve_runner_frame(const std::shared_ptr<RunnerLink>& link, wire::Frame frame);
+  void runner_ended(const std::shared_ptr<RunnerLink>& link, const RunnerExit& exit);
+  void supervise();  // the restart thread
+  // Queues a restart of the slot after the next back-off of its series (a new series when
+  // `fresh_series`); returns the delay.
+  std::chrono::milliseconds schedule_restart(Slot& slot, const Generation* crashed, bool fresh_series);
+  void restart(Slot& slot, const Generation* crashed);
 
   storage::Database& db_;
   const Clock& clock_;
@@ -264,6 +330,19 @@ class PluginHost final : public Providers {
   mutable std::shared_mutex mutex_;  // guards slots_ and each slot's current generation
   std::vector<std::unique_ptr<Slot>> slots_;
   CallOptions call_options_;
+  IsolationOptions isolation_;
+  std::unique_ptr<ElasticPool> host_calls_;  // runners' host calls run here
+  std::atomic<int> host_calls_running_{0};
+  // Restarts due after crashes: (when, slot, the generation that crashed).
+  struct Restart {
+    std::chrono::steady_clock::time_point due;
+    Slot* slot;
+    const Generation* crashed;
+  };
+  std::mutex restarts_mutex_;
+  std::condition_variable restarts_wake_;
+  std::vector<Restart> restarts_;
+  std::thread supervisor_;
   // stop() calls queued or running on the pool (each ends by its deadline); stop_all() waits for them.
   std::mutex stops_mutex_;
   std::condition_variable stops_done_;

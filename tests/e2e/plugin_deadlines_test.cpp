@@ -81,7 +81,10 @@ class PluginDeadlinesTest : public E2ETest {
   }
   std::vector<std::string> extra_args() const override {
     auto args = plugins_dir_.args();
-    args.insert(args.end(), {"--threads", "2", "--plugin-threads", "4", "--shutdown-grace-ms", "2000"});
+    // In process: these are the rules for calls that cannot be killed (plugin_isolation_test.cpp
+    // covers a runner past its deadline).
+    args.insert(args.end(), {"--threads", "2", "--plugin-threads", "4", "--shutdown-grace-ms", "2000",
+                             "--plugin-isolation", "in_process"});
     auto more = more_args();
     args.insert(args.end(), more.begin(), more.end());
     return args;

@@ -615,9 +615,13 @@ TEST_F(PluginRuntimeReloadTest, AReloadUnderLoadSwitchesVersionsWithoutAFailedRe
   EXPECT_EQ(v1 + v2_replies, total() - non_200) << "a 200 reply named neither version";
 
   // Nothing leaks: once the last request on it has returned, the old build is unloaded, so the
-  // server maps exactly one copy of the plugin's library (each generation loads its own copy).
+  // process that loads the plugin (the server, or its runner process under process isolation)
+  // maps exactly one copy of the plugin's library (each generation loads its own copy).
   auto mapped_copies = [&] {
-    std::ifstream maps("/proc/" + std::to_string(server().pid()) + "/maps");
+    json now = admin().get("/v1/admin/plugins/versioned").json();
+    long long pid = now["runner_pid"].is_number() ? now["runner_pid"].get<long long>()
+                                                  : static_cast<long long>(server().pid());
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
     std::set<std::string> copies;
     for (std::string line; std::getline(maps, line);) {
       auto at = line.find("/versioned-");

@@ -45,8 +45,9 @@ const std::map<std::string, fs::path>& fixtures() {
   return all;
 }
 
-// A temporary directory with a SQLite database file and an empty plugins directory.
-class PluginHostTest : public ::testing::Test {
+// A temporary directory with a SQLite database file and an empty plugins directory. Every test
+// runs twice: with the plugins loaded in process, and in their own runner processes.
+class PluginHostTest : public ::testing::TestWithParam<plugins::Isolation> {
  protected:
   void SetUp() override {
     std::string templ = (fs::temp_directory_path() / "quanqu-plugins-XXXXXX").string();
@@ -79,11 +80,16 @@ class PluginHostTest : public ::testing::Test {
   std::unique_ptr<PluginHost> make_host(storage::Database& db) {
     // The outbox of the first database a host is made on (the relay is not started: no deliveries).
     if (!events_) events_ = std::make_unique<events::EventBus>(db, clock_);
-    return std::make_unique<PluginHost>(db, clock_, *events_,
-                                        [this](plugins::LogLevel level, std::string_view msg, const json& f) {
-                                          std::lock_guard lock(log_mutex_);
-                                          log_.push_back(std::string(msg) + " " + f.dump());
-                                        });
+    auto host = std::make_unique<PluginHost>(db, clock_, *events_,
+                                             [this](plugins::LogLevel level, std::string_view msg, const json& f) {
+                                               std::lock_guard lock(log_mutex_);
+                                               log_.push_back(std::string(msg) + " " + f.dump());
+                                             });
+    plugins::IsolationOptions isolation;
+    isolation.default_isolation = GetParam();
+    isolation.runner = QUANQU_PLUGIN_RUNNER;
+    host->set_isolation_options(isolation);
+    return host;
   }
 
   static const plugins::PluginInfo* find(const std::vector<plugins::PluginInfo>& all, const std::string& name) {
@@ -148,7 +154,7 @@ TEST(PluginManifest, AbiRule) {
   EXPECT_FALSE(plugins::abi_compatible({0, 9}, {1, 0}));
 }
 
-TEST_F(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
+TEST_P(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   for (const auto& [name, _] : fixtures()) install(name);
   auto db = open_db();
   auto host = make_host(*db);
@@ -197,7 +203,7 @@ TEST_F(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   EXPECT_EQ(failures, 5u);
 }
 
-TEST_F(PluginHostTest, ChecksTheAbiCompiledIntoTheLibraryEvenWhenTheManifestClaimsOtherwise) {
+TEST_P(PluginHostTest, ChecksTheAbiCompiledIntoTheLibraryEvenWhenTheManifestClaimsOtherwise) {
   install("wrong-major");
   install("newer-minor");
   for (const char* name : {"wrong-major", "newer-minor"})
@@ -218,7 +224,7 @@ TEST_F(PluginHostTest, ChecksTheAbiCompiledIntoTheLibraryEvenWhenTheManifestClai
       << minor->reason;
 }
 
-TEST_F(PluginHostTest, MissingLibraryInvalidManifestAndMissingDirectoryAreNotFatal) {
+TEST_P(PluginHostTest, MissingLibraryInvalidManifestAndMissingDirectoryAreNotFatal) {
   fs::create_directories(plugins_dir_ / "ghost");
   write(plugins_dir_ / "ghost" / "plugin.json", {{"name", "ghost"}, {"version", "1"}, {"sdk_abi", "1.0"}});
   fs::create_directories(plugins_dir_ / "broken");
@@ -237,7 +243,7 @@ TEST_F(PluginHostTest, MissingLibraryInvalidManifestAndMissingDirectoryAreNotFat
   EXPECT_TRUE(none->plugins().empty());
 }
 
-TEST_F(PluginHostTest, FindsAManifestBesideItsLibraryAndRefusesADuplicateName) {
+TEST_P(PluginHostTest, FindsAManifestBesideItsLibraryAndRefusesADuplicateName) {
   install("good");
   fs::copy_file(fixtures().at("good"), plugins_dir_ / "good.so");
   write(plugins_dir_ / "zz-good.json",
@@ -253,7 +259,7 @@ TEST_F(PluginHostTest, FindsAManifestBesideItsLibraryAndRefusesADuplicateName) {
   EXPECT_NE(all[1].reason.find("another plugin named 'good'"), std::string::npos) << all[1].reason;
 }
 
-TEST_F(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
+TEST_P(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
   install("good");
   auto db = open_db();
   auto host = make_host(*db);
@@ -304,7 +310,7 @@ TEST_F(PluginHostTest, RoutesReceiveTheRequestAndUseTheirKeyValueStore) {
   EXPECT_EQ(echo->headers[0], (std::pair<std::string, std::string>{"X-Tag", "t1"}));
 }
 
-TEST_F(PluginHostTest, KeyValueStatePersistsAcrossHostRestartsOnTheSameDatabaseFile) {
+TEST_P(PluginHostTest, KeyValueStatePersistsAcrossHostRestartsOnTheSameDatabaseFile) {
   install("good");
   {
     auto db = open_db();
@@ -327,7 +333,7 @@ TEST_F(PluginHostTest, KeyValueStatePersistsAcrossHostRestartsOnTheSameDatabaseF
   EXPECT_EQ(json::parse(hello->body)["hits"], 2);
 }
 
-TEST_F(PluginHostTest, AThrowingRouteIsAPluginErrorNamingThePluginAndIsCounted) {
+TEST_P(PluginHostTest, AThrowingRouteIsAPluginErrorNamingThePluginAndIsCounted) {
   install("thrower");
   install("good");
   auto db = open_db();
@@ -352,7 +358,7 @@ TEST_F(PluginHostTest, AThrowingRouteIsAPluginErrorNamingThePluginAndIsCounted) 
   EXPECT_EQ(find(host->plugins(), "thrower")->errors, 2u);
 }
 
-TEST_F(PluginHostTest, StoppedPluginsAreNotCalled) {
+TEST_P(PluginHostTest, StoppedPluginsAreNotCalled) {
   install("good");
   auto db = open_db();
   auto host = make_host(*db);
@@ -365,7 +371,7 @@ TEST_F(PluginHostTest, StoppedPluginsAreNotCalled) {
   host->stop_all();  // idempotent
 }
 
-TEST_F(PluginHostTest, KeyValueStoreRejectsBadKeysAndValues) {
+TEST_P(PluginHostTest, KeyValueStoreRejectsBadKeysAndValues) {
   auto db = open_db();
   plugins::KvStore kv(*db, clock_);
   EXPECT_EQ(kv.put("p", "", "v").error().code, "plugin.kv_invalid");
@@ -380,6 +386,10 @@ TEST_F(PluginHostTest, KeyValueStoreRejectsBadKeysAndValues) {
   ASSERT_TRUE(kv.remove("p", "k").ok());  // absent is fine
   EXPECT_FALSE(kv.get("p", "k")->has_value());
 }
+
+INSTANTIATE_TEST_SUITE_P(Isolation, PluginHostTest,
+                         ::testing::Values(plugins::Isolation::in_process, plugins::Isolation::process),
+                         [](const auto& info) { return std::string(plugins::to_string(info.param)); });
 
 TEST(PluginMetrics, LabeledFamilyRendersOneSamplePerLabelValue) {
   http::Metrics metrics;
