@@ -272,6 +272,7 @@ cat "$BENCH/lua/add_to_cart.lua" "$BENCH/lua/report.lua" >"$LUA_CART"
 # A scenario is registered with its description and a function `wrk_NAME OUT DURATION` that
 # prepares fresh state if it needs any and calls run_wrk. SERVER_OF says whose process it loads.
 NAMES=()
+BENCH_ADMIN=""  # the admin key quanqu is started with
 declare -A DESC METHOD PATH_OF SERVER_OF FAILED
 # BENCH_ONLY (space-separated names) keeps only those scenarios; the ceiling is always measured.
 ONLY=" ${BENCH_ONLY:-} "
@@ -337,7 +338,7 @@ curl_anon() {
 plugin_isolation() {
   local code
   code=$(curl -sS --max-time 10 -o "$TMP/curl.body" -w '%{http_code}' -X PATCH \
-    -H "Authorization: Bearer $admin_key" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $BENCH_ADMIN" -H 'Content-Type: application/json' \
     -d "{\"isolation\": \"$1\"}" "http://$HOST:$QUANQU_PORT/v1/admin/plugins/bench-ping" 2>"$TMP/curl.err") || code=000
   if [[ $code != 200 ]] || [[ $(jq -r .isolation "$TMP/curl.body" 2>/dev/null) != "$1" ]]; then
     issue "bench-ping could not be moved to isolation $1: $code $(cat "$TMP/curl.body" "$TMP/curl.err" | cut -c1-300)"
@@ -385,6 +386,7 @@ make_carts() {
 setup_quanqu() {
   local admin_key started_at keys reply code handle n min_avail
   admin_key="sk_bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  BENCH_ADMIN=$admin_key  # for plugin_isolation, which runs later
   DB_URL="sqlite:$TMP/bench.db"
   log "starting quanqu ($SERVER_THREADS threads, demo data, $DB_URL)"
   started_at=$(date +%s%N)

@@ -6,6 +6,7 @@
 #include "routes/json_body.h"
 #include "routes/rate_limits.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace quanqu::api {
@@ -190,6 +191,39 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
 
   router.add("PATCH", "/v1/admin/plugins/{name}",
              admin_route(services, [&host](http::Request& r) { return patch_plugin(host, r); }));
+
+  // A plugin dropped into the plugins directory of a running server.
+  router.add("POST", "/v1/admin/plugins/discover",
+             admin_route(services, [&host](http::Request&) -> Result<http::Response> {
+               QQ_ASSIGN_OR_RETURN(auto found, host.discover());
+               json items = json::array();
+               for (const auto& p : found) items.push_back(plugin_json(p));
+               return json_reply(200, {{"items", items}, {"next_cursor", nullptr}, {"sdk_abi", plugins::host_abi().text()}});
+             }));
+
+  // Unloads a plugin no channel uses (as its channel plugin, a provider it registered, or a config).
+  router.add("DELETE", "/v1/admin/plugins/{name}",
+             admin_route(services, [&services, &host](http::Request& r) -> Result<http::Response> {
+               const std::string name = r.param("name");
+               auto p = host.plugin(name);
+               if (!p) return Error::not_found("plugin.not_found", "no plugin named '" + name + "'");
+               QQ_ASSIGN_OR_RETURN(auto channels, services.channels.list());
+               json users = json::array();
+               for (const auto& c : channels) {
+                 bool uses = (c.plugin && *c.plugin == name) || c.configs.contains(name);
+                 for (const auto& provider : p->providers)
+                   for (const auto* offered : {&c.payment_providers, &c.fulfilment_providers})
+                     uses = uses || std::find(offered->begin(), offered->end(), provider.name) != offered->end();
+                 if (uses) users.push_back(c.code);
+               }
+               if (!users.empty())
+                 return Error::conflict("plugin.in_use",
+                                        "plugin '" + name + "' is used by " + std::to_string(users.size()) +
+                                            " channel(s); take it off them first",
+                                        {{"plugin", name}, {"channels", users}});
+               QQ_TRY(host.unload(name));
+               return http::Response::no_content();
+             }));
 
   router.add("POST", "/v1/admin/plugins/{name}/reload",
              admin_route(services, [&host](http::Request& r) -> Result<http::Response> {

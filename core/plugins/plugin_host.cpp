@@ -143,6 +143,7 @@ struct PluginHost::Generation {
 
 struct PluginHost::Slot {
   PluginInfo info;                      // guarded by the host's mutex_
+  bool removed = false;                 // unloaded: no longer listed nor found by name (under mutex_)
   std::shared_ptr<Generation> current;  // likewise; null when failed or stopped
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> event_errors{0};
@@ -881,7 +882,7 @@ Result<PluginInfo> PluginHost::set_isolation(const std::string& name, std::optio
   {
     std::shared_lock lock(mutex_);
     for (const auto& s : slots_)
-      if (s->info.name == name) slot = s.get();
+      if (!s->removed && s->info.name == name) slot = s.get();
   }
   if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
   std::string chosen = isolation ? std::string(to_string(*isolation)) : std::string();
@@ -1031,7 +1032,7 @@ Result<PluginInfo> PluginHost::set_timeout(const std::string& name, std::optiona
   {
     std::shared_lock lock(mutex_);
     for (const auto& s : slots_)
-      if (s->info.name == name) slot = s.get();
+      if (!s->removed && s->info.name == name) slot = s.get();
   }
   if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
   if (timeout_ms && (*timeout_ms < 1 || *timeout_ms > kMaxTimeoutMs))
@@ -1097,11 +1098,80 @@ void PluginHost::publish_info(Slot& slot, const Generation& g) {
 void PluginHost::load_directory(const std::filesystem::path& dir) {
   if (!listening_.exchange(true)) listener_ = events_.listen([this](const events::Event& e) { deliver(e); });
   if (!supervisor_.joinable()) supervisor_ = std::thread([this] { supervise(); });
+  std::lock_guard discovering(discover_mutex_);
+  plugins_dir_ = dir;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     log(LogLevel::info, "no plugins directory; no plugins loaded", {{"plugins_dir", dir.string()}});
     return;
   }
+  std::size_t found = 0;
+  auto started = load_manifests(dir, false, &found);
+  log(LogLevel::info, "plugins loaded",
+      {{"plugins_dir", dir.string()},
+       {"loaded", started.size()},
+       {"failed", found - started.size()},
+       {"sdk_abi", host_abi().text()}});
+  for (const auto& name : started)
+    if (services_.started) services_.started(name);
+}
+
+Result<std::vector<PluginInfo>> PluginHost::discover() {
+  if (stopped_) return Error::unprocessable("plugin.discover_failed", "the server is stopping");
+  std::vector<std::string> started;
+  std::vector<std::filesystem::path> manifests;
+  {
+    std::lock_guard discovering(discover_mutex_);
+    std::error_code ec;
+    if (plugins_dir_.empty() || !std::filesystem::is_directory(plugins_dir_, ec))
+      return std::vector<PluginInfo>{};
+    std::size_t before = 0;
+    {
+      std::shared_lock lock(mutex_);
+      before = slots_.size();
+    }
+    std::size_t found = 0;
+    started = load_manifests(plugins_dir_, true, &found);
+    std::shared_lock lock(mutex_);
+    for (std::size_t i = before; i < slots_.size(); ++i) manifests.push_back(slots_[i]->info.manifest);
+    log(LogLevel::info, "plugins discovered",
+        {{"plugins_dir", plugins_dir_.string()}, {"loaded", started.size()}, {"failed", found - started.size()}});
+  }
+  for (const auto& name : started)
+    if (services_.started) services_.started(name);
+  std::vector<PluginInfo> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& s : slots_)
+    if (!s->removed && std::find(manifests.begin(), manifests.end(), s->info.manifest) != manifests.end())
+      out.push_back(snapshot(*s, call_options_.default_timeout, *pool_));
+  return out;
+}
+
+Result<Ok> PluginHost::unload(const std::string& name) {
+  Slot* slot = nullptr;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& s : slots_)
+      if (!s->removed && s->info.name == name) slot = s.get();
+  }
+  if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
+  std::shared_ptr<Generation> old;
+  {
+    std::lock_guard reload_lock(slot->reload_mutex);
+    std::unique_lock lock(mutex_);
+    if (slot->removed) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
+    old = std::move(slot->current);
+    slot->removed = true;
+    slot->info.status = PluginStatus::stopped;
+  }
+  old.reset();  // its stop() runs, and its library or runner goes, once its last call returns
+  log(LogLevel::info, "plugin unloaded", {{"plugin", name}});
+  return Ok{};
+}
+
+std::vector<std::string> PluginHost::load_manifests(const std::filesystem::path& dir, bool only_new,
+                                                    std::size_t* found_count) {
+  std::error_code ec;
   // (manifest, fallback name), sorted by path so the load order is stable.
   std::vector<std::pair<std::filesystem::path, std::string>> found;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -1119,6 +1189,15 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
     log(LogLevel::error, "cannot list the plugins directory",
         {{"plugins_dir", dir.string()}, {"detail", ec.message()}});
   std::sort(found.begin(), found.end());
+  if (only_new) {
+    std::shared_lock lock(mutex_);
+    std::erase_if(found, [&](const auto& entry) {
+      for (const auto& s : slots_)
+        if (!s->removed && s->info.manifest == entry.first) return true;
+      return false;
+    });
+  }
+  *found_count = found.size();
   auto settings = load_settings();
   std::vector<std::string> started;
   for (const auto& [manifest_path, fallback] : found) {
@@ -1140,7 +1219,9 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
       {
         std::unique_lock lock(mutex_);
         for (const auto& other : slots_)
-          if (other.get() != &s && other->info.name == manifest->name && !other->info.version.empty()) duplicate = true;
+          if (other.get() != &s && !other->removed && other->info.name == manifest->name &&
+              !other->info.version.empty())
+            duplicate = true;
         s.info.name = manifest->name;
         s.info.version = manifest->version;
         s.info.description = manifest->description;
@@ -1183,14 +1264,7 @@ void PluginHost::load_directory(const std::filesystem::path& dir) {
       fail(s, std::string("internal error while loading: ") + e.what());
     }
   }
-  std::size_t loaded = started.size();
-  log(LogLevel::info, "plugins loaded",
-      {{"plugins_dir", dir.string()},
-       {"loaded", loaded},
-       {"failed", found.size() - loaded},
-       {"sdk_abi", host_abi().text()}});
-  for (const auto& name : started)
-    if (services_.started) services_.started(name);
+  return started;
 }
 
 std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manifest& m, std::string& reason) {
@@ -1478,7 +1552,7 @@ Result<PluginInfo> PluginHost::reload(const std::string& name) {
   {
     std::shared_lock lock(mutex_);
     for (const auto& s : slots_)
-      if (s->info.name == name) slot = s.get();
+      if (!s->removed && s->info.name == name) slot = s.get();
   }
   if (!slot) return Error::not_found("plugin.not_found", "no plugin named '" + name + "' was discovered");
   if (stopped_) return Error::unprocessable("plugin.reload_failed", "the server is stopping");
@@ -1557,14 +1631,15 @@ std::vector<PluginInfo> PluginHost::plugins() const {
   std::shared_lock lock(mutex_);
   std::vector<PluginInfo> out;
   out.reserve(slots_.size());
-  for (const auto& s : slots_) out.push_back(snapshot(*s, call_options_.default_timeout, *pool_));
+  for (const auto& s : slots_)
+    if (!s->removed) out.push_back(snapshot(*s, call_options_.default_timeout, *pool_));
   return out;
 }
 
 std::optional<PluginInfo> PluginHost::plugin(const std::string& name) const {
   std::shared_lock lock(mutex_);
   for (const auto& s : slots_)
-    if (s->info.name == name) return snapshot(*s, call_options_.default_timeout, *pool_);
+    if (!s->removed && s->info.name == name) return snapshot(*s, call_options_.default_timeout, *pool_);
   return std::nullopt;
 }
 
@@ -1572,7 +1647,7 @@ std::vector<std::pair<std::string, std::uint64_t>> PluginHost::error_counts() co
   std::shared_lock lock(mutex_);
   std::vector<std::pair<std::string, std::uint64_t>> out;
   for (const auto& s : slots_)
-    if (s->info.status != PluginStatus::failed || s->errors.load() > 0)
+    if (!s->removed && (s->info.status != PluginStatus::failed || s->errors.load() > 0))
       out.emplace_back(s->info.name, s->errors.load(std::memory_order_relaxed));
   return out;
 }
@@ -1589,7 +1664,7 @@ std::vector<ProviderInfo> PluginHost::providers() const {
 std::shared_ptr<Generation> PluginHost::current(const std::string& name, Slot** slot) const {
   std::shared_lock lock(mutex_);
   for (const auto& s : slots_)
-    if (s->info.name == name) {
+    if (!s->removed && s->info.name == name) {
       if (slot) *slot = s.get();
       return s->current;
     }

@@ -244,6 +244,18 @@ class PluginHost final : public Providers {
   // but the entry symbol); resolve quanqu_plugin_entry_v1; init; start.
   void load_directory(const std::filesystem::path& dir);
 
+  // Scans the directory given to load_directory() again and loads the manifests it did not hold
+  // before (a plugin added to a running server), as load_directory() does. Returns what was
+  // found: each new plugin, loaded or failed (its reason says why). Unprocessable
+  // `plugin.discover_failed` once the host is stopping.
+  Result<std::vector<PluginInfo>> discover();
+
+  // Unloads a plugin: its routes, subscriptions and providers go at once, its stop() runs and its
+  // library (or runner) goes once its last call returns, and it is no longer listed, so that a
+  // later discover() may load it (or another build of it) again. Whether a channel still uses it
+  // is the caller's to check. not_found `plugin.not_found` for an unknown name.
+  Result<Ok> unload(const std::string& name);
+
   // Loads the plugin's library again from its directory (a new build) beside the running one,
   // starts it, and switches new calls to it. On failure the running generation keeps serving and
   // the error (not_found `plugin.not_found`, unprocessable `plugin.reload_failed` with the reason)
@@ -325,6 +337,9 @@ class PluginHost final : public Providers {
   LogSink log_;
   HostServices services_;
   KvStore kv_;
+  std::filesystem::path plugins_dir_;  // what load_directory() scanned, for discover()
+  std::mutex discover_mutex_;          // one scan at a time
+  std::vector<std::string> load_manifests(const std::filesystem::path& dir, bool only_new, std::size_t* found_count);
   std::filesystem::path shadow_dir_;  // private copies of the libraries, so a file can be replaced safely
   std::atomic<std::uint64_t> shadow_counter_{0};
   mutable std::shared_mutex mutex_;  // guards slots_ and each slot's current generation

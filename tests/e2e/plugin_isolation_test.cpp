@@ -267,3 +267,63 @@ TEST_F(TrustedPluginTest, ATrustedPluginRunsInProcess) {
 }
 
 }  // namespace
+
+// A server started with one plugin; others are dropped into its plugins directory while it runs.
+class PluginLifecycleTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    plugins_dir_.add(fs::path(QUANQU_FIXTURE_GOOD).parent_path(), "good");
+    E2ETest::SetUp();
+  }
+  std::vector<std::string> extra_args() const override { return plugins_dir_.args(); }
+  std::vector<std::string> names(const json& page) {
+    std::vector<std::string> out;
+    for (const auto& p : page["items"]) out.push_back(p.value("name", ""));
+    return out;
+  }
+  PluginsDir plugins_dir_;
+};
+
+TEST_F(PluginLifecycleTest, DiscoverLoadsANewPluginAndDeleteUnloadsOneNoChannelUses) {
+  EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/crasher/ok"), 404, "route_not_found"));
+  // Nothing new yet.
+  auto none = admin().post("/v1/admin/plugins/discover", json::object());
+  ASSERT_EQ(none.status, 200u) << none.body;
+  EXPECT_TRUE(none.json()["items"].empty()) << none.body;
+
+  plugins_dir_.add(fs::path(QUANQU_FIXTURE_CRASHER).parent_path(), "crasher");
+  plugins_dir_.add(fs::path(QUANQU_FIXTURE_RECORDER).parent_path(), "recorder");
+  auto found = admin().post("/v1/admin/plugins/discover", json::object());
+  ASSERT_EQ(found.status, 200u) << found.body;
+  EXPECT_EQ(names(found.json()), (std::vector<std::string>{"crasher", "recorder"})) << found.body;
+  for (const auto& p : found.json()["items"]) EXPECT_EQ(p.value("status", ""), "loaded") << p.dump();
+  EXPECT_EQ(anonymous().get("/v1/plugins/crasher/ok").status, 200u);
+  EXPECT_EQ(names(admin().get("/v1/admin/plugins").json()), (std::vector<std::string>{"good", "crasher", "recorder"}));
+  // A second scan finds nothing new: the loaded ones are not loaded twice.
+  EXPECT_TRUE(admin().post("/v1/admin/plugins/discover", json::object()).json()["items"].empty());
+
+  // A plugin a channel uses stays.
+  auto channel = admin().post("/v1/admin/channels", {{"code", "live"},
+                                                     {"type", "social"},
+                                                     {"currency", "CNY"},
+                                                     {"plugin", "recorder"},
+                                                     {"config", {{"greeting", "hi"}}}});
+  ASSERT_EQ(channel.status, 201u) << channel.body;
+  auto in_use = admin().del("/v1/admin/plugins/recorder");
+  ASSERT_TRUE(IsProblem(in_use, 409, "plugin.in_use")) << in_use.body;
+  EXPECT_EQ(in_use.json()["details"]["channels"], json::array({"live"})) << in_use.body;
+  EXPECT_EQ(admin().get("/v1/admin/plugins/recorder").status, 200u);
+
+  // One no channel uses goes: its routes at once, and it is no longer listed.
+  auto gone = admin().del("/v1/admin/plugins/crasher");
+  ASSERT_EQ(gone.status, 204u) << gone.body;
+  EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/crasher/ok"), 404, "route_not_found"));
+  EXPECT_TRUE(IsProblem(admin().get("/v1/admin/plugins/crasher"), 404, "plugin.not_found"));
+  EXPECT_TRUE(IsProblem(admin().del("/v1/admin/plugins/crasher"), 404, "plugin.not_found"));
+  EXPECT_EQ(names(admin().get("/v1/admin/plugins").json()), (std::vector<std::string>{"good", "recorder"}));
+
+  // Still in the directory: the next scan loads it again, in a new runner.
+  auto again = admin().post("/v1/admin/plugins/discover", json::object());
+  EXPECT_EQ(names(again.json()), (std::vector<std::string>{"crasher"})) << again.body;
+  EXPECT_EQ(anonymous().get("/v1/plugins/crasher/ok").status, 200u);
+}
