@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -125,6 +126,21 @@ TEST_F(PluginIsolationTest, APluginRunsInItsOwnProcessUnlessTrusted) {
   EXPECT_NE(pid, static_cast<long long>(server().pid()));
   EXPECT_EQ(p.value("crashes", -1), 0);
   EXPECT_TRUE(p["last_crash"].is_null());
+}
+
+// The runner does not inherit the server's own settings, secrets among them.
+TEST_F(PluginIsolationTest, TheRunnerGetsNoneOfTheServersQuanquEnvironment) {
+  auto read_environ = [](long long pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::vector<std::string> out;
+    for (std::string entry; std::getline(in, entry, '\0');) out.push_back(entry);
+    return out;
+  };
+  json p = plugin();
+  ASSERT_TRUE(p["runner_pid"].is_number()) << p.dump();
+  auto runner = read_environ(p["runner_pid"].get<long long>());
+  ASSERT_FALSE(runner.empty());
+  for (const auto& entry : runner) EXPECT_NE(entry.rfind("QUANQU_", 0), 0u) << entry.substr(0, entry.find('='));
 }
 
 TEST_F(PluginIsolationTest, ASegfaultAnswers502PluginCrashedAndTheCoreKeepsServing) {

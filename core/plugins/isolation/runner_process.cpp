@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -100,6 +101,17 @@ std::shared_ptr<RunnerProcess> RunnerProcess::spawn(const std::filesystem::path&
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The server's environment without its own settings (QUANQU_ADMIN_KEY, QUANQU_DATABASE_URL, ...)
+  // and the PostgreSQL client's: a plugin must not read the server's secrets from getenv().
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    if (entry.starts_with("QUANQU_") || entry.starts_with("PGPASSWORD=") || entry.starts_with("PGPASSFILE=") ||
+        entry.starts_with("DATABASE_URL="))
+      continue;
+    envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -115,7 +127,7 @@ std::shared_ptr<RunnerProcess> RunnerProcess::spawn(const std::filesystem::path&
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
+  int rc = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(child);
