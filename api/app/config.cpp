@@ -1,5 +1,6 @@
 // Boost.ProgramOptions description of every flag and its QUANQU_* environment variable.
 #include "app/config.h"
+#include "plugins/plugin_host.h"
 #include "webhooks/address_policy.h"
 
 #include <boost/program_options.hpp>
@@ -69,7 +70,7 @@ ParseOutcome parse_config(int argc, char** argv) {
       ("plugin-max-memory-mb", po::value(&c.plugin_max_memory_mb), "address space of each plugin runner in MiB, 0 for no limit [QUANQU_PLUGIN_MAX_MEMORY_MB] (default 4096)")
       ("plugin-max-open-files", po::value(&c.plugin_max_open_files), "open files of each plugin runner, 16..65536 [QUANQU_PLUGIN_MAX_OPEN_FILES] (default 256)")
       ("plugin-max-cpu-ms-per-call", po::value(&c.plugin_max_cpu_ms_per_call), "CPU time one call may use in a plugin runner before the runner is ended (SIGXCPU) and restarted, 0 for no limit, at most 3600000 [QUANQU_PLUGIN_MAX_CPU_MS_PER_CALL] (default 10000)")
-      ("plugin-deny-network", po::bool_switch(&c.plugin_deny_network), "plugin runners get no network of their own (their outgoing HTTP goes through the server) [QUANQU_PLUGIN_DENY_NETWORK=1]")
+      ("plugin-network", po::value(&c.plugin_network), "the network of plugin runners: manifest (each reaches the hosts its manifest declares under network.outgoing, none if it declares none), open, or none; outgoing HTTP through the server's fetch works in every case [QUANQU_PLUGIN_NETWORK] (default manifest)")
       ("shutdown-grace-ms", po::value(&c.shutdown_grace_ms), "how long a SIGTERM stop may take before the process exits with status 1 [QUANQU_SHUTDOWN_GRACE_MS] (default 10000)")
       ("webhook-allow-hosts", po::value(&allow_hosts), "comma-separated IP addresses, CIDR blocks or host names webhooks may reach although private or loopback (e.g. 127.0.0.1) [QUANQU_WEBHOOK_ALLOW_HOSTS] (default none)")
       ("webhook-retry-base-ms", po::value(&c.webhook_retry_base_ms), "webhook back-off after the first failed attempt, doubling after each, 10..3600000 [QUANQU_WEBHOOK_RETRY_BASE_MS] (default 10000)")
@@ -104,7 +105,7 @@ ParseOutcome parse_config(int argc, char** argv) {
                     {"QUANQU_PLUGIN_RUNNER", "plugin-runner"}, {"QUANQU_PLUGIN_MAX_MEMORY_MB", "plugin-max-memory-mb"},
                     {"QUANQU_PLUGIN_MAX_OPEN_FILES", "plugin-max-open-files"},
                     {"QUANQU_PLUGIN_MAX_CPU_MS_PER_CALL", "plugin-max-cpu-ms-per-call"},
-                    {"QUANQU_PLUGIN_DENY_NETWORK", "plugin-deny-network"},
+                    {"QUANQU_PLUGIN_NETWORK", "plugin-network"},
                     {"QUANQU_WEBHOOK_ALLOW_HOSTS", "webhook-allow-hosts"},
                     {"QUANQU_WEBHOOK_RETRY_BASE_MS", "webhook-retry-base-ms"},
                     {"QUANQU_WEBHOOK_RETRY_MAX_MS", "webhook-retry-max-ms"},
@@ -144,6 +145,8 @@ ParseOutcome parse_config(int argc, char** argv) {
     if (c.plugin_threads < 1 || c.plugin_threads > 1024) throw po::error("--plugin-threads must be between 1 and 1024");
     if (c.plugin_isolation != "process" && c.plugin_isolation != "in_process")
       throw po::error("--plugin-isolation must be process or in_process");
+    if (!plugins::plugin_network_from(c.plugin_network))
+      throw po::error("--plugin-network must be manifest, open or none");
     if (vm.count("trusted-plugins")) c.trusted_plugins = trusted == "none" ? std::vector<std::string>{} : split_commas(trusted);
     if (c.plugin_max_memory_mb < 0 || c.plugin_max_memory_mb > (1LL << 30))
       throw po::error("--plugin-max-memory-mb must be between 0 and 1073741824");

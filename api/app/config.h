@@ -34,7 +34,7 @@ struct Config {
   long long plugin_max_memory_mb = 4096;  // address space of each runner, 0 for no limit
   long long plugin_max_open_files = 256;  // open files of each runner
   long long plugin_max_cpu_ms_per_call = 10000;  // CPU time of one call in a runner, 0 for no limit
-  bool plugin_deny_network = false;       // runners get an empty network namespace (where the kernel allows)
+  std::string plugin_network = "manifest";  // manifest, open or none: the network of plugin runners
   int shutdown_grace_ms = 10000; // how long SIGTERM may take before the process exits anyway
   // Addresses, CIDR blocks and host names webhooks may reach although private or loopback.
   std::vector<std::string> webhook_allow_hosts;

@@ -154,7 +154,7 @@ int serve(const app::Config& config, http::Logger& log) {
                          : std::filesystem::path(config.plugin_runner);
   isolation.limits.address_space_bytes = static_cast<std::uint64_t>(config.plugin_max_memory_mb) << 20;
   isolation.limits.open_files = static_cast<std::uint64_t>(config.plugin_max_open_files);
-  isolation.limits.deny_network = config.plugin_deny_network;
+  isolation.network = *plugins::plugin_network_from(config.plugin_network);
   isolation.limits.cpu_ms_per_call = static_cast<std::uint64_t>(config.plugin_max_cpu_ms_per_call);
   e.plugins->set_isolation_options(std::move(isolation));
   e.plugins->load_directory(config.plugins_dir);

@@ -164,6 +164,9 @@ json plugin_json(const plugins::PluginInfo& p) {
           {"isolation_override",
            p.isolation_override ? json(std::string(plugins::to_string(*p.isolation_override))) : json(nullptr)},
           {"runner_pid", p.runner_pid ? json(*p.runner_pid) : json(nullptr)},
+          {"network", {{"outgoing", p.outgoing_hosts},
+                       {"runner", p.runner_network ? json(std::string(plugins::to_string(*p.runner_network)))
+                                                   : json(nullptr)}}},
           {"crashes", p.crashes},
           {"restarts", p.restarts},
           {"last_crash", p.last_crash ? json{{"signal", p.last_crash->signal.empty() ? json(nullptr) : json(p.last_crash->signal)},

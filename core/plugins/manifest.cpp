@@ -121,6 +121,33 @@ Result<Manifest> parse_manifest(const nlohmann::json& json) {
       m.config_schema = *it;
   }
 
+  if (auto it = json.find("network"); it != json.end()) {
+    if (!it->is_object()) {
+      errors.push_back({"network", "must be an object, e.g. {\"outgoing\": [\"api.example.com\"]}"});
+    } else {
+      for (const auto& [key, value] : it->items())
+        if (key != "outgoing") errors.push_back({"network/" + key, "is not a known field (only outgoing)"});
+      if (auto out = it->find("outgoing"); out != it->end()) {
+        if (!out->is_array() || out->size() > kMaxOutgoingHosts) {
+          errors.push_back({"network/outgoing", "must be an array of at most " + std::to_string(kMaxOutgoingHosts) +
+                                                    " \"host\" or \"host:port\" strings"});
+        } else {
+          for (std::size_t i = 0; i < out->size(); ++i) {
+            std::string field = "network/outgoing/" + std::to_string(i);
+            std::string why = "must be a string";
+            auto host = (*out)[i].is_string() ? parse_outgoing_host((*out)[i].get<std::string>(), &why) : std::nullopt;
+            if (!host)
+              errors.push_back({field, why});
+            else if (std::find(m.outgoing_hosts.begin(), m.outgoing_hosts.end(), *host) != m.outgoing_hosts.end())
+              errors.push_back({field, "is listed twice"});
+            else
+              m.outgoing_hosts.push_back(std::move(*host));
+          }
+        }
+      }
+    }
+  }
+
   if (!errors.empty()) {
     std::string summary;
     for (const auto& e : errors) summary += (summary.empty() ? "" : "; ") + e.field + " " + e.message;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/result.h"
+#include "plugins/outgoing_hosts.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,8 @@ const std::vector<std::string>& known_extension_points();
 
 // The manifest, as validated. JSON shape (docs/sdk.md):
 //   {"name": "template", "version": "0.1.0", "sdk_abi": "1.0", "library": "template.so",
-//    "description": "...", "provides": ["routes"], "config_schema": {"type": "object", ...}}
+//    "description": "...", "provides": ["routes"], "config_schema": {"type": "object", ...},
+//    "network": {"outgoing": ["api.example.com", "127.0.0.1:9000"]}}
 struct Manifest {
   std::string name;                   // [a-z0-9][a-z0-9-]*, at most 63 characters: URL and label safe
   std::string version;                // the plugin's own version, non-empty
@@ -43,6 +45,9 @@ struct Manifest {
   std::string description;            // may be empty
   std::vector<std::string> provides;  // each one of known_extension_points(), no duplicates
   nlohmann::json config_schema = nlohmann::json::object();  // a JSON Schema for its per-channel config
+  // "network.outgoing": the hosts it reaches, itself or through the host's fetch (at most
+  // kMaxOutgoingHosts, no duplicates). Empty: it declares none, and a runner gets no network.
+  std::vector<OutgoingHost> outgoing_hosts;
 };
 
 // Validates a parsed manifest. Errors are `invalid_argument`, code "plugin.invalid_manifest", with

@@ -36,6 +36,37 @@ std::optional<Isolation> isolation_from(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(PluginNetwork network) {
+  switch (network) {
+    case PluginNetwork::manifest:
+      return "manifest";
+    case PluginNetwork::open:
+      return "open";
+    case PluginNetwork::none:
+      return "none";
+  }
+  return "manifest";
+}
+
+std::optional<PluginNetwork> plugin_network_from(std::string_view text) {
+  if (text == "manifest") return PluginNetwork::manifest;
+  if (text == "open") return PluginNetwork::open;
+  if (text == "none") return PluginNetwork::none;
+  return std::nullopt;
+}
+
+std::string_view to_string(RunnerNetwork network) {
+  switch (network) {
+    case RunnerNetwork::open:
+      return "open";
+    case RunnerNetwork::declared:
+      return "declared";
+    case RunnerNetwork::none:
+      return "none";
+  }
+  return "open";
+}
+
 std::string_view to_string(PluginStatus status) {
   switch (status) {
     case PluginStatus::loaded:
@@ -120,6 +151,7 @@ struct PluginHost::Generation {
   PluginHost::Slot* slot = nullptr;  // the plugin's slot: slots live as long as the host
   std::string plugin;
   std::vector<std::string> provides;  // from the manifest it was loaded with
+  std::vector<OutgoingHost> outgoing_hosts;  // from the manifest: when not empty, fetch reaches only these
   // Shared with a stop() that outlives its deadline: the code must stay mapped while it runs.
   std::shared_ptr<boost::dll::shared_library> library = std::make_shared<boost::dll::shared_library>();
   const quanqu_plugin_descriptor* descriptor = nullptr;  // in process only
@@ -217,6 +249,19 @@ quanqu_status status_of(const Error& e) {
     default:
       return QUANQU_ERR_INTERNAL;
   }
+}
+
+// The network a plugin's runner gets under the server's policy.
+RunnerNetwork runner_network(PluginNetwork policy, const Manifest& m) {
+  switch (policy) {
+    case PluginNetwork::open:
+      return RunnerNetwork::open;
+    case PluginNetwork::none:
+      return RunnerNetwork::none;
+    case PluginNetwork::manifest:
+      return m.outgoing_hosts.empty() ? RunnerNetwork::none : RunnerNetwork::declared;
+  }
+  return RunnerNetwork::none;
 }
 
 std::string abi_refusal(const std::string& name, AbiVersion plugin, bool from_manifest) {
@@ -575,6 +620,10 @@ struct HostTable {
         return refuse(err, err_cap, QUANQU_ERR_INVALID, "incomplete request");
       if (!g.host->services_.fetch)
         return refuse(err, err_cap, QUANQU_ERR_UNAVAILABLE, "outgoing HTTP is not available");
+      if (!g.outgoing_hosts.empty() && !outgoing_url_allowed(g.outgoing_hosts, view(request->url)))
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "plugin.outgoing_host_not_declared: the URL's host is not one of the manifest's "
+                      "network.outgoing");
       FetchRequest in{g.plugin, view(request->method), view(request->url),
                       {},       view(request->body),   request->timeout_ms};
       for (std::size_t i = 0; i < request->header_count; ++i)
@@ -1229,6 +1278,8 @@ std::vector<std::string> PluginHost::load_manifests(const std::filesystem::path&
         s.info.abi = manifest->sdk_abi;
         s.info.library = manifest_path.parent_path() / manifest->library;
         s.info.config_schema = manifest->config_schema;
+        s.info.outgoing_hosts.clear();
+        for (const auto& h : manifest->outgoing_hosts) s.info.outgoing_hosts.push_back(h.text());
         s.info.isolation = isolation_of(manifest->name, "");
       }
       for (const auto& setting : settings)
@@ -1298,6 +1349,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   g->slot = &slot;
   g->plugin = m.name;
   g->provides = m.provides;
+  g->outgoing_hosts = m.outgoing_hosts;
 
   // What the library says of itself, read in process or by its runner.
   struct Facts {
@@ -1311,8 +1363,15 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     auto link = std::make_shared<RunnerLink>();
     link->point_at(g);
     g->link = link;
+    RunnerLimits limits = isolation_.limits;
+    limits.network = runner_network(isolation_.network, m);
+    limits.outgoing_hosts = m.outgoing_hosts;
+    {
+      std::unique_lock lock(mutex_);
+      slot.info.runner_network = limits.network;
+    }
     g->runner = RunnerProcess::spawn(
-        isolation_.runner, m.name, isolation_.limits,
+        isolation_.runner, m.name, limits,
         [this, link](wire::Frame frame) { serve_runner_frame(link, std::move(frame)); },
         [this, link](const RunnerExit& exit) { runner_ended(link, exit); }, reason);
     if (!g->runner) {
@@ -1401,6 +1460,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
     std::unique_lock lock(mutex_);
     slot.info.abi = built;
     slot.info.isolation = isolation;
+    if (isolation == Isolation::in_process) slot.info.runner_network.reset();
   }
   if (!abi_compatible(built, host_abi())) {
     reason = abi_refusal(m.name, built, false);

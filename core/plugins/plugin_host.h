@@ -108,12 +108,25 @@ struct PluginInfo {
   std::uint64_t crashes = 0;                 // runners that died without being asked to
   std::uint64_t restarts = 0;                // runners started again after a crash
   std::optional<CrashInfo> last_crash;
+  std::vector<std::string> outgoing_hosts;        // the manifest's network.outgoing ("host[:port]")
+  std::optional<RunnerNetwork> runner_network;    // process isolation: the network its runner has
 };
+
+// Which network plugin runners get.
+enum class PluginNetwork {
+  manifest,  // a runner reaches the hosts its manifest declares, and has no network if it declares none
+  open,      // every runner has the server's network
+  none,      // no runner has a network (outgoing HTTP through the host's fetch still works)
+};
+std::string_view to_string(PluginNetwork network);
+std::optional<PluginNetwork> plugin_network_from(std::string_view text);
+std::string_view to_string(RunnerNetwork network);
 
 // How plugins are isolated: process isolation unless the plugin is trusted (or the merchant chose
 // otherwise for it, see PluginHost::set_isolation).
 struct IsolationOptions {
   Isolation default_isolation = Isolation::process;
+  PluginNetwork network = PluginNetwork::manifest;
   std::vector<std::string> trusted;         // plugins that run in process by default
   std::filesystem::path runner;             // the quanqu-plugin-runner executable
   RunnerLimits limits;                      // for every runner

@@ -1,10 +1,15 @@
 // Process isolation on the real server: plugins that segfault, abort, hang and leak in their runner, while the core serves on.
 #include "support/fixture.h"
+#include "support/loopback_server.h"
 #include "support/metrics.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
 
 #include <nlohmann/json.hpp>
+
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -171,7 +176,9 @@ TEST_F(PluginIsolationTest, AnAbortIsAPluginCrashToo) {
 }
 
 TEST_F(PluginIsolationTest, ACallPastItsCpuBudgetEndsTheRunnerWithSigxcpu) {
-  // The deadline (5 s) is longer than the CPU budget (2 s): the budget ends it.
+  // The deadline is far longer than the CPU budget (2 s), so that the budget ends the call even
+  // when a busy machine gives the spinning thread only a part of a core.
+  ASSERT_EQ(admin().patch("/v1/admin/plugins/crasher", {{"timeout_ms", 60000}}).status, 200u);
   crash_and_recover("spin", "SIGXCPU");
   EXPECT_EQ(plugin()["last_crash"].value("signal", ""), "SIGXCPU");
 }
@@ -342,4 +349,95 @@ TEST_F(PluginLifecycleTest, DiscoverLoadsANewPluginAndDeleteUnloadsOneNoChannelU
   auto again = admin().post("/v1/admin/plugins/discover", json::object());
   EXPECT_EQ(names(again.json()), (std::vector<std::string>{"crasher"})) << again.body;
   EXPECT_EQ(anonymous().get("/v1/plugins/crasher/ok").status, 200u);
+}
+
+// Whether this machine lets an unprivileged process have its own network namespace (a runner
+// asks for one with unshare; where it cannot, it logs so and keeps the network).
+static bool network_namespaces_work() {
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The "crasher" fixture out of process, with `outgoing` written into its manifest's
+// network.outgoing (none when empty), and two HTTP servers on 127.0.0.1: `declared_` (named in
+// the manifest when the test declares it) and `other_`.
+class PluginNetworkTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    plugins_dir_.add(fs::path(QUANQU_FIXTURE_CRASHER).parent_path(), "crasher");
+    auto manifest_file = plugins_dir_.path() / "crasher" / "plugin.json";
+    json manifest = json::parse(std::ifstream(manifest_file));
+    if (declare()) manifest["network"] = {{"outgoing", {"127.0.0.1:" + std::to_string(declared_.port())}}};
+    std::ofstream(manifest_file) << manifest.dump();
+    E2ETest::SetUp();
+  }
+  virtual bool declare() const { return true; }
+  std::vector<std::string> extra_args() const override {
+    auto args = plugins_dir_.args();
+    args.insert(args.end(), {"--webhook-allow-hosts", "127.0.0.1"});
+    return args;
+  }
+
+  json connect_to(unsigned short port) {
+    auto r = anonymous().get("/v1/plugins/crasher/connect?host=127.0.0.1&port=" + std::to_string(port));
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return r.json();
+  }
+  json fetch(unsigned short port) {
+    auto r = anonymous().get("/v1/plugins/crasher/fetch?url=http://127.0.0.1:" + std::to_string(port) + "/ping");
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return r.json();
+  }
+
+  quanqu::e2e::LoopbackServer declared_{"declared host", [](const auto&) { return quanqu::e2e::LoopbackReply{200, "{}"}; }};
+  quanqu::e2e::LoopbackServer other_{"other host", [](const auto&) { return quanqu::e2e::LoopbackReply{200, "{}"}; }};
+  PluginsDir plugins_dir_;
+};
+
+TEST_F(PluginNetworkTest, ARunnerReachesOnlyTheHostsItsManifestDeclares) {
+  json p = admin().get("/v1/admin/plugins/crasher").json();
+  EXPECT_EQ(p["network"], (json{{"outgoing", {"127.0.0.1:" + std::to_string(declared_.port())}}, {"runner", "declared"}}));
+
+  // Its own sockets: the declared host and port, nothing else.
+  EXPECT_EQ(connect_to(declared_.port()).value("connected", false), true);
+  json refused = connect_to(other_.port());
+  EXPECT_EQ(refused.value("connected", true), false);
+  EXPECT_EQ(refused.value("error", ""), "Permission denied");
+
+  // The server's fetch on its behalf follows the same list.
+  EXPECT_EQ(fetch(declared_.port()).value("status", 0), 200) << fetch(declared_.port());
+  json undeclared = fetch(other_.port());
+  EXPECT_NE(undeclared.value("refused", "").find("plugin.outgoing_host_not_declared"), std::string::npos) << undeclared;
+}
+
+class UndeclaredNetworkTest : public PluginNetworkTest {
+ protected:
+  bool declare() const override { return false; }
+};
+
+TEST_F(UndeclaredNetworkTest, ARunnerThatDeclaresNoHostHasNoNetworkButFetchStillWorks) {
+  json p = admin().get("/v1/admin/plugins/crasher").json();
+  EXPECT_EQ(p["network"], (json{{"outgoing", json::array()}, {"runner", "none"}}));
+  EXPECT_EQ(fetch(other_.port()).value("status", 0), 200);
+  if (!network_namespaces_work()) GTEST_SKIP() << "no unprivileged network namespaces on this machine";
+  json refused = connect_to(other_.port());
+  EXPECT_EQ(refused.value("connected", true), false);
+  EXPECT_EQ(refused.value("error", ""), "Network is unreachable");
+}
+
+class OpenNetworkTest : public UndeclaredNetworkTest {
+ protected:
+  std::vector<std::string> extra_args() const override {
+    auto args = PluginNetworkTest::extra_args();
+    args.insert(args.end(), {"--plugin-network", "open"});
+    return args;
+  }
+};
+
+TEST_F(OpenNetworkTest, PluginNetworkOpenLeavesRunnersTheServersNetwork) {
+  EXPECT_EQ(admin().get("/v1/admin/plugins/crasher").json()["network"]["runner"], "open");
+  EXPECT_EQ(connect_to(other_.port()).value("connected", false), true);
 }

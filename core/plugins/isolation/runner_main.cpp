@@ -1,9 +1,10 @@
 // quanqu-plugin-runner: loads one plugin library in its own process and serves the server's calls over a socket.
 //
 // Started by the server (never by hand) with its end of a socket pair on --fd. It limits itself
-// (setrlimit, no new privileges, dies with its parent, optionally no network) before it loads
+// (setrlimit, no new privileges, dies with its parent, no network or only its declared hosts) before it loads
 // any plugin code, then turns each frame from the server into the C ABI call it stands for, and
 // each host function the plugin calls into a frame to the server. See core/plugins/isolation/wire.h.
+#include "plugins/isolation/connect_guard.h"
 #include "plugins/isolation/elastic_pool.h"
 #include "plugins/isolation/wire.h"
 
@@ -627,6 +628,7 @@ int main(int argc, char** argv) {
   long parent = 0;
   std::uint64_t open_files = 256, address_space = 0, cpu_seconds = 0;
   bool deny_network = false;
+  std::optional<std::vector<OutgoingHost>> outgoing;  // set: connect() reaches only these
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -638,6 +640,15 @@ int main(int argc, char** argv) {
     else if (a == "--max-cpu-ms-per-call") cpu_ms_per_call = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--max-cpu-seconds") cpu_seconds = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--deny-network") deny_network = true;
+    else if (a == "--outgoing") {
+      outgoing.emplace();
+      std::string list = next();
+      for (std::size_t start = 0; start < list.size();) {
+        std::size_t comma = std::min(list.find(',', start), list.size());
+        if (auto host = parse_outgoing_host(std::string_view(list).substr(start, comma - start))) outgoing->push_back(*host);
+        start = comma + 1;
+      }
+    }
   }
   if (fd < 0 || parent <= 0) {
     std::fprintf(stderr, "quanqu-plugin-runner is started by the quanqu server, not by hand\n");
@@ -664,6 +675,7 @@ int main(int argc, char** argv) {
     w.i32(QUANQU_LOG_WARN).str(line);
     r.channel->send(Kind::log, 0, w.take());
   }
+  if (outgoing) guard_connections(std::move(*outgoing));
   quanqu_host& t = r.table;
   t.size = sizeof(quanqu_host);
   t.abi_major = QUANQU_SDK_ABI_MAJOR;

@@ -97,7 +97,13 @@ std::shared_ptr<RunnerProcess> RunnerProcess::spawn(const std::filesystem::path&
     args.push_back("--max-cpu-seconds");
     args.push_back(std::to_string(limits.cpu_seconds));
   }
-  if (limits.deny_network) args.push_back("--deny-network");
+  if (limits.network == RunnerNetwork::none) args.push_back("--deny-network");
+  if (limits.network == RunnerNetwork::declared) {
+    args.push_back("--outgoing");  // an empty list: connect() reaches nothing
+    std::string list;
+    for (const auto& h : limits.outgoing_hosts) list += (list.empty() ? "" : ",") + h.text();
+    args.push_back(list);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

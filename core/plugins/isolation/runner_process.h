@@ -2,6 +2,7 @@
 #pragma once
 
 #include "plugins/isolation/wire.h"
+#include "plugins/outgoing_hosts.h"
 
 #include <sys/types.h>
 
@@ -19,13 +20,21 @@
 
 namespace quanqu::plugins {
 
+// The network a runner has.
+enum class RunnerNetwork {
+  open,      // the server's network
+  declared,  // the server's network, but connect() reaches only RunnerLimits::outgoing_hosts
+  none,      // a new, empty network namespace (when the kernel allows it)
+};
+
 // What a runner may use, set on itself with setrlimit before it loads the plugin's library.
 struct RunnerLimits {
   std::uint64_t address_space_bytes = 0;  // RLIMIT_AS; 0 leaves it unlimited
   std::uint64_t open_files = 256;         // RLIMIT_NOFILE
   std::uint64_t cpu_seconds = 0;          // RLIMIT_CPU over the runner's life; 0 leaves it unlimited
   std::uint64_t cpu_ms_per_call = 0;      // CPU time of the thread serving one call; past it SIGXCPU ends the runner; 0: none
-  bool deny_network = false;              // a new, empty network namespace (when the kernel allows it)
+  RunnerNetwork network = RunnerNetwork::open;
+  std::vector<OutgoingHost> outgoing_hosts;  // RunnerNetwork::declared: what connect() may reach
 };
 
 // How a runner ended.

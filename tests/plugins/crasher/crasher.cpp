@@ -9,6 +9,10 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
 
@@ -64,6 +68,30 @@ class Crasher : public quanqu::sdk::Plugin {
       auto value = host_->kv_get("k:" + r.params.at("key"));
       if (!value) return Response::json(404, R"({"found":false})");
       return Response::json(200, Json{{"value", *value}}.dump());
+    });
+    // GET /connect?host=<IPv4>&port=N: a TCP connect from the plugin's own code, as the network it
+    // has allows it (a runner's network namespace and connect guard).
+    host.route("GET", "/connect", [](const Request& r) {
+      std::string ip(r.query_param("host").value_or("127.0.0.1"));
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(static_cast<std::uint16_t>(std::atoi(std::string(r.query_param("port").value_or("0")).c_str())));
+      if (::inet_pton(AF_INET, ip.c_str(), &to.sin_addr) != 1) return Response::json(400, R"({"error":"host"})");
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return Response::json(200, Json{{"connected", false}, {"error", std::strerror(errno)}}.dump());
+      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+      int error = errno;
+      ::close(fd);
+      return Response::json(200, Json{{"connected", rc == 0}, {"error", rc == 0 ? "" : std::strerror(error)}}.dump());
+    });
+    // GET /fetch?url=U: an outgoing GET through the host's fetch; its status, or the host's refusal.
+    host.route("GET", "/fetch", [this](const Request& r) {
+      try {
+        auto reply = host_->fetch({"GET", std::string(r.query_param("url").value_or("")), {}, "", 2000});
+        return Response::json(200, Json{{"status", reply.status}}.dump());
+      } catch (const quanqu::sdk::Error& e) {
+        return Response::json(200, Json{{"refused", e.what()}}.dump());
+      }
     });
     // POST /events publishes "crasher.ping"; the handler counts it in kv; "crasher.boom" crashes the handler.
     host.route("POST", "/events", [this](const Request& r) {
