@@ -185,7 +185,12 @@ void register_admin_channel_routes(http::Router& router, Services& s) {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
     f.only({"name", "tax_rate_bp", "tax_inclusive", "location_ids", "config", "payment_providers",
-            "fulfilment_providers", "provider_config"});
+            "fulfilment_providers", "provider_config", "code", "type", "currency", "plugin"});
+    // Fixed at creation: say so, rather than that the field is unknown.
+    for (const char* fixed : {"code", "type", "currency", "plugin"})
+      if (body.doc().contains(fixed))
+        f.fail(fixed, std::string("is fixed when the channel is created and cannot be changed; create another "
+                                  "channel for another ") + fixed);
     channels::ChannelPatch patch;
     patch.name = f.string("name");
     if (auto t = f.integer("tax_rate_bp")) patch.tax_rate_bp = static_cast<std::int32_t>(std::clamp<std::int64_t>(*t, -1, 100000));

@@ -307,6 +307,40 @@ TEST_F(PluginRuntimeThrowerTest, AThrowingEventHandlerIsCountedAndContained) {
   }));
 }
 
+TEST_F(PluginRuntimeTest, CatalogProductsReadsAListOfIdsInOneHostCall) {
+  auto page = store().get("/v1/store/products?limit=8");
+  ASSERT_EQ(page.status, 200u) << page.body;
+  json expected = page.json()["items"];
+  ASSERT_EQ(expected.size(), 8u);
+  // Asked by id and by handle, in an order of its own, with two that name nothing.
+  json ids = json::array();
+  for (int i = 7; i >= 0; --i) ids.push_back(i % 2 ? expected[i]["id"] : expected[i]["handle"]);
+  ids.push_back("prod_nothing_here");
+  ids.push_back("no-such-handle");
+  auto batch = store().post("/v1/plugins/recorder/products", {{"ids", ids}});
+  ASSERT_EQ(batch.status, 200u) << batch.body;
+  json got = batch.json();
+  ASSERT_EQ(got["items"].size(), 8u) << batch.body;
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got["items"][i], expected[7 - i]) << "the store route and the host call differ";
+  EXPECT_EQ(got["missing"], (json{"prod_nothing_here", "no-such-handle"}));
+
+  // Without a channel: the admin view, with every price.
+  auto admin_view = anonymous().post("/v1/plugins/recorder/products", {{"ids", {expected[0]["id"]}}});
+  ASSERT_EQ(admin_view.status, 200u) << admin_view.body;
+  EXPECT_TRUE(admin_view.json()["items"][0]["variants"][0].contains("prices")) << admin_view.body;
+
+  // Bounded and checked like the API.
+  json too_many = json::array();
+  for (int i = 0; i < 101; ++i) too_many.push_back("prod_" + std::to_string(i));
+  EXPECT_TRUE(IsProblem(store().post("/v1/plugins/recorder/products", {{"ids", too_many}}), 400, "validation_failed"));
+  EXPECT_TRUE(IsProblem(store().post("/v1/plugins/recorder/products", {{"ids", json::array()}}), 400,
+                        "validation_failed"));
+  EXPECT_TRUE(IsProblem(store().post("/v1/plugins/recorder/products", {{"ids", {"a", "a"}}}), 400,
+                        "validation_failed"));
+  EXPECT_TRUE(IsProblem(store().post("/v1/plugins/recorder/products", {{"ids", {"a"}}, {"limit", 5}}), 400,
+                        "validation_failed"));
+}
+
 TEST_F(PluginRuntimeTest, RoutesCallTheCoreServices) {
   std::int64_t reserved_before = reserved_of(kSku);
 
@@ -486,8 +520,14 @@ TEST_F(PluginRuntimeTest, ChannelConfigIsValidatedRedactedAndGivenToThePlugin) {
   auto missing = admin().patch("/v1/admin/channels/" + id, {{"config", {{"limit", 3}}}});
   ASSERT_TRUE(IsProblem(missing, 400, "validation_failed"));
   EXPECT_EQ(field_names(missing), std::set<std::string>{"config.greeting"}) << missing.body;
+  // The plugin (like code, type and currency) is fixed at creation, and the refusal says so.
+  auto moved = admin().patch("/v1/admin/channels/" + id, {{"plugin", "crasher"}, {"currency", "USD"}});
+  ASSERT_TRUE(IsProblem(moved, 400, "validation_failed"));
+  EXPECT_EQ(field_names(moved), (std::set<std::string>{"plugin", "currency"})) << moved.body;
+  EXPECT_NE(moved.body.find("plugin is fixed when the channel is created"), std::string::npos) << moved.body;
   auto after = admin().get("/v1/admin/channels/" + id);
   ASSERT_EQ(after.status, 200u);
+  EXPECT_EQ(after.json()["plugin"], "recorder");
   EXPECT_EQ(after.json()["config"], patched.json()["config"]);
   EXPECT_EQ(anonymous().get("/v1/plugins/recorder/config/" + id).json(), now);
   EXPECT_EQ(anonymous().get("/v1/plugins/recorder/configured/" + id).json(), now);

@@ -132,6 +132,19 @@ class Recorder : public quanqu::sdk::Plugin {
       }
     });
 
+    // POST /products {"ids": [...]}: those products on the request's channel (none: the admin
+    // view), in one catalog.products host call.
+    host.route("POST", "/products", [this](const Request& r) {
+      auto body = object_body(r);
+      if (!body) return Response::problem(400, "recorder.invalid_body", "the body must be a JSON object");
+      if (!r.channel_id.empty()) (*body)["channel_id"] = r.channel_id;
+      try {
+        return Response::json(200, host_->call("catalog.products", *body).dump());
+      } catch (const ServiceError& e) {
+        return quanqu::sdk::problem_reply(e);
+      }
+    });
+
     // POST /identities/find {"type", "value"}: the customer of that identity.
     host.route("POST", "/identities/find", [this](const Request& r) {
       auto body = object_body(r);
