@@ -2,7 +2,9 @@
 #include "plugins/plugin_routes.h"
 
 #include "http/problem.h"
+#include "routes/codec.h"
 #include "routes/handler.h"
+#include "routes/idempotency.h"
 #include "routes/json_body.h"
 #include "routes/rate_limits.h"
 
@@ -85,12 +87,31 @@ http::Response plugin_request(Services& services, http::Request& request) {
     }
     in.customer_id = customer->id.value;
   }
+  // A merchant key (the admin key, or a key issued for this plugin) opens the plugin's protected
+  // routes. The host checks the route's access; the plugin is told nothing of the secret: the
+  // header is dropped. Other bearer tokens (the plugin's own scheme) pass through untouched.
+  std::vector<std::pair<std::string, std::string>> headers = request.headers;
+  if (std::string secret = bearer_secret(request);
+      secret.starts_with("qq_admin_") || secret.starts_with("qq_plugin_")) {
+    if (auto limited = exhausted(services.limits, RouteClass::auth, guesses)) return *limited;
+    if (secret.starts_with("qq_admin_")) {
+      auto admin = services.access.check_admin(secret);
+      if (!admin) return http::problem(admin.error());
+      if (*admin) in.caller = plugins::Caller::admin;
+    } else {
+      auto plugin = services.access.plugin_of_key(secret);
+      if (!plugin) return http::problem(plugin.error());
+      if (*plugin && **plugin == name) in.caller = plugins::Caller::plugin_key;
+    }
+    if (in.caller == plugins::Caller::anonymous) charge(services.limits, RouteClass::auth, guesses);
+    std::erase_if(headers, [](const auto& h) { return h.first == "authorization"; });
+  }
   in.method = request.method == "HEAD" ? "GET" : request.method;  // HEAD is a GET without the body
   in.path = request.path;
   in.body = request.body;
   in.request_id = request.request_id;
   in.query.assign(request.query.begin(), request.query.end());
-  in.headers = request.headers;
+  in.headers = std::move(headers);
   http::Response response;
   response.deferred = [&host = services.plugins, name = std::move(name),
                        in = std::move(in)](http::Response::Completion complete) mutable {
@@ -99,6 +120,12 @@ http::Response plugin_request(Services& services, http::Request& request) {
     });
   };
   return response;
+}
+
+// A plugin key as the admin API shows it (never its secret, but on creation).
+json plugin_key_json(const access::ApiKey& k) {
+  return {{"id", k.id.value},       {"plugin", k.plugin.value_or("")},     {"hint", k.hint},
+          {"label", k.label},       {"created_at", optional_time_json(k.created_at)}, {"revoked_at", optional_time_json(k.revoked_at)}};
 }
 
 // PATCH /v1/admin/plugins/{name}: {"timeout_ms": 1..300000 or null, "isolation": "process" | "in_process" | null}.
@@ -137,7 +164,9 @@ Result<http::Response> patch_plugin(plugins::PluginHost& host, http::Request& r)
 json plugin_json(const plugins::PluginInfo& p) {
   json routes = json::array();
   for (const auto& r : p.routes)
-    routes.push_back({{"method", r.method}, {"path", "/v1/plugins/" + p.name + (r.pattern == "/" ? "" : r.pattern)}});
+    routes.push_back({{"method", r.method},
+                      {"path", "/v1/plugins/" + p.name + (r.pattern == "/" ? "" : r.pattern)},
+                      {"access", std::string(plugins::to_string(r.access))}});
   json providers = json::array();
   for (const auto& pr : p.providers) providers.push_back({{"kind", pr.kind}, {"name", pr.name}});
   return {{"name", p.name},
@@ -225,6 +254,41 @@ void register_plugin_routes(http::Router& router, Services& services, http::Metr
                                             " channel(s); take it off them first",
                                         {{"plugin", name}, {"channels", users}});
                QQ_TRY(host.unload(name));
+               return http::Response::no_content();
+             }));
+
+  // Merchant keys for a plugin's protected routes ("merchant" access): a partner's back office or
+  // a store device gets one of these instead of the admin key.
+  auto plugin_named = [&host](http::Request& r) -> Result<std::string> {
+    auto p = host.plugin(r.param("name"));
+    if (!p) return Error::not_found("plugin.not_found", "no plugin named '" + r.param("name") + "'");
+    return p->name;
+  };
+  router.add("GET", "/v1/admin/plugins/{name}/keys",
+             admin_route(services, [&services, plugin_named](http::Request& r) -> Result<http::Response> {
+               QQ_ASSIGN_OR_RETURN(std::string name, plugin_named(r));
+               QQ_ASSIGN_OR_RETURN(auto keys, services.access.list_plugin_keys(name));
+               json items = json::array();
+               for (const auto& k : keys) items.push_back(plugin_key_json(k));
+               return json_reply(200, {{"items", items}, {"next_cursor", nullptr}});
+             }));
+  router.add("POST", "/v1/admin/plugins/{name}/keys",
+             admin_route(services, idempotent_admin(services, [&services, plugin_named](http::Request& r)
+                                                                  -> Result<http::Response> {
+               QQ_ASSIGN_OR_RETURN(std::string name, plugin_named(r));
+               QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+               auto f = body.fields();
+               f.only({"label"});
+               std::string label = f.string("label").value_or("Merchant key");
+               QQ_TRY(body.status());
+               QQ_ASSIGN_OR_RETURN(auto issued, services.access.create_plugin_key(name, label));
+               json out = plugin_key_json(issued.key);
+               out["key"] = issued.secret;  // shown once (and to a replay of its Idempotency-Key)
+               return created(out, "/v1/admin/plugins/" + name + "/keys/" + issued.key.id.value);
+             })));
+  router.add("DELETE", "/v1/admin/plugins/{name}/keys/{key_id}",
+             admin_route(services, [&services](http::Request& r) -> Result<http::Response> {
+               QQ_TRY(services.access.revoke_plugin_key(r.param("name"), ApiKeyId(r.param("key_id"))));
                return http::Response::no_content();
              }));
 

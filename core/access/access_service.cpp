@@ -8,7 +8,20 @@
 namespace quanqu::access {
 namespace {
 constexpr std::int64_t kCacheMs = 5000;
-const char* kind_name(KeyKind k) { return k == KeyKind::admin ? "admin" : "publishable"; }
+const char* kind_name(KeyKind k) {
+  switch (k) {
+    case KeyKind::admin:
+      return "admin";
+    case KeyKind::plugin:
+      return "plugin";
+    case KeyKind::publishable:
+      return "publishable";
+  }
+  return "publishable";
+}
+KeyKind kind_from(const std::string& name) {
+  return name == "admin" ? KeyKind::admin : name == "plugin" ? KeyKind::plugin : KeyKind::publishable;
+}
 }  // namespace
 
 std::string key_hint(std::string_view secret) {
@@ -18,7 +31,7 @@ std::string key_hint(std::string_view secret) {
 AccessService::AccessService(storage::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
 Result<IssuedKey> AccessService::insert(KeyKind kind, std::optional<ChannelId> channel, const std::string& label,
-                                        std::string secret) {
+                                        std::string secret, std::optional<std::string> plugin) {
   Validator v;
   v.text("label", label, 200);
   QQ_TRY(v.status());
@@ -43,14 +56,17 @@ Result<IssuedKey> AccessService::insert(KeyKind kind, std::optional<ChannelId> c
       sql << "SELECT COUNT(*) FROM channels WHERE id = :c", soci::into(n), soci::use(channel->value);
       if (!n) return Error::not_found("channel.not_found", "no channel '" + channel->value + "'");
     }
-    out.key = ApiKey{ApiKeyId(new_id("key")), kind, key_hint(secret), channel, label, clock_.now_ms(), {}};
+    out.key = ApiKey{ApiKeyId(new_id("key")), kind, key_hint(secret), channel, plugin, label, clock_.now_ms(), {}};
     std::string kind_text = kind_name(kind);
     std::string channel_text = channel ? channel->value : "";
     soci::indicator channel_ind = channel ? soci::i_ok : soci::i_null;
-    sql << "INSERT INTO api_keys (id, kind, key_hash, key_hint, channel_id, label, created_at) "
-           "VALUES (:id, :kind, :hash, :hint, :chan, :label, :ca)",
+    std::string plugin_text = plugin.value_or("");
+    soci::indicator plugin_ind = plugin ? soci::i_ok : soci::i_null;
+    sql << "INSERT INTO api_keys (id, kind, key_hash, key_hint, channel_id, plugin, label, created_at) "
+           "VALUES (:id, :kind, :hash, :hint, :chan, :plugin, :label, :ca)",
         soci::use(out.key.id.value), soci::use(kind_text), soci::use(hash), soci::use(out.key.hint),
-        soci::use(channel_text, channel_ind), soci::use(out.key.label), soci::use(out.key.created_at);
+        soci::use(channel_text, channel_ind), soci::use(plugin_text, plugin_ind), soci::use(out.key.label),
+        soci::use(out.key.created_at);
     return out;
   });
 }
@@ -87,6 +103,58 @@ Result<std::vector<ApiKey>> AccessService::list_publishable_keys(const ChannelId
   });
 }
 
+Result<IssuedKey> AccessService::create_plugin_key(const std::string& plugin, const std::string& label) {
+  return insert(KeyKind::plugin, std::nullopt, label, "qq_plugin_" + random_hex(24), plugin);
+}
+
+Result<std::vector<ApiKey>> AccessService::list_plugin_keys(const std::string& plugin) {
+  return db_.read<std::vector<ApiKey>>([&](soci::session& sql) -> Result<std::vector<ApiKey>> {
+    std::vector<ApiKey> out;
+    ApiKey k;
+    long long revoked = 0;
+    soci::indicator revoked_ind;
+    soci::statement st =
+        (sql.prepare << "SELECT id, key_hint, label, created_at, revoked_at FROM api_keys "
+                        "WHERE kind = 'plugin' AND plugin = :p ORDER BY created_at, id",
+         soci::into(k.id.value), soci::into(k.hint), soci::into(k.label), soci::into(k.created_at),
+         soci::into(revoked, revoked_ind), soci::use(plugin));
+    st.execute();
+    while (st.fetch()) {
+      k.kind = KeyKind::plugin;
+      k.plugin = plugin;
+      k.revoked_at = revoked_ind == soci::i_ok ? std::optional<std::int64_t>(revoked) : std::nullopt;
+      out.push_back(k);
+    }
+    return out;
+  });
+}
+
+Status AccessService::revoke_plugin_key(const std::string& plugin, const ApiKeyId& key) {
+  auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM api_keys WHERE id = :id AND kind = 'plugin' AND plugin = :p", soci::into(n),
+        soci::use(key.value), soci::use(plugin);
+    if (!n) return Error::not_found("api_key.not_found", "no key '" + key.value + "' for plugin '" + plugin + "'");
+    long long now = clock_.now_ms();
+    sql << "UPDATE api_keys SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL", soci::use(now),
+        soci::use(key.value);
+    return ok_status();
+  });
+  if (done) forget_cached();
+  return done;
+}
+
+Result<std::optional<std::string>> AccessService::plugin_of_key(const std::string& secret) {
+  QQ_ASSIGN_OR_RETURN(auto k, lookup(secret));
+  if (!k || k->kind != KeyKind::plugin || k->revoked_at) return std::optional<std::string>();
+  return k->plugin;
+}
+
+void AccessService::forget_cached() {
+  std::lock_guard lock(mutex_);
+  cache_.clear();
+}
+
 Result<std::vector<ApiKey>> AccessService::list_admin_keys() {
   return db_.read<std::vector<ApiKey>>([&](soci::session& sql) -> Result<std::vector<ApiKey>> {
     std::vector<ApiKey> out;
@@ -112,10 +180,7 @@ Status AccessService::revoke(const ChannelId& channel, const ApiKeyId& key) {
         soci::use(key.value);
     return ok_status();
   });
-  if (done) {
-    std::lock_guard lock(mutex_);
-    cache_.clear();
-  }
+  if (done) forget_cached();
   return done;
 }
 
@@ -130,15 +195,18 @@ Result<std::optional<ApiKey>> AccessService::lookup(const std::string& secret) {
   std::string hash = sha256_hex(secret);
   auto found = db_.read<std::optional<ApiKey>>([&](soci::session& sql) -> Result<std::optional<ApiKey>> {
     ApiKey k;
-    std::string kind, channel;
-    soci::indicator channel_ind, revoked_ind;
+    std::string kind, channel, plugin;
+    soci::indicator channel_ind, plugin_ind, revoked_ind;
     long long revoked = 0;
-    sql << "SELECT id, kind, key_hint, channel_id, label, created_at, revoked_at FROM api_keys WHERE key_hash = :h",
+    sql << "SELECT id, kind, key_hint, channel_id, plugin, label, created_at, revoked_at FROM api_keys "
+           "WHERE key_hash = :h",
         soci::into(k.id.value), soci::into(kind), soci::into(k.hint), soci::into(channel, channel_ind),
-        soci::into(k.label), soci::into(k.created_at), soci::into(revoked, revoked_ind), soci::use(hash);
+        soci::into(plugin, plugin_ind), soci::into(k.label), soci::into(k.created_at),
+        soci::into(revoked, revoked_ind), soci::use(hash);
     if (!sql.got_data()) return std::optional<ApiKey>();
-    k.kind = kind == "admin" ? KeyKind::admin : KeyKind::publishable;
+    k.kind = kind_from(kind);
     if (channel_ind == soci::i_ok) k.channel_id = ChannelId(channel);
+    if (plugin_ind == soci::i_ok) k.plugin = plugin;
     if (revoked_ind == soci::i_ok) k.revoked_at = revoked;
     return std::optional<ApiKey>(k);
   });

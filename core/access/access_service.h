@@ -1,4 +1,4 @@
-// API keys: secret admin keys and per-channel publishable keys, stored only as SHA-256 hashes.
+// API keys: secret admin keys, per-channel publishable keys and per-plugin merchant keys, stored only as SHA-256 hashes.
 #pragma once
 
 #include "common/clock.h"
@@ -15,13 +15,16 @@
 
 namespace quanqu::access {
 
-enum class KeyKind { admin, publishable };
+// admin: the whole admin API; publishable: a storefront of one channel (public by design);
+// plugin: a merchant's key for the protected routes of one plugin, and nothing else.
+enum class KeyKind { admin, publishable, plugin };
 
 struct ApiKey {
   ApiKeyId id;
   KeyKind kind = KeyKind::publishable;
   std::string hint;        // the first characters of the key (key_hint), to recognise it in lists and logs
   std::optional<ChannelId> channel_id;  // publishable keys only
+  std::optional<std::string> plugin;    // plugin keys only: the plugin it opens
   std::string label;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> revoked_at;
@@ -30,7 +33,7 @@ struct ApiKey {
 // A freshly created key: the only time the secret is ever seen in full.
 struct IssuedKey {
   ApiKey key;
-  std::string secret;  // "qq_admin_..." or "qq_pk_..."
+  std::string secret;  // "qq_admin_...", "qq_pk_..." or "qq_plugin_..."
 };
 
 // The short prefix of a secret that may be shown and logged to recognise it: at most 12
@@ -46,6 +49,14 @@ class AccessService {
   Result<IssuedKey> create_admin_key(const std::string& label, std::optional<std::string> secret = {});
   Result<IssuedKey> create_publishable_key(const ChannelId& channel, const std::string& label);
   Result<std::vector<ApiKey>> list_publishable_keys(const ChannelId& channel);
+  // A key for the merchant routes of `plugin` (a valid plugin name; the caller checks it exists).
+  Result<IssuedKey> create_plugin_key(const std::string& plugin, const std::string& label);
+  // The plugin's keys, revoked ones included, oldest first.
+  Result<std::vector<ApiKey>> list_plugin_keys(const std::string& plugin);
+  Status revoke_plugin_key(const std::string& plugin, const ApiKeyId& key);
+  // The plugin a live plugin key opens; nothing for any other secret; an error only when the
+  // database could not be asked.
+  Result<std::optional<std::string>> plugin_of_key(const std::string& secret);
   // The admin keys that are not revoked, oldest first (hints only: secrets are not stored).
   Result<std::vector<ApiKey>> list_admin_keys();
   // Revoked keys stop working at once on this node (and within the cache lifetime on others).
@@ -67,7 +78,8 @@ class AccessService {
 
  private:
   Result<IssuedKey> insert(KeyKind kind, std::optional<ChannelId> channel, const std::string& label,
-                           std::string secret);
+                           std::string secret, std::optional<std::string> plugin = {});
+  void forget_cached();
   Result<std::optional<ApiKey>> lookup(const std::string& secret);
 
   storage::Database& db_;

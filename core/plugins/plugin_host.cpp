@@ -36,6 +36,18 @@ std::optional<Isolation> isolation_from(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(RouteAccess access) {
+  switch (access) {
+    case RouteAccess::open:
+      return "open";
+    case RouteAccess::merchant:
+      return "merchant";
+    case RouteAccess::admin:
+      return "admin";
+  }
+  return "open";
+}
+
 std::string_view to_string(PluginNetwork network) {
   switch (network) {
     case PluginNetwork::manifest:
@@ -132,6 +144,7 @@ struct PluginHost::Generation {
     std::string pattern;
     std::vector<std::string> segments;
     int placeholders = 0;
+    RouteAccess access = RouteAccess::open;
     quanqu_route_fn fn = nullptr;
     void* user = nullptr;
   };
@@ -464,7 +477,7 @@ struct HostTable {
       for (const auto& r : g.routes)
         if (r.method == m && r.pattern == pat)
           return refuse(err, err_cap, QUANQU_ERR_INVALID, m + " " + pat + " is registered twice");
-      Generation::Route r{m, pat, split(pat), 0, fn, user};
+      Generation::Route r{m, pat, split(pat), 0, RouteAccess::open, fn, user};
       for (const auto& s : r.segments) r.placeholders += !s.empty() && s.front() == '{';
       g.routes.push_back(std::move(r));
       return QUANQU_OK;
@@ -1135,7 +1148,7 @@ void PluginHost::publish_info(Slot& slot, const Generation& g) {
   i.status = PluginStatus::loaded;
   i.reason.clear();
   i.routes.clear();
-  for (const auto& r : g.routes) i.routes.push_back({r.method, r.pattern});
+  for (const auto& r : g.routes) i.routes.push_back({r.method, r.pattern, r.access});
   i.subscriptions.clear();
   for (const auto& s : g.subscriptions) i.subscriptions.push_back(s.pattern);
   i.providers.clear();
@@ -1845,6 +1858,17 @@ void PluginHost::handle_async(const std::string& plugin, PluginRequest request, 
     e.details = {{"allow", allow}};
     return done(std::move(e));
   }
+
+  // A protected route: the host checks the merchant's key; the plugin never sees the refusal.
+  if (found->access == RouteAccess::admin && request.caller != Caller::admin)
+    return done(Error::unauthenticated("auth.admin_key_required",
+                                       "this route of plugin '" + g->plugin +
+                                           "' needs the admin key (Authorization: Bearer <admin key>)"));
+  if (found->access == RouteAccess::merchant && request.caller == Caller::anonymous)
+    return done(Error::unauthenticated("auth.merchant_key_required",
+                                       "this route of plugin '" + g->plugin +
+                                           "' needs the admin key or a key issued for the plugin "
+                                           "(Authorization: Bearer <key>)"));
 
   // Its runner died and is waiting for its restart: the call would never reach the plugin.
   if (g->runner && !g->runner->alive())

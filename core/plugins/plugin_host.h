@@ -65,10 +65,19 @@ struct CrashInfo {
   std::int64_t at = 0;  // ms since the epoch
 };
 
+// Who may call a plugin route, checked by the host before the plugin sees the request.
+enum class RouteAccess {
+  open,      // anyone (the plugin checks what it needs)
+  merchant,  // the admin key, or a plugin key issued for this plugin
+  admin,     // the admin key only
+};
+std::string_view to_string(RouteAccess access);
+
 // A route as the plugin registered it (pattern relative to /v1/plugins/<name>).
 struct PluginRouteInfo {
   std::string method;
   std::string pattern;
+  RouteAccess access = RouteAccess::open;
 };
 
 // A provider a plugin registered.
@@ -141,7 +150,16 @@ struct CallOptions {
 };
 
 // A request to a plugin route, free of any HTTP library type (the API adapts its own).
+// The merchant credential a request carried, as the server resolved it (the secret itself is
+// not passed on to the plugin).
+enum class Caller {
+  anonymous,   // none (or none the server knows)
+  plugin_key,  // a live key issued for the plugin the request is for
+  admin,       // a live admin key
+};
+
 struct PluginRequest {
+  Caller caller = Caller::anonymous;
   std::string method;
   std::string path;  // the full path: "/v1/plugins/<name>/..."
   std::string body;

@@ -29,6 +29,30 @@ TEST(AccessService, PublishableKeysResolveToTheirChannelUntilRevoked) {
   EXPECT_EQ(CoreEnv::must(env.access.resolve_channel(issued.secret)), std::nullopt);
 }
 
+TEST(AccessService, PluginKeysOpenTheirPluginOnlyUntilRevoked) {
+  CoreEnv env;
+  auto issued = CoreEnv::must(env.access.create_plugin_key("live-room", "Studio tablet"));
+  EXPECT_EQ(issued.secret.rfind("qq_plugin_", 0), 0u);
+  EXPECT_EQ(issued.key.plugin, std::optional<std::string>("live-room"));
+  EXPECT_EQ(CoreEnv::must(env.access.plugin_of_key(issued.secret)), std::optional<std::string>("live-room"));
+  // It is neither an admin key nor a storefront key.
+  EXPECT_FALSE(CoreEnv::must(env.access.check_admin(issued.secret)));
+  EXPECT_EQ(CoreEnv::must(env.access.resolve_channel(issued.secret)), std::nullopt);
+  EXPECT_EQ(CoreEnv::must(env.access.plugin_of_key("qq_plugin_unknown")), std::nullopt);
+  auto admin = CoreEnv::must(env.access.create_admin_key("ops"));
+  EXPECT_EQ(CoreEnv::must(env.access.plugin_of_key(admin.secret)), std::nullopt);
+
+  auto listed = CoreEnv::must(env.access.list_plugin_keys("live-room"));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].hint, issued.key.hint);
+  EXPECT_TRUE(CoreEnv::must(env.access.list_plugin_keys("other")).empty());
+  // Revoked through another plugin's name: not found, and it keeps working.
+  EXPECT_EQ(env.access.revoke_plugin_key("other", issued.key.id).error().code, "api_key.not_found");
+  ASSERT_TRUE(env.access.revoke_plugin_key("live-room", issued.key.id).ok());
+  EXPECT_EQ(CoreEnv::must(env.access.plugin_of_key(issued.secret)), std::nullopt);
+  EXPECT_TRUE(CoreEnv::must(env.access.list_plugin_keys("live-room"))[0].revoked_at.has_value());
+}
+
 TEST(AccessService, AdminKeysAreStoredHashedAndRecognised) {
   CoreEnv env;
   auto issued = CoreEnv::must(env.access.create_admin_key("ops"));

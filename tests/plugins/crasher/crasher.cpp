@@ -106,7 +106,11 @@ class Crasher : public quanqu::sdk::Plugin {
       auto n = host_->kv_get("pings");
       host_->kv_put("pings", std::to_string((n ? std::atoll(n->c_str()) : 0) + 1));
     });
-    host.on("crasher.boom", [](const quanqu::sdk::Event&) { *nowhere = 1; });
+    // After a pause, so that the route that published it has answered before the runner dies.
+    host.on("crasher.boom", [](const quanqu::sdk::Event&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      *nowhere = 1;
+    });
   }
 
  private:
