@@ -387,6 +387,19 @@ TEST_P(PluginHostTest, KeyValueStoreRejectsBadKeysAndValues) {
   EXPECT_FALSE(kv.get("p", "k")->has_value());
 }
 
+TEST_P(PluginHostTest, AHostRefusalARouteDoesNotCatchIsAProblemNotAPluginError) {
+  install("good");
+  auto db = open_db();
+  auto host = make_host(*db);
+  host->load_directory(plugins_dir_);
+  std::string key(300, 'k');  // longer than a key may be: kv_get refuses it as invalid
+  auto r = host->handle("good", request("GET", "/v1/plugins/good/kv/" + key));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["code"], "plugin.invalid");
+  EXPECT_EQ(find(host->plugins(), "good")->errors, 0u);  // the client's mistake, not the plugin's
+}
+
 INSTANTIATE_TEST_SUITE_P(Isolation, PluginHostTest,
                          ::testing::Values(plugins::Isolation::in_process, plugins::Isolation::process),
                          [](const auto& info) { return std::string(plugins::to_string(info.param)); });

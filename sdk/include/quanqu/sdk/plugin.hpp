@@ -18,7 +18,10 @@
  * Exceptions are allowed inside the plugin; this layer catches every exception at the boundary
  * and turns it into an error status: from the constructor or start() the plugin is marked failed
  * (with e.what() as the reason), from a route handler the client gets a 502 "plugin_error".
- * Nothing ever propagates into the server.
+ * Except for refusals (refusal_reply below): a route handler that lets a ServiceError with a 4xx
+ * status (a core service refused a Host::call) propagate answers the core's own problem, as the
+ * HTTP API would have; one that lets a host Error with status NOT_FOUND, INVALID or STATE
+ * propagate answers 404, 400 or 409 problem+json. Nothing ever propagates into the server.
  *
  * The export macro defines a plain `extern "C"` function named quanqu_plugin_entry_v1 with default
  * visibility; the server resolves it with boost::dll::shared_library::get (import_symbol works
@@ -65,8 +68,9 @@ enum class LogLevel : quanqu_log_level {
 };
 
 // A core service refused a call (Host::call): the HTTP status, stable code and fields the API
-// would have answered. Let it propagate from a route handler and the client gets a 502; catch it
-// to answer your own reply (problem_reply(e) repeats the core's refusal, fields included).
+// would have answered. Let a 4xx one propagate from a route handler and the client gets that
+// refusal (problem_reply(e): the same status, code, detail and fields, as
+// application/problem+json); a 5xx one becomes a 502. Catch it to answer something else.
 class ServiceError : public Error {
  public:
   ServiceError(quanqu_status status, Json problem)
@@ -89,6 +93,31 @@ inline Response problem_reply(const ServiceError& e) {
   return Response{e.http_status(), "application/problem+json", body.dump(), {}};
 }
 
+// What a route handler answers for an exception it lets propagate, when the exception is a
+// refusal rather than a failure: a ServiceError with a 4xx status answers the core's problem
+// (problem_reply); a host Error answers problem+json by its status, QUANQU_ERR_NOT_FOUND 404
+// "plugin.not_found", QUANQU_ERR_INVALID 400 "plugin.invalid", QUANQU_ERR_STATE 409
+// "plugin.conflict", with the error's message as detail. Anything else (a core 5xx, UNAVAILABLE,
+// INTERNAL, a plain exception) is a failure: nothing here, and the server answers 502
+// "plugin_error" and counts it. Catch a host Error yourself where it means a bug of the plugin
+// rather than a bad request.
+inline std::optional<Response> refusal_reply(const Error& e) {
+  if (const auto* service = dynamic_cast<const ServiceError*>(&e)) {
+    if (service->http_status() < 400 || service->http_status() > 499) return std::nullopt;
+    return problem_reply(*service);
+  }
+  switch (e.status()) {
+    case QUANQU_ERR_NOT_FOUND:
+      return Response::problem(404, "plugin.not_found", e.what());
+    case QUANQU_ERR_INVALID:
+      return Response::problem(400, "plugin.invalid", e.what());
+    case QUANQU_ERR_STATE:
+      return Response::problem(409, "plugin.conflict", e.what());
+    default:
+      return std::nullopt;
+  }
+}
+
 // A domain event delivered to a subscriber (see Host::on).
 struct Event {
   std::string id;
@@ -97,7 +126,8 @@ struct Event {
   Json data;  // the event's fields (docs/sdk.md, "Events")
 };
 
-// Handles a request to one of the plugin's routes. May throw (the layer turns it into a 502).
+// Handles a request to one of the plugin's routes. May throw: a refusal (refusal_reply) is
+// answered as such, anything else with a 502.
 using RouteHandler = std::function<Response(const Request&)>;
 // Handles a domain event. May throw (the host logs it and counts it against the plugin).
 using EventHandler = std::function<void(const Event&)>;
@@ -355,7 +385,15 @@ class Host {
         request.query[detail::copy(in->query[i].name)] = detail::copy(in->query[i].value);
       for (std::size_t i = 0; i < in->header_count; ++i)
         request.headers.emplace_back(detail::copy(in->headers[i].name), detail::copy(in->headers[i].value));
-      Response response = route->handler(request);
+      Response response;
+      try {
+        response = route->handler(request);
+      } catch (const Error& e) {
+        // A refusal is the client's answer; a failure goes on to become the server's 502.
+        std::optional<Response> refused = refusal_reply(e);
+        if (!refused) throw;
+        response = std::move(*refused);
+      }
       const quanqu_host* h = route->host->host_;
       h->response_set(out, response.status, detail::view(response.content_type), detail::view(response.body));
       for (const auto& [name, value] : response.headers)
