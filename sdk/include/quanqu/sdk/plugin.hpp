@@ -126,6 +126,19 @@ struct Event {
   Json data;  // the event's fields (docs/sdk.md, "Events")
 };
 
+// One key of Host::kv_list, with its expiry (ms since the Unix epoch) when it has one.
+struct KvEntry {
+  std::string key;
+  std::string value;
+  std::optional<std::int64_t> expires_at_ms;
+};
+
+// A page of Host::kv_list. next_cursor is set while more keys may match: pass it back as cursor.
+struct KvPage {
+  std::vector<KvEntry> items;
+  std::optional<std::string> next_cursor;
+};
+
 // Handles a request to one of the plugin's routes. May throw: a refusal (refusal_reply) is
 // answered as such, anything else with a 502.
 using RouteHandler = std::function<Response(const Request&)>;
@@ -214,6 +227,76 @@ class Host {
     char err[512] = {0};
     quanqu_status s = host_->kv_delete(host_->ctx, detail::view(key), err, sizeof err);
     if (s != QUANQU_OK) detail::throw_error(s, "kv_delete failed", err);
+  }
+
+  // ---- ABI 1.1 key-value operations. Each checks QUANQU_HOST_HAS first: on a host table without
+  // the function it throws Error with status QUANQU_ERR_INTERNAL ("... is not in this server's host
+  // table") instead of calling a null pointer; kv_ops_available() asks beforehand. ttl_ms: 0 is
+  // "never expires", otherwise 1..QUANQU_KV_MAX_TTL_MS (366 days) from now; an expired key is
+  // absent for every read. ----
+
+  // True when the server offers kv_put with a TTL, kv_incr, kv_cas and kv_list (ABI >= 1.1).
+  bool kv_ops_available() const noexcept {
+    return QUANQU_HOST_HAS(host_, kv_put_ttl) && QUANQU_HOST_HAS(host_, kv_incr) && QUANQU_HOST_HAS(host_, kv_cas) &&
+           QUANQU_HOST_HAS(host_, kv_list);
+  }
+
+  // Inserts or replaces `key`, expiring ttl_ms from now (0: never).
+  void kv_put(std::string_view key, std::string_view value, std::int64_t ttl_ms) const {
+    require(QUANQU_HOST_HAS(host_, kv_put_ttl), "kv_put with a TTL");
+    char err[512] = {0};
+    quanqu_status s = host_->kv_put_ttl(host_->ctx, detail::view(key), detail::view(value), ttl_ms, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_put failed", err);
+  }
+
+  // Atomically adds `delta` to the decimal integer at `key` and returns the new value. An absent
+  // or expired key counts from 0 and is created expiring ttl_ms from now; an existing key keeps
+  // its expiry (a fixed window). Throws Error (QUANQU_ERR_INVALID) when the stored value is not an
+  // integer or the sum overflows.
+  std::int64_t kv_incr(std::string_view key, std::int64_t delta = 1, std::int64_t ttl_ms = 0) const {
+    require(QUANQU_HOST_HAS(host_, kv_incr), "kv_incr");
+    std::int64_t value = 0;
+    char err[512] = {0};
+    quanqu_status s = host_->kv_incr(host_->ctx, detail::view(key), delta, ttl_ms, &value, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_incr failed", err);
+    return value;
+  }
+
+  // Atomically sets `key` to `value` (expiring ttl_ms from now) when its current value is
+  // *expected, or, with expected = std::nullopt, when it is absent or expired. Returns true when
+  // it swapped, false when the current value differs (nothing changed).
+  bool kv_cas(std::string_view key, std::optional<std::string_view> expected, std::string_view value,
+              std::int64_t ttl_ms = 0) const {
+    require(QUANQU_HOST_HAS(host_, kv_cas), "kv_cas");
+    quanqu_str want = expected ? detail::view(*expected) : quanqu_str{nullptr, 0};
+    char err[512] = {0};
+    quanqu_status s = host_->kv_cas(host_->ctx, detail::view(key), expected ? &want : nullptr, detail::view(value),
+                                    ttl_ms, err, sizeof err);
+    if (s == QUANQU_ERR_STATE) return false;
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_cas failed", err);
+    return true;
+  }
+
+  // One page of the keys starting with `prefix`, in ascending byte order, after `cursor`
+  // (exclusive; empty: from the start); `limit` 1..1000. See quanqu_host.kv_list.
+  KvPage kv_list(std::string_view prefix, std::string_view cursor = {}, int limit = 100) const {
+    require(QUANQU_HOST_HAS(host_, kv_list), "kv_list");
+    std::string out;
+    char err[512] = {0};
+    quanqu_status s = host_->kv_list(host_->ctx, detail::view(prefix), detail::view(cursor), limit,
+                                     &detail::assign_sink, &out, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_list failed", err);
+    Json page = Json::parse(out);
+    KvPage result;
+    for (const auto& item : page.at("items")) {
+      KvEntry e{item.at("key").get<std::string>(), item.at("value").get<std::string>(), std::nullopt};
+      if (item.contains("expires_at_ms") && item["expires_at_ms"].is_number_integer())
+        e.expires_at_ms = item["expires_at_ms"].get<std::int64_t>();
+      result.items.push_back(std::move(e));
+    }
+    if (page.contains("next_cursor") && page["next_cursor"].is_string())
+      result.next_cursor = page["next_cursor"].get<std::string>();
+    return result;
   }
 
   // Registers a route under /v1/plugins/<plugin name><pattern> (call it from start() only).
@@ -325,6 +408,15 @@ class Host {
     Host* host;
     RouteHandler handler;
   };
+
+  // A function this server's host table lacks: the plugin needs a newer server. INTERNAL, not a
+  // refusal: the client gets a 502, the plugin's error count grows.
+  void require(bool present, const char* what) const {
+    if (present) return;
+    throw Error(QUANQU_ERR_INTERNAL, std::string(what) + " is not in this server's host table (it provides SDK ABI " +
+                                         std::to_string(host_->abi_major) + "." + std::to_string(host_->abi_minor) +
+                                         "; " + what + " needs 1.1 or later)");
+  }
 
   void add_provider(const char* kind, std::string name, ProviderBase* provider) {
     quanqu_provider p{sizeof(quanqu_provider), detail::view(kind), detail::view(name), &Host::provider_trampoline,
