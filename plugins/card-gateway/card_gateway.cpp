@@ -330,4 +330,4 @@ class CardGatewayPlugin : public quanqu::sdk::Plugin {
 }  // namespace
 }  // namespace card_gateway
 
-QUANQU_PLUGIN(card_gateway::CardGatewayPlugin, "card-gateway", "1.0.0")
+QUANQU_PLUGIN(card_gateway::CardGatewayPlugin)

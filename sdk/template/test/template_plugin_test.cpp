@@ -23,7 +23,7 @@ void check(bool ok, const std::string& what) {
 
 int main() {
   // The server refuses a plugin whose manifest and library disagree (name, version, ABI).
-  for (const auto& problem : quanqu::sdk::testing::manifest_mismatches(TEMPLATE_MANIFEST, &quanqu_plugin_entry_v1))
+  for (const auto& problem : quanqu::sdk::testing::manifest_mismatches(QUANQU_PLUGIN_MANIFEST, &quanqu_plugin_entry_v1))
     check(false, "plugin.json and the library disagree: " + problem);
 
   quanqu::sdk::testing::FakeHost host(&quanqu_plugin_entry_v1);

@@ -102,4 +102,4 @@ class Good : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Good, "good", "1.0.0")
+QUANQU_PLUGIN(Good)

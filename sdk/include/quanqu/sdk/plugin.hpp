@@ -3,7 +3,8 @@
 
 /*
  * Header-only. A plugin derives from quanqu::sdk::Plugin, implements start(Host&), and exports
- * itself with QUANQU_PLUGIN(ClassName, "name", "version") in exactly one .cpp file:
+ * itself with QUANQU_PLUGIN(ClassName) in exactly one .cpp file (the name and version come from
+ * plugin.json, through quanqu_add_plugin; see the macro at the end):
  *
  *   class Hello : public quanqu::sdk::Plugin {
  *    public:
@@ -13,7 +14,7 @@
  *       });
  *     }
  *   };
- *   QUANQU_PLUGIN(Hello, "hello", "1.0.0")
+ *   QUANQU_PLUGIN(Hello)
  *
  * Exceptions are allowed inside the plugin; this layer catches every exception at the boundary
  * and turns it into an error status: from the constructor or start() the plugin is marked failed
@@ -47,6 +48,14 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+// quanqu_add_plugin compiles in the manifest's "sdk_abi"; the server refuses a plugin whose
+// manifest declares another ABI than the one compiled into the library, so refuse it here first.
+#if defined(QUANQU_PLUGIN_SDK_ABI_MAJOR) && defined(QUANQU_PLUGIN_SDK_ABI_MINOR)
+#if QUANQU_PLUGIN_SDK_ABI_MAJOR != QUANQU_SDK_ABI_MAJOR || QUANQU_PLUGIN_SDK_ABI_MINOR != QUANQU_SDK_ABI_MINOR
+#error "plugin.json's \"sdk_abi\" differs from this SDK's (QUANQU_SDK_ABI_MAJOR/MINOR in abi.h): set it to that"
+#endif
+#endif
 
 namespace quanqu::sdk {
 
@@ -556,10 +565,33 @@ inline void stop(void* instance) noexcept {
 }  // namespace detail
 }  // namespace quanqu::sdk
 
-// Exports `ClassName` (default-constructible, derived from quanqu::sdk::Plugin) as the plugin
-// `name` (a string literal equal to the manifest's name) at `version`. Use once per library,
-// at namespace scope in one .cpp file. The SDK ABI version compiled in is this header's.
-#define QUANQU_PLUGIN(ClassName, name, version)                                                  \
+// Exports `ClassName` (default-constructible, derived from quanqu::sdk::Plugin) as the plugin.
+// Use once per library, at namespace scope in one .cpp file. The SDK ABI version compiled in is
+// this header's. Two forms:
+//   QUANQU_PLUGIN(ClassName)                    the name and version from plugin.json:
+//                                               quanqu_add_plugin and quanqu_add_plugin_test define
+//                                               QUANQU_PLUGIN_NAME and QUANQU_PLUGIN_VERSION from it
+//   QUANQU_PLUGIN(ClassName, "name", "1.2.0")   both written here, for a build without those CMake
+//                                               functions; they must equal the manifest's, or the
+//                                               server refuses the plugin
+#define QUANQU_PLUGIN(...)                                                                                          \
+  QUANQU_DETAIL_PLUGIN_PICK(__VA_ARGS__, QUANQU_DETAIL_PLUGIN_3, QUANQU_DETAIL_PLUGIN_2, QUANQU_DETAIL_PLUGIN_1, _) \
+  (__VA_ARGS__)
+#define QUANQU_DETAIL_PLUGIN_PICK(_1, _2, _3, chosen, ...) chosen
+#if defined(QUANQU_PLUGIN_NAME) && defined(QUANQU_PLUGIN_VERSION)
+#define QUANQU_DETAIL_PLUGIN_1(ClassName) QUANQU_DETAIL_PLUGIN_3(ClassName, QUANQU_PLUGIN_NAME, QUANQU_PLUGIN_VERSION)
+#else
+#define QUANQU_DETAIL_PLUGIN_1(ClassName)                                                           \
+  static_assert(false,                                                                              \
+                "QUANQU_PLUGIN(ClassName) takes the name and version from plugin.json, which "      \
+                "quanqu_add_plugin (CMake) compiles in; without it write QUANQU_PLUGIN(ClassName, " \
+                "\"name\", \"version\")");
+#endif
+#define QUANQU_DETAIL_PLUGIN_2(ClassName, name)                                            \
+  static_assert(false,                                                                     \
+                "QUANQU_PLUGIN takes the class alone (name and version from plugin.json) " \
+                "or the class, the name and the version");
+#define QUANQU_DETAIL_PLUGIN_3(ClassName, name, version)                                         \
   extern "C" QUANQU_SDK_EXPORT const quanqu_plugin_descriptor* quanqu_plugin_entry_v1(void) {    \
     static const quanqu_plugin_descriptor descriptor = {QUANQU_SDK_ABI_MAJOR,                    \
                                                         QUANQU_SDK_ABI_MINOR,                    \
