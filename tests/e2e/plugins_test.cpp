@@ -19,7 +19,7 @@ using quanqu::e2e::PluginsDir;
 // Every fixture library built by tests/plugins; each sits in a directory with its plugin.json.
 const std::vector<std::string> kFixtures{
     QUANQU_FIXTURE_GOOD,        QUANQU_FIXTURE_WRONG_MAJOR,  QUANQU_FIXTURE_NEWER_MINOR, QUANQU_FIXTURE_NO_ENTRY,
-    QUANQU_FIXTURE_INIT_THROWS, QUANQU_FIXTURE_START_THROWS, QUANQU_FIXTURE_THROWER};
+    QUANQU_FIXTURE_INIT_THROWS, QUANQU_FIXTURE_START_THROWS, QUANQU_FIXTURE_THROWER,     QUANQU_FIXTURE_ABI_1_0};
 
 class PluginsTest : public E2ETest {
  protected:
@@ -56,6 +56,8 @@ TEST_F(PluginsTest, AdminListsEveryPluginWithItsStatusAbiAndReason) {
   EXPECT_EQ(good["status"], "loaded");
   EXPECT_EQ(good["version"], "1.0.0");
   EXPECT_EQ(good["sdk_abi"], "1.1");
+  EXPECT_EQ(find(body["items"], "abi-1-0")["status"], "loaded");
+  EXPECT_EQ(find(body["items"], "abi-1-0")["sdk_abi"], "1.0");
   EXPECT_TRUE(good["reason"].is_null());
   EXPECT_EQ(good["provides"], json::array({"routes"}));
   EXPECT_NE(good["routes"].dump().find("/v1/plugins/good/hello"), std::string::npos) << good.dump();
@@ -126,6 +128,16 @@ TEST_F(PluginsTest, AThrowingRouteIsA502PluginErrorAndTheServerStaysUp) {
 
   auto list = admin().get("/v1/admin/plugins").json();
   EXPECT_EQ(find(list["items"], "thrower")["errors"], 2);
+}
+
+TEST_F(PluginsTest, APluginBuiltForAbi10IsServedByThisServer) {
+  auto hello = anonymous().get("/v1/plugins/abi-1-0/hello");
+  ASSERT_EQ(hello.status, 200u) << hello.body;
+  EXPECT_EQ(hello.json(), (json{{"plugin_abi", "1.0"}, {"host_abi", "1.1"}, {"host_table_grew", true}}));
+  auto put = anonymous().request("PUT", "/v1/plugins/abi-1-0/kv/colour", std::string("green"),
+                                 {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(put.status, 204u) << put.body;
+  EXPECT_EQ(anonymous().get("/v1/plugins/abi-1-0/kv/colour").body, "green");
 }
 
 // The ABI 1.1 key-value operations through the server, on this run's database (SQLite or

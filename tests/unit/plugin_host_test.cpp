@@ -44,6 +44,7 @@ const std::map<std::string, fs::path>& fixtures() {
       {"init-throws", QUANQU_FIXTURE_INIT_THROWS},
       {"start-throws", QUANQU_FIXTURE_START_THROWS},
       {"thrower", QUANQU_FIXTURE_THROWER},
+      {"abi-1-0", QUANQU_FIXTURE_ABI_1_0},
   };
   return all;
 }
@@ -170,6 +171,8 @@ TEST_P(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   EXPECT_EQ(status("good"), PluginStatus::loaded) << reason("good");
   EXPECT_EQ(status("thrower"), PluginStatus::loaded) << reason("thrower");
   EXPECT_TRUE(reason("good").empty());
+  EXPECT_EQ(status("abi-1-0"), PluginStatus::loaded) << reason("abi-1-0");  // an older minor is fine
+  EXPECT_EQ(find(all, "abi-1-0")->abi->text(), "1.0");
   EXPECT_EQ(find(all, "good")->abi->text(), "1.1");
 
   EXPECT_EQ(status("wrong-major"), PluginStatus::failed);
@@ -195,12 +198,14 @@ TEST_P(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   std::set<std::string> mounted;
   for (const auto& p : host->plugins())
     for (const auto& r : p.routes) mounted.insert(r.method + " /v1/plugins/" + p.name + r.pattern);
-  EXPECT_EQ(mounted,
-            (std::set<std::string>{
-                "GET /v1/plugins/good/hello", "GET /v1/plugins/good/kv/{key}", "PUT /v1/plugins/good/kv/{key}",
-                "DELETE /v1/plugins/good/kv/{key}", "GET /v1/plugins/good/abi", "POST /v1/plugins/good/counter/{key}",
-                "POST /v1/plugins/good/cas/{key}", "GET /v1/plugins/good/list", "POST /v1/plugins/good/echo",
-                "GET /v1/plugins/thrower/boom", "GET /v1/plugins/thrower/ok"}));
+  EXPECT_EQ(
+      mounted,
+      (std::set<std::string>{
+          "GET /v1/plugins/good/hello", "GET /v1/plugins/good/kv/{key}", "PUT /v1/plugins/good/kv/{key}",
+          "DELETE /v1/plugins/good/kv/{key}", "GET /v1/plugins/good/abi", "POST /v1/plugins/good/counter/{key}",
+          "POST /v1/plugins/good/cas/{key}", "GET /v1/plugins/good/list", "POST /v1/plugins/good/echo",
+          "GET /v1/plugins/thrower/boom", "GET /v1/plugins/thrower/ok", "GET /v1/plugins/abi-1-0/hello",
+          "PUT /v1/plugins/abi-1-0/kv/{key}", "GET /v1/plugins/abi-1-0/kv/{key}", "POST /v1/plugins/abi-1-0/sign"}));
 
   // Each failure is logged with its reason.
   std::lock_guard lock(log_mutex_);
@@ -470,6 +475,36 @@ TEST_P(PluginHostTest, AHostRefusalARouteDoesNotCatchIsAProblemNotAPluginError) 
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(json::parse(r->body)["code"], "plugin.invalid");
   EXPECT_EQ(find(host->plugins(), "good")->errors, 0u);  // the client's mistake, not the plugin's
+}
+
+TEST_P(PluginHostTest, APluginBuiltForAbi10StillLoadsAndWorks) {
+  install("abi-1-0");
+  auto db = open_db();
+  auto host = make_host(*db);
+  host->load_directory(plugins_dir_);
+  const auto* info = find(host->plugins(), "abi-1-0");
+  ASSERT_NE(info, nullptr);
+  ASSERT_EQ(info->status, PluginStatus::loaded) << info->reason;
+  EXPECT_EQ(info->version, "1.0.0");
+
+  auto hello = host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/hello"));
+  ASSERT_TRUE(hello.ok()) << hello.error().message;
+  // It sees a table larger than the one it was built with, and reads only its own part.
+  EXPECT_EQ(json::parse(hello->body), (json{{"plugin_abi", "1.0"}, {"host_abi", "1.1"}, {"host_table_grew", true}}));
+
+  auto put = host->handle("abi-1-0", request("PUT", "/v1/plugins/abi-1-0/kv/colour", {}, "green"));
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(put->status, 204);
+  auto got = host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/kv/colour"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->body, "green");
+  EXPECT_EQ(host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/kv/none"))->status, 404);
+
+  auto signed_reply =
+      host->handle("abi-1-0", request("POST", "/v1/plugins/abi-1-0/sign", {}, "what do ya want for nothing?"));
+  ASSERT_TRUE(signed_reply.ok());
+  // HMAC-SHA256 with key "k" (computed independently).
+  EXPECT_EQ(json::parse(signed_reply->body)["mac"], "96be90616604b74898cd456b0f019825be346f395d7275881b51a82399cda671");
 }
 
 INSTANTIATE_TEST_SUITE_P(Isolation, PluginHostTest,
