@@ -4,6 +4,7 @@
 #include "support/problem_assertions.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -177,6 +178,23 @@ TEST_F(PluginsTest, CountersAndClaimsAreAtomicUnderConcurrentRequests) {
       page.json()["items"],
       (json::array({{{"key", "race"}, {"value", std::to_string(kThreads * kEach)}, {"expires_at_ms", nullptr}}})));
   EXPECT_TRUE(page.json()["next_cursor"].is_null());
+}
+
+// Expired plugin keys are deleted by a recurring job: it runs at start-up, then every minute.
+TEST_F(PluginsTest, TheKeyExpiryJobRunsAtStartAndIsScheduledAgain) {
+  json items;
+  bool ran = false;
+  for (int i = 0; i < 100 && !ran; ++i) {
+    auto r = admin().get("/v1/admin/jobs?kind=plugins.kv_expiry");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    items = r.json()["items"];
+    for (const auto& j : items) ran = ran || j.value("status", "") == "succeeded";
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(ran) << items.dump();
+  bool next = false;
+  for (const auto& j : items) next = next || j.value("status", "") == "scheduled";
+  EXPECT_TRUE(next) << items.dump();
 }
 
 }  // namespace
