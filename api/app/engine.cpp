@@ -94,6 +94,16 @@ Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::
   };
   e.jobs->define("maintenance.prune", std::move(prune));
   e.plugins = std::make_unique<plugins::PluginHost>(*e.db, e.clock, *e.events, nullptr);
+  // Plugin keys past their expiry are already invisible; this job deletes their rows, a bounded
+  // batch a minute, so that a plugin's short-lived keys (webhook replay marks) do not pile up.
+  jobs::JobKind kv_expiry;
+  kv_expiry.every = std::chrono::minutes(1);
+  kv_expiry.max_attempts = 3;
+  kv_expiry.run = [&e](const jobs::Job&) -> Status {
+    QQ_TRY(e.plugins->kv().prune_expired(kPruneBatch));
+    return ok_status();
+  };
+  e.jobs->define("plugins.kv_expiry", std::move(kv_expiry));
   e.access = std::make_unique<access::AccessService>(*e.db, e.clock);
   e.channels = std::make_unique<channels::ChannelService>(*e.db, e.clock, e.changes);
   e.catalog = std::make_unique<catalog::CatalogService>(*e.db, e.clock, e.changes);

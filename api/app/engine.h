@@ -51,8 +51,9 @@ struct Engine {
 // Opens the database with `pool_size` connections, applies the migrations and builds the services.
 // The plugin host is created empty: load plugins with engine->plugins->load_directory() after
 // connect_plugins().
-// The outbox relay gives dispatched events to the webhooks; the maintenance job and the pickup
-// expiry job (pickup.expire, scheduled when an order is ready for pickup) are defined.
+// The outbox relay gives dispatched events to the webhooks; the maintenance job, the plugin
+// key-value expiry job (plugins.kv_expiry) and the pickup expiry job (pickup.expire, scheduled
+// when an order is ready for pickup) are defined.
 Result<std::unique_ptr<Engine>> open_engine(std::string_view database_url, std::size_t pool_size,
                                             EngineOptions options = {});
 

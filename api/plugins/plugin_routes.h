@@ -10,7 +10,7 @@
 namespace quanqu::api {
 
 // Registers:
-//  - GET /v1/admin/plugins (admin key): {"items": [...], "next_cursor": null, "sdk_abi": "1.0"}, one
+//  - GET /v1/admin/plugins (admin key): {"items": [...], "next_cursor": null, "sdk_abi": "1.1"}, one
 //    item per discovered plugin (plugin_json), and GET /v1/admin/plugins/{name}.
 //  - POST /v1/admin/plugins/{name}/reload (admin key): loads the new build beside the running
 //    one and switches to it; 200 with the plugin, 404 unknown, 422 `plugin.reload_failed` (the

@@ -768,6 +768,39 @@ struct HostTable {
             .str(reply.body);
         return out.take();
       }
+      case wire::HostOp::kv_put_ttl: {
+        std::string key = in.str(), v = in.str();
+        std::int64_t ttl_ms = in.i64();
+        if (in.failed()) return malformed();
+        return common(kv_put_ttl(&g, str(key), str(v), ttl_ms, err, sizeof err));
+      }
+      case wire::HostOp::kv_incr: {
+        std::string key = in.str();
+        std::int64_t delta = in.i64(), ttl_ms = in.i64();
+        if (in.failed()) return malformed();
+        int64_t sum = 0;
+        quanqu_status status = kv_incr(&g, str(key), delta, ttl_ms, &sum, err, sizeof err);
+        if (status == QUANQU_OK) {
+          value = std::to_string(sum);  // the runner parses it back
+          has_value = true;
+        }
+        return common(status);
+      }
+      case wire::HostOp::kv_cas: {
+        std::string key = in.str();
+        bool has_expected = in.u8() != 0;
+        std::string expected = in.str(), v = in.str();
+        std::int64_t ttl_ms = in.i64();
+        if (in.failed()) return malformed();
+        quanqu_str want = str(expected);
+        return common(kv_cas(&g, str(key), has_expected ? &want : nullptr, str(v), ttl_ms, err, sizeof err));
+      }
+      case wire::HostOp::kv_list: {
+        std::string prefix = in.str(), cursor = in.str();
+        std::int32_t limit = in.i32();
+        if (in.failed()) return malformed();
+        return common(kv_list(&g, str(prefix), str(cursor), limit, sink, &target, err, sizeof err));
+      }
     }
     write_error(err, sizeof err, "the runner asked for an unknown host function");
     return common(QUANQU_ERR_INVALID);
@@ -780,6 +813,55 @@ struct HostTable {
     if (!HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size),
               message.size ? reinterpret_cast<const unsigned char*>(message.data) : &empty, message.size, out, &length))
       std::memset(out, 0, 32);
+  }
+
+  // ---- ABI 1.1: key-value expiry, increment, compare-and-set, listing ----
+
+  static quanqu_status kv_put_ttl(void* ctx, quanqu_str key, quanqu_str value, int64_t ttl_ms, char* err,
+                                  size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      auto put = gen(ctx).host->kv_.put(gen(ctx).plugin, view(key), view(value), ttl_ms);
+      return put ? QUANQU_OK : refuse(err, err_cap, put.error());
+    });
+  }
+
+  static quanqu_status kv_incr(void* ctx, quanqu_str key, int64_t delta, int64_t ttl_ms, int64_t* value_out, char* err,
+                               size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      if (!value_out) return refuse(err, err_cap, QUANQU_ERR_INVALID, "value_out must not be NULL");
+      auto sum = gen(ctx).host->kv_.incr(gen(ctx).plugin, view(key), delta, ttl_ms);
+      if (!sum) return refuse(err, err_cap, sum.error());
+      *value_out = *sum;
+      return QUANQU_OK;
+    });
+  }
+
+  static quanqu_status kv_cas(void* ctx, quanqu_str key, const quanqu_str* expected, quanqu_str value, int64_t ttl_ms,
+                              char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      std::optional<std::string_view> want;
+      if (expected) want = std::string_view(expected->size ? expected->data : "", expected->size);
+      auto swapped = gen(ctx).host->kv_.cas(gen(ctx).plugin, view(key), want, view(value), ttl_ms);
+      if (!swapped) return refuse(err, err_cap, swapped.error());
+      return *swapped ? QUANQU_OK : refuse(err, err_cap, QUANQU_ERR_STATE, "no swap: the current value differs");
+    });
+  }
+
+  static quanqu_status kv_list(void* ctx, quanqu_str prefix, quanqu_str cursor, int32_t limit, quanqu_string_sink sink,
+                               void* sink_user, char* err, size_t err_cap) {
+    return guarded(err, err_cap, [&] {
+      auto page = gen(ctx).host->kv_.list(gen(ctx).plugin, view(prefix), view(cursor), limit);
+      if (!page) return refuse(err, err_cap, page.error());
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& item : page->items) {
+        nlohmann::json at = item.expires_at_ms ? nlohmann::json(*item.expires_at_ms) : nlohmann::json(nullptr);
+        items.push_back({{"key", item.key}, {"value", item.value}, {"expires_at_ms", at}});
+      }
+      nlohmann::json next = page->next_cursor ? nlohmann::json(*page->next_cursor) : nlohmann::json(nullptr);
+      std::string text = nlohmann::json{{"items", std::move(items)}, {"next_cursor", std::move(next)}}.dump();
+      if (sink) sink(sink_user, text.data(), text.size());
+      return QUANQU_OK;
+    });
   }
 };
 
@@ -1520,6 +1602,10 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   t.channel_config = &HostTable::channel_config;
   t.http_fetch = &HostTable::http_fetch;
   t.hmac_sha256 = &HostTable::hmac_sha256;
+  t.kv_put_ttl = &HostTable::kv_put_ttl;
+  t.kv_incr = &HostTable::kv_incr;
+  t.kv_cas = &HostTable::kv_cas;
+  t.kv_list = &HostTable::kv_list;
 
   // init and start run on the call pool like every other call: one that never returns makes the
   // plugin fail to load instead of holding up the server. The work owns `g` (and so the

@@ -1,7 +1,6 @@
 // The card-gateway plugin: card payments through a gateway's payment intents, and its signed capture webhook.
-#include "webhook_verifier.h"
-
 #include <quanqu/sdk/plugin.hpp>
+#include <quanqu/sdk/webhooks.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -24,7 +23,11 @@ using quanqu::sdk::Request;
 using quanqu::sdk::Response;
 using quanqu::sdk::ServiceError;
 
+namespace webhooks = quanqu::sdk::webhooks;
+
 constexpr const char* kPluginName = "card-gateway";
+// How far a webhook's timestamp may be from the host's clock, either way.
+constexpr std::int64_t kWebhookToleranceSeconds = 300;
 // Key-value limits of the host: keys are at most 256 bytes.
 constexpr std::size_t kMaxKeyBytes = 256;
 
@@ -248,27 +251,16 @@ class CardGatewayPlugin : public quanqu::sdk::Plugin {
                                "no channel '" + channel_id + "' takes payments through card-gateway");
     Settings settings = Settings::from_json(*config);
 
-    auto timestamp_header = request.header("gateway-timestamp");
-    auto signature_header = request.header("gateway-signature");
-    if (!timestamp_header || !signature_header)
-      return Response::problem(400, "card-gateway.bad_request",
-                               "the gateway-timestamp and gateway-signature headers are required");
-    std::optional<std::int64_t> timestamp = parse_timestamp(*timestamp_header);
-    if (!timestamp) return Response::problem(400, "card-gateway.bad_request", "gateway-timestamp must be Unix seconds");
-
-    if (!is_fresh(*timestamp, host_->now_ms())) {
-      host_->warn("webhook refused: timestamp outside the tolerance, channel " + channel_id);
-      return Response::problem(401, "card-gateway.stale_timestamp",
-                               "gateway-timestamp is more than " + std::to_string(kWebhookToleranceSeconds) +
-                                   " seconds away from the server's clock");
-    }
-
-    std::string expected =
-        host_->hmac_sha256_hex(settings.webhook_secret, signed_payload(*timestamp_header, request.body));
-    if (!signature_matches(*signature_header, expected)) {
-      host_->warn("webhook refused: bad signature, channel " + channel_id);
-      return Response::problem(401, "card-gateway.bad_signature",
-                               "gateway-signature does not match the channel's webhook secret");
+    // The headers, the timestamp's freshness, then the signature (the SDK's webhook helper:
+    // HMAC-SHA256 of timestamp + "." + body under the channel's secret, any "v1=" entry).
+    const std::string timestamp(request.header("gateway-timestamp").value_or(""));
+    webhooks::Verifier verifier(*host_, settings.webhook_secret, {kWebhookToleranceSeconds, "v1"});
+    webhooks::Verdict verdict =
+        verifier.verify(timestamp, request.header("gateway-signature").value_or(""), request.body);
+    if (verdict != webhooks::Verdict::ok) {
+      if (verdict != webhooks::Verdict::malformed)
+        host_->warn(std::string("webhook refused: ") + webhooks::to_string(verdict) + ", channel " + channel_id);
+      return webhooks::refusal(verdict, kPluginName);
     }
 
     Json event = Json::parse(request.body, nullptr, false);
@@ -290,7 +282,7 @@ class CardGatewayPlugin : public quanqu::sdk::Plugin {
                                "payment intent " + intent_id + " is not one of channel " + channel_id);
 
     if (type != "payment_intent.captured") {
-      host_->kv_put(event_key, *timestamp_header);
+      host_->kv_put(event_key, timestamp);
       return Response::json(200, Json{{"received", true}, {"ignored", true}}.dump());
     }
 
@@ -305,7 +297,7 @@ class CardGatewayPlugin : public quanqu::sdk::Plugin {
         return Response::problem(e.http_status(), e.code(), e.detail());
       throw;
     }
-    host_->kv_put(event_key, *timestamp_header);
+    host_->kv_put(event_key, timestamp);
     Json reply{{"received", true}};
     if (result.is_object()) {
       std::string order_id = string_field(result.value("order", Json::object()), "id");
@@ -330,4 +322,4 @@ class CardGatewayPlugin : public quanqu::sdk::Plugin {
 }  // namespace
 }  // namespace card_gateway
 
-QUANQU_PLUGIN(card_gateway::CardGatewayPlugin, "card-gateway", "1.0.0")
+QUANQU_PLUGIN(card_gateway::CardGatewayPlugin)

@@ -163,4 +163,4 @@ class LocalDeliveryPlugin : public quanqu::sdk::Plugin {
 }  // namespace
 }  // namespace local_delivery
 
-QUANQU_PLUGIN(local_delivery::LocalDeliveryPlugin, "local-delivery", "1.0.0")
+QUANQU_PLUGIN(local_delivery::LocalDeliveryPlugin)

@@ -56,4 +56,4 @@ class ManualPaymentPlugin : public quanqu::sdk::Plugin {
 }  // namespace
 }  // namespace manual_payment
 
-QUANQU_PLUGIN(manual_payment::ManualPaymentPlugin, "manual-payment", "1.0.0")
+QUANQU_PLUGIN(manual_payment::ManualPaymentPlugin)

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,9 +27,11 @@ using nlohmann::json;
 using plugins::PluginHost;
 using plugins::PluginStatus;
 
+// Stands still unless a test moves it (to expire keys).
 class FixedClock final : public Clock {
  public:
-  std::int64_t now_ms() const override { return 1'767'225'600'000; }
+  std::int64_t now_ms() const override { return now.load(); }
+  std::atomic<std::int64_t> now{1'767'225'600'000};
 };
 
 // Every fixture library (built by tests/plugins) by plugin name.
@@ -41,6 +44,7 @@ const std::map<std::string, fs::path>& fixtures() {
       {"init-throws", QUANQU_FIXTURE_INIT_THROWS},
       {"start-throws", QUANQU_FIXTURE_START_THROWS},
       {"thrower", QUANQU_FIXTURE_THROWER},
+      {"abi-1-0", QUANQU_FIXTURE_ABI_1_0},
   };
   return all;
 }
@@ -167,14 +171,17 @@ TEST_P(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   EXPECT_EQ(status("good"), PluginStatus::loaded) << reason("good");
   EXPECT_EQ(status("thrower"), PluginStatus::loaded) << reason("thrower");
   EXPECT_TRUE(reason("good").empty());
+  EXPECT_EQ(status("abi-1-0"), PluginStatus::loaded) << reason("abi-1-0");  // an older minor is fine
+  EXPECT_EQ(find(all, "abi-1-0")->abi->text(), "1.0");
+  EXPECT_EQ(find(all, "good")->abi->text(), "1.1");
 
   EXPECT_EQ(status("wrong-major"), PluginStatus::failed);
   EXPECT_NE(reason("wrong-major").find("SDK ABI 2.0"), std::string::npos) << reason("wrong-major");
-  EXPECT_NE(reason("wrong-major").find("provides SDK ABI 1.0"), std::string::npos) << reason("wrong-major");
+  EXPECT_NE(reason("wrong-major").find("provides SDK ABI 1.1"), std::string::npos) << reason("wrong-major");
 
   EXPECT_EQ(status("newer-minor"), PluginStatus::failed);
-  EXPECT_NE(reason("newer-minor").find("SDK ABI 1.1"), std::string::npos) << reason("newer-minor");
-  EXPECT_NE(reason("newer-minor").find("provides SDK ABI 1.0"), std::string::npos) << reason("newer-minor");
+  EXPECT_NE(reason("newer-minor").find("SDK ABI 1.2"), std::string::npos) << reason("newer-minor");
+  EXPECT_NE(reason("newer-minor").find("provides SDK ABI 1.1"), std::string::npos) << reason("newer-minor");
 
   EXPECT_EQ(status("no-entry"), PluginStatus::failed);
   EXPECT_NE(reason("no-entry").find("exports no quanqu_plugin_entry_v1"), std::string::npos) << reason("no-entry");
@@ -191,10 +198,14 @@ TEST_P(PluginHostTest, LoadsEveryFixtureWithItsStatusAndReason) {
   std::set<std::string> mounted;
   for (const auto& p : host->plugins())
     for (const auto& r : p.routes) mounted.insert(r.method + " /v1/plugins/" + p.name + r.pattern);
-  EXPECT_EQ(mounted, (std::set<std::string>{"GET /v1/plugins/good/hello", "GET /v1/plugins/good/kv/{key}",
-                                            "PUT /v1/plugins/good/kv/{key}", "DELETE /v1/plugins/good/kv/{key}",
-                                            "POST /v1/plugins/good/echo", "GET /v1/plugins/thrower/boom",
-                                            "GET /v1/plugins/thrower/ok"}));
+  EXPECT_EQ(
+      mounted,
+      (std::set<std::string>{
+          "GET /v1/plugins/good/hello", "GET /v1/plugins/good/kv/{key}", "PUT /v1/plugins/good/kv/{key}",
+          "DELETE /v1/plugins/good/kv/{key}", "GET /v1/plugins/good/abi", "POST /v1/plugins/good/counter/{key}",
+          "POST /v1/plugins/good/cas/{key}", "GET /v1/plugins/good/list", "POST /v1/plugins/good/echo",
+          "GET /v1/plugins/thrower/boom", "GET /v1/plugins/thrower/ok", "GET /v1/plugins/abi-1-0/hello",
+          "PUT /v1/plugins/abi-1-0/kv/{key}", "GET /v1/plugins/abi-1-0/kv/{key}", "POST /v1/plugins/abi-1-0/sign"}));
 
   // Each failure is logged with its reason.
   std::lock_guard lock(log_mutex_);
@@ -207,7 +218,7 @@ TEST_P(PluginHostTest, ChecksTheAbiCompiledIntoTheLibraryEvenWhenTheManifestClai
   install("wrong-major");
   install("newer-minor");
   for (const char* name : {"wrong-major", "newer-minor"})
-    write(plugins_dir_ / name / "plugin.json", {{"name", name}, {"version", "1.0.0"}, {"sdk_abi", "1.0"}});
+    write(plugins_dir_ / name / "plugin.json", {{"name", name}, {"version", "1.0.0"}, {"sdk_abi", "1.1"}});
   auto db = open_db();
   auto host = make_host(*db);
   host->load_directory(plugins_dir_);  // the fixtures abort() if init is ever called
@@ -215,12 +226,12 @@ TEST_P(PluginHostTest, ChecksTheAbiCompiledIntoTheLibraryEvenWhenTheManifestClai
   ASSERT_EQ(all.size(), 2u);
   const auto* major = find(all, "wrong-major");
   EXPECT_EQ(major->status, PluginStatus::failed);
-  EXPECT_NE(major->reason.find("was built for SDK ABI 2.0, but this server provides SDK ABI 1.0"), std::string::npos)
+  EXPECT_NE(major->reason.find("was built for SDK ABI 2.0, but this server provides SDK ABI 1.1"), std::string::npos)
       << major->reason;
   ASSERT_TRUE(major->abi);
   EXPECT_EQ(major->abi->text(), "2.0");
   const auto* minor = find(all, "newer-minor");
-  EXPECT_NE(minor->reason.find("was built for SDK ABI 1.1, but this server provides SDK ABI 1.0"), std::string::npos)
+  EXPECT_NE(minor->reason.find("was built for SDK ABI 1.2, but this server provides SDK ABI 1.1"), std::string::npos)
       << minor->reason;
 }
 
@@ -247,7 +258,7 @@ TEST_P(PluginHostTest, FindsAManifestBesideItsLibraryAndRefusesADuplicateName) {
   install("good");
   fs::copy_file(fixtures().at("good"), plugins_dir_ / "good.so");
   write(plugins_dir_ / "zz-good.json",
-        {{"name", "good"}, {"version", "1.0.0"}, {"sdk_abi", "1.0"}, {"library", "good.so"}});
+        {{"name", "good"}, {"version", "1.0.0"}, {"sdk_abi", "1.1"}, {"library", "good.so"}});
   auto db = open_db();
   auto host = make_host(*db);
   host->load_directory(plugins_dir_);
@@ -385,6 +396,115 @@ TEST_P(PluginHostTest, KeyValueStoreRejectsBadKeysAndValues) {
   ASSERT_TRUE(kv.remove("p", "k").ok());
   ASSERT_TRUE(kv.remove("p", "k").ok());  // absent is fine
   EXPECT_FALSE(kv.get("p", "k")->has_value());
+}
+
+TEST_P(PluginHostTest, TheKeyValueOperationsOfAbi11WorkInProcessAndInARunner) {
+  install("good");
+  auto db = open_db();
+  auto host = make_host(*db);
+  host->load_directory(plugins_dir_);
+  auto call = [&](std::string method, std::string path, std::string body = "",
+                  std::vector<std::pair<std::string, std::string>> query = {}) {
+    auto r = request(std::move(method), "/v1/plugins/good" + path, {}, std::move(body));
+    r.query = std::move(query);
+    auto reply = host->handle("good", r);
+    if (!reply) throw std::runtime_error(reply.error().code + ": " + reply.error().message);
+    return *reply;
+  };
+  auto body = [](const plugins::PluginResponse& r) { return json::parse(r.body, nullptr, false); };
+
+  EXPECT_EQ(body(call("GET", "/abi"))["kv_ops"], true);  // the runner's table forwards them too
+
+  // kv_incr: from 0, by any delta, refused on a non-integer (a 400: the route lets it propagate).
+  EXPECT_EQ(body(call("POST", "/counter/hits"))["value"], 1);
+  EXPECT_EQ(body(call("POST", "/counter/hits", "", {{"by", "41"}}))["value"], 42);
+  EXPECT_EQ(body(call("POST", "/counter/hits", "", {{"by", "-50"}}))["value"], -8);
+  EXPECT_EQ(call("GET", "/kv/hits").body, "-8");
+  call("PUT", "/kv/word", "abc");
+  auto refused = call("POST", "/counter/word");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.content_type, "application/problem+json");
+  EXPECT_EQ(body(refused)["code"], "plugin.invalid");
+  EXPECT_NE(body(refused)["detail"].get<std::string>().find("not a decimal 64-bit integer"), std::string::npos)
+      << refused.body;
+
+  // kv_cas: absent, expected value, mismatch.
+  EXPECT_EQ(body(call("POST", "/cas/lock", R"({"expected": null, "value": "a"})"))["swapped"], true);
+  EXPECT_EQ(body(call("POST", "/cas/lock", R"({"expected": null, "value": "b"})"))["swapped"], false);
+  EXPECT_EQ(body(call("POST", "/cas/lock", R"({"expected": "x", "value": "b"})"))["swapped"], false);
+  EXPECT_EQ(body(call("POST", "/cas/lock", R"({"expected": "a", "value": "b", "ttl_ms": 1000})"))["swapped"], true);
+  EXPECT_EQ(call("GET", "/kv/lock").body, "b");
+
+  // kv_put with a TTL, and expiry on the host's clock.
+  call("PUT", "/kv/session", "s1", {{"ttl_ms", "500"}});
+  EXPECT_EQ(call("GET", "/kv/session").status, 200);
+  clock_.now += 500;
+  EXPECT_EQ(call("GET", "/kv/session").status, 404);
+  EXPECT_EQ(call("GET", "/kv/lock").status, 200);  // 1000 ms: still there
+  clock_.now += 500;
+  EXPECT_EQ(call("GET", "/kv/lock").status, 404);
+  EXPECT_EQ(body(call("POST", "/counter/window", "", {{"ttl_ms", "100"}}))["value"], 1);
+
+  // kv_list: by prefix, in pages.
+  for (const char* k : {"user:1", "user:2", "user:3"}) call("PUT", std::string("/kv/") + k, k);
+  auto first = body(call("GET", "/list", "", {{"prefix", "user:"}, {"limit", "2"}}));
+  ASSERT_EQ(first["items"].size(), 2u) << first;
+  EXPECT_EQ(first["items"][0], (json{{"key", "user:1"}, {"value", "user:1"}, {"expires_at_ms", nullptr}}));
+  EXPECT_EQ(first["next_cursor"], "user:2");
+  auto second = body(call("GET", "/list", "", {{"prefix", "user:"}, {"cursor", "user:2"}, {"limit", "2"}}));
+  ASSERT_EQ(second["items"].size(), 1u) << second;
+  EXPECT_EQ(second["items"][0]["key"], "user:3");
+  EXPECT_TRUE(second["next_cursor"].is_null());
+  auto windows = body(call("GET", "/list", "", {{"prefix", "window"}}));
+  EXPECT_EQ(windows["items"][0]["expires_at_ms"], clock_.now_ms() + 100);
+  EXPECT_EQ(call("GET", "/list", "", {{"limit", "0"}}).status, 400);
+
+  // The rows are the plugin's own.
+  EXPECT_EQ(**host->kv().get("good", "hits"), "-8");
+  EXPECT_FALSE(host->kv().get("thrower", "hits")->has_value());
+}
+
+TEST_P(PluginHostTest, AHostRefusalARouteDoesNotCatchIsAProblemNotAPluginError) {
+  install("good");
+  auto db = open_db();
+  auto host = make_host(*db);
+  host->load_directory(plugins_dir_);
+  std::string key(300, 'k');  // longer than a key may be: kv_get refuses it as invalid
+  auto r = host->handle("good", request("GET", "/v1/plugins/good/kv/" + key));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["code"], "plugin.invalid");
+  EXPECT_EQ(find(host->plugins(), "good")->errors, 0u);  // the client's mistake, not the plugin's
+}
+
+TEST_P(PluginHostTest, APluginBuiltForAbi10StillLoadsAndWorks) {
+  install("abi-1-0");
+  auto db = open_db();
+  auto host = make_host(*db);
+  host->load_directory(plugins_dir_);
+  const auto* info = find(host->plugins(), "abi-1-0");
+  ASSERT_NE(info, nullptr);
+  ASSERT_EQ(info->status, PluginStatus::loaded) << info->reason;
+  EXPECT_EQ(info->version, "1.0.0");
+
+  auto hello = host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/hello"));
+  ASSERT_TRUE(hello.ok()) << hello.error().message;
+  // It sees a table larger than the one it was built with, and reads only its own part.
+  EXPECT_EQ(json::parse(hello->body), (json{{"plugin_abi", "1.0"}, {"host_abi", "1.1"}, {"host_table_grew", true}}));
+
+  auto put = host->handle("abi-1-0", request("PUT", "/v1/plugins/abi-1-0/kv/colour", {}, "green"));
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(put->status, 204);
+  auto got = host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/kv/colour"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->body, "green");
+  EXPECT_EQ(host->handle("abi-1-0", request("GET", "/v1/plugins/abi-1-0/kv/none"))->status, 404);
+
+  auto signed_reply =
+      host->handle("abi-1-0", request("POST", "/v1/plugins/abi-1-0/sign", {}, "what do ya want for nothing?"));
+  ASSERT_TRUE(signed_reply.ok());
+  // HMAC-SHA256 with key "k" (computed independently).
+  EXPECT_EQ(json::parse(signed_reply->body)["mac"], "96be90616604b74898cd456b0f019825be346f395d7275881b51a82399cda671");
 }
 
 INSTANTIATE_TEST_SUITE_P(Isolation, PluginHostTest,

@@ -29,4 +29,4 @@ class BenchPing : public quanqu::sdk::Plugin {
 }  // namespace
 }  // namespace bench_ping
 
-QUANQU_PLUGIN(bench_ping::BenchPing, "bench-ping", "1.0.0")
+QUANQU_PLUGIN(bench_ping::BenchPing)

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -134,6 +135,11 @@ quanqu_status common_call(Writer& w, quanqu_string_sink sink, void* sink_user, c
   if (has_value && sink) sink(sink_user, value.data(), value.size());
   if (status != QUANQU_OK) write_error(err, err_cap, message);
   return status;
+}
+
+// A string sink that assigns into the std::string given as its user pointer.
+void assign_sink(void* user, const char* data, std::size_t size) {
+  static_cast<std::string*>(user)->assign(data, size);
 }
 
 Writer op(HostOp o) {
@@ -340,6 +346,59 @@ void host_hmac_sha256(void*, quanqu_str key, quanqu_str message, uint8_t out[32]
   if (!HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size),
             message.size ? reinterpret_cast<const unsigned char*>(message.data) : &empty, message.size, out, &length))
     std::memset(out, 0, 32);
+}
+
+// ---- ABI 1.1: the key-value operations, forwarded like kv_put ----
+
+quanqu_status host_kv_put_ttl(void*, quanqu_str key, quanqu_str value, int64_t ttl_ms, char* err, size_t err_cap) {
+  return guarded(err, err_cap, [&] {
+    Writer w = op(HostOp::kv_put_ttl);
+    w.str(text(key)).str(text(value)).i64(ttl_ms);
+    return common_call(w, nullptr, nullptr, err, err_cap);
+  });
+}
+
+quanqu_status host_kv_incr(void*, quanqu_str key, int64_t delta, int64_t ttl_ms, int64_t* value_out, char* err,
+                           size_t err_cap) {
+  return guarded(err, err_cap, [&] {
+    if (!value_out) {
+      write_error(err, err_cap, "value_out must not be NULL");
+      return QUANQU_ERR_INVALID;
+    }
+    Writer w = op(HostOp::kv_incr);
+    w.str(text(key)).i64(delta).i64(ttl_ms);
+    // The sum comes back as the common reply's value, in decimal.
+    std::string sum;
+    quanqu_status status = common_call(w, &assign_sink, &sum, err, err_cap);
+    if (status != QUANQU_OK) return status;
+    char* end = nullptr;
+    errno = 0;
+    long long parsed = std::strtoll(sum.c_str(), &end, 10);
+    if (sum.empty() || errno != 0 || !end || *end != '\0') {
+      write_error(err, err_cap, "the server sent a malformed reply");
+      return QUANQU_ERR_INTERNAL;
+    }
+    *value_out = parsed;
+    return QUANQU_OK;
+  });
+}
+
+quanqu_status host_kv_cas(void*, quanqu_str key, const quanqu_str* expected, quanqu_str value, int64_t ttl_ms,
+                          char* err, size_t err_cap) {
+  return guarded(err, err_cap, [&] {
+    Writer w = op(HostOp::kv_cas);
+    w.str(text(key)).u8(expected ? 1 : 0).str(expected ? text(*expected) : std::string()).str(text(value)).i64(ttl_ms);
+    return common_call(w, nullptr, nullptr, err, err_cap);
+  });
+}
+
+quanqu_status host_kv_list(void*, quanqu_str prefix, quanqu_str cursor, int32_t limit, quanqu_string_sink sink,
+                           void* sink_user, char* err, size_t err_cap) {
+  return guarded(err, err_cap, [&] {
+    Writer w = op(HostOp::kv_list);
+    w.str(text(prefix)).str(text(cursor)).i32(limit);
+    return common_call(w, sink, sink_user, err, err_cap);
+  });
 }
 
 // ---- the server's calls ----
@@ -696,5 +755,9 @@ int main(int argc, char** argv) {
   t.channel_config = &host_channel_config;
   t.http_fetch = &host_http_fetch;
   t.hmac_sha256 = &host_hmac_sha256;
+  t.kv_put_ttl = &host_kv_put_ttl;
+  t.kv_incr = &host_kv_incr;
+  t.kv_cas = &host_kv_cas;
+  t.kv_list = &host_kv_list;
   return serve();
 }

@@ -30,7 +30,8 @@ enum class Kind : std::uint8_t {
   reply = 40,
 };
 
-// The host functions a runner forwards to the server (quanqu_host in abi.h).
+// The host functions a runner forwards to the server (quanqu_host in abi.h; hmac_sha256 and the
+// response setters are answered in the runner itself).
 enum class HostOp : std::uint8_t {
   now_ms = 1,
   kv_get = 2,
@@ -43,6 +44,11 @@ enum class HostOp : std::uint8_t {
   register_provider = 9,
   channel_config = 10,
   http_fetch = 11,
+  // ABI 1.1
+  kv_put_ttl = 12,
+  kv_incr = 13,
+  kv_cas = 14,
+  kv_list = 15,
 };
 
 // The largest frame either side accepts: the request body limit and an 8 MiB fetch reply fit

@@ -101,5 +101,5 @@ class TemplatePlugin : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-// Exports the plugin: the name must equal plugin.json's "name", the version its "version".
-QUANQU_PLUGIN(TemplatePlugin, "template", "0.2.0")
+// Exports the plugin; its name and version come from plugin.json (quanqu_add_plugin compiles them in).
+QUANQU_PLUGIN(TemplatePlugin)

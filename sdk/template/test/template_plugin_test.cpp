@@ -9,6 +9,7 @@ extern "C" const quanqu_plugin_descriptor* quanqu_plugin_entry_v1(void);
 namespace {
 
 using nlohmann::json;
+using quanqu::sdk::testing::RouteCall;
 
 int failures = 0;
 
@@ -23,7 +24,7 @@ void check(bool ok, const std::string& what) {
 
 int main() {
   // The server refuses a plugin whose manifest and library disagree (name, version, ABI).
-  for (const auto& problem : quanqu::sdk::testing::manifest_mismatches(TEMPLATE_MANIFEST, &quanqu_plugin_entry_v1))
+  for (const auto& problem : quanqu::sdk::testing::manifest_mismatches(QUANQU_PLUGIN_MANIFEST, &quanqu_plugin_entry_v1))
     check(false, "plugin.json and the library disagree: " + problem);
 
   quanqu::sdk::testing::FakeHost host(&quanqu_plugin_entry_v1);
@@ -42,15 +43,17 @@ int main() {
     return {{"items", items}, {"next_cursor", nullptr}};
   };
 
-  auto first = host.call("GET", "/hello", "", {}, "chan_kiosk");
+  auto first = host.call(RouteCall::get("/hello").on_channel("chan_kiosk"));
   check(first.status == 200, "GET /hello is 200, got " + std::to_string(first.status) + " " + first.body);
   check(json::parse(first.body)["message"] == "Welcome", "greeting from the channel's config: " + first.body);
   check(json::parse(first.body)["visits"] == 1, "first visit counted: " + first.body);
-  check(json::parse(host.call("GET", "/hello", "", {}, "chan_kiosk").body)["visits"] == 2, "second visit counted");
-  check(host.call("GET", "/hello", "", {}, "chan_web").status == 400, "a channel of another plugin is refused");
+  check(json::parse(host.call(RouteCall::get("/hello").on_channel("chan_kiosk")).body)["visits"] == 2,
+        "second visit counted");
+  check(host.call(RouteCall::get("/hello").on_channel("chan_web")).status == 400,
+        "a channel of another plugin is refused");
   check(host.call("GET", "/hello").status == 400, "no channel is refused");
 
-  auto catalog = host.call("GET", "/catalog", "", {}, "chan_kiosk");
+  auto catalog = host.call(RouteCall::get("/catalog").on_channel("chan_kiosk"));
   check(catalog.status == 200, "GET /catalog is 200: " + catalog.body);
   check(json::parse(catalog.body)["items"].size() == 2, "catalog_size from the config: " + catalog.body);
   check(!host.calls.empty() && host.calls.back().second["channel_id"] == "chan_kiosk", "the core was asked");

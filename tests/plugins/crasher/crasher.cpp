@@ -120,4 +120,4 @@ class Crasher : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Crasher, "crasher", "1.0.0")
+QUANQU_PLUGIN(Crasher)

@@ -14,4 +14,4 @@ class EventThrower : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(EventThrower, "event-thrower", "1.0.0")
+QUANQU_PLUGIN(EventThrower)

@@ -1,9 +1,14 @@
-// Fixture plugin "good": routes that use the request, the clock and the plugin's key-value store.
+// Fixture plugin "good": routes that use the request, the clock and the plugin's key-value store (ABI 1.1 included).
 #include <quanqu/sdk/plugin.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace {
+
+using quanqu::sdk::Json;
 
 std::string quoted(const std::string& s) {
   std::string out = "\"";
@@ -33,13 +38,55 @@ class Good : public quanqu::sdk::Plugin {
       if (!value) return quanqu::sdk::Response::json(404, "{\"error\":\"no such key\"}");
       return quanqu::sdk::Response::text(200, *value);
     });
+    // PUT /kv/{key}[?ttl_ms=N]: the body as the value, expiring after ttl_ms when given (ABI 1.1).
     host.route("PUT", "/kv/{key}", [this](const quanqu::sdk::Request& r) {
-      host_->kv_put(r.params.at("key"), r.body);
+      if (auto ttl = r.query_param("ttl_ms"))
+        host_->kv_put(r.params.at("key"), r.body, std::stoll(std::string(*ttl)));
+      else
+        host_->kv_put(r.params.at("key"), r.body);
       return quanqu::sdk::Response{204, "", "", {}};
     });
     host.route("DELETE", "/kv/{key}", [this](const quanqu::sdk::Request& r) {
       host_->kv_delete(r.params.at("key"));
       return quanqu::sdk::Response{204, "", "", {}};
+    });
+    // ---- ABI 1.1 key-value operations; each route lets a host refusal propagate ----
+    // GET /abi: whether the host offers them.
+    host.route("GET", "/abi", [this](const quanqu::sdk::Request&) {
+      return quanqu::sdk::Response::json(200, Json{{"kv_ops", host_->kv_ops_available()}}.dump());
+    });
+    // POST /counter/{key}?by=N&ttl_ms=M: kv_incr.
+    host.route("POST", "/counter/{key}", [this](const quanqu::sdk::Request& r) {
+      auto number = [&](const char* name, std::int64_t fallback) {
+        auto text = r.query_param(name);
+        return text ? std::stoll(std::string(*text)) : fallback;
+      };
+      std::int64_t value = host_->kv_incr(r.params.at("key"), number("by", 1), number("ttl_ms", 0));
+      return quanqu::sdk::Response::json(200, Json{{"value", value}}.dump());
+    });
+    // POST /cas/{key} {"expected": "..." or null, "value": "...", "ttl_ms": N}: kv_cas.
+    host.route("POST", "/cas/{key}", [this](const quanqu::sdk::Request& r) {
+      Json in = Json::parse(r.body);
+      std::optional<std::string> expected;
+      if (in.contains("expected") && in["expected"].is_string()) expected = in["expected"].get<std::string>();
+      bool swapped =
+          host_->kv_cas(r.params.at("key"), expected ? std::optional<std::string_view>(*expected) : std::nullopt,
+                        in.at("value").get<std::string>(), in.value("ttl_ms", std::int64_t{0}));
+      return quanqu::sdk::Response::json(200, Json{{"swapped", swapped}}.dump());
+    });
+    // GET /list?prefix=&cursor=&limit=: one page of kv_list.
+    host.route("GET", "/list", [this](const quanqu::sdk::Request& r) {
+      auto text = [&](const char* name) { return std::string(r.query_param(name).value_or("")); };
+      auto page =
+          host_->kv_list(text("prefix"), text("cursor"), r.query_param("limit") ? std::stoi(text("limit")) : 100);
+      Json items = Json::array();
+      for (const auto& item : page.items)
+        items.push_back({{"key", item.key},
+                         {"value", item.value},
+                         {"expires_at_ms", item.expires_at_ms ? Json(*item.expires_at_ms) : Json(nullptr)}});
+      return quanqu::sdk::Response::json(
+          200,
+          Json{{"items", items}, {"next_cursor", page.next_cursor ? Json(*page.next_cursor) : Json(nullptr)}}.dump());
     });
     // POST /echo: the body back, with the query parameter "tag" as a header.
     host.route("POST", "/echo", [](const quanqu::sdk::Request& r) {
@@ -55,4 +102,4 @@ class Good : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Good, "good", "1.0.0")
+QUANQU_PLUGIN(Good)

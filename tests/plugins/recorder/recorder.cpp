@@ -164,4 +164,4 @@ class Recorder : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Recorder, "recorder", "1.0.0")
+QUANQU_PLUGIN(Recorder)

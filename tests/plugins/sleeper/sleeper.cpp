@@ -78,4 +78,4 @@ class Sleeper : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Sleeper, "sleeper", "1.0.0")
+QUANQU_PLUGIN(Sleeper)

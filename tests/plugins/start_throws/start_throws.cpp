@@ -15,4 +15,4 @@ class StartThrows : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(StartThrows, "start-throws", "1.0.0")
+QUANQU_PLUGIN(StartThrows)

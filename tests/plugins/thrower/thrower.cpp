@@ -17,4 +17,4 @@ class Thrower : public quanqu::sdk::Plugin {
 
 }  // namespace
 
-QUANQU_PLUGIN(Thrower, "thrower", "1.0.0")
+QUANQU_PLUGIN(Thrower)

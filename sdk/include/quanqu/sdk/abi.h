@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define QUANQU_SDK_ABI_MAJOR 1
-#define QUANQU_SDK_ABI_MINOR 0
+#define QUANQU_SDK_ABI_MINOR 1
 
 /* The one symbol a plugin library exports. Its name is frozen across all ABI versions. */
 #define QUANQU_PLUGIN_ENTRY_SYMBOL "quanqu_plugin_entry_v1"
@@ -285,7 +285,55 @@ typedef struct quanqu_host {
   /* HMAC-SHA256 of `message` under `key`, written to out (32 bytes): signing and verifying
    * webhooks without a crypto library in the plugin. */
   void (*hmac_sha256)(void* ctx, quanqu_str key, quanqu_str message, uint8_t out[32]);
+
+  /* ---- ABI 1.1 ---- */
+  /* Key-value operations beyond get/put/delete. Keys and values follow the rules of kv_get and
+   * kv_put above. A key may carry an expiry: `ttl_ms` is a duration in milliseconds from the
+   * host's clock (now_ms), 0 meaning "never expires", at most QUANQU_KV_MAX_TTL_MS; a negative or
+   * larger value is QUANQU_ERR_INVALID. An expired key is absent for every read and every
+   * operation below (kv_get answers QUANQU_ERR_NOT_FOUND, kv_list skips it, kv_incr counts from
+   * 0, kv_cas sees it absent); the host deletes expired rows in the background. kv_put (1.0)
+   * clears a key's expiry. Each call is atomic, also against other threads and other server
+   * nodes sharing the database. A plugin built for 1.1 checks QUANQU_HOST_HAS(host, kv_incr)
+   * (and so on) before calling: a 1.0 host has none of them. */
+
+  /* Inserts or replaces `key` with `value`, expiring `ttl_ms` from now (0: never, like kv_put). */
+  quanqu_status (*kv_put_ttl)(void* ctx, quanqu_str key, quanqu_str value, int64_t ttl_ms, char* err, size_t err_cap);
+
+  /* Adds `delta` (may be negative) to the integer stored at `key` and writes the new value to
+   * *value_out. The value is kept as decimal text ("-12"), so kv_get reads it. An absent (or
+   * expired) key counts from 0 and is created expiring `ttl_ms` from now (0: never); an existing
+   * key keeps its expiry, so a counter with a TTL counts within a fixed window. A value that is not
+   * a decimal int64 (optional '-', digits only), or a result that overflows int64, is
+   * QUANQU_ERR_INVALID and changes nothing. */
+  quanqu_status (*kv_incr)(void* ctx, quanqu_str key, int64_t delta, int64_t ttl_ms, int64_t* value_out, char* err,
+                           size_t err_cap);
+
+  /* Compare-and-set. When `expected` is NULL the key must be absent (or expired); otherwise its
+   * current value must equal *expected, byte for byte. If so the key is set to `value`, expiring
+   * `ttl_ms` from now (0: never), and the call returns QUANQU_OK; if not nothing changes and it
+   * returns QUANQU_ERR_STATE (a normal outcome, not a failure: err says "no swap"). `expected` is
+   * borrowed for the call. */
+  quanqu_status (*kv_cas)(void* ctx, quanqu_str key, const quanqu_str* expected, quanqu_str value, int64_t ttl_ms,
+                          char* err, size_t err_cap);
+
+  /* Lists the plugin's keys that start with `prefix` (0..256 bytes; empty lists every key), in
+   * ascending byte order, after `cursor` (exclusive; empty starts at the beginning), at most
+   * `limit` (1..1000) of them. `sink` is called once with a JSON object:
+   *   {"items": [{"key": "...", "value": "...", "expires_at_ms": 1767225600000 or null}, ...],
+   *    "next_cursor": "<the last key of this page>" or null}
+   * next_cursor is null only when no further key matches; pass it back as `cursor` for the next
+   * page. A page also ends early once its values pass 1 MiB (always at least one item), so a
+   * page may hold fewer than `limit` items while next_cursor is not null. Each page is its own
+   * read: keys written between pages are listed if they sort after the cursor. */
+  quanqu_status (*kv_list)(void* ctx, quanqu_str prefix, quanqu_str cursor, int32_t limit, quanqu_string_sink sink,
+                           void* sink_user, char* err, size_t err_cap);
 } quanqu_host;
+
+/* The longest expiry a key may be given (ABI 1.1): 366 days, in milliseconds. */
+#define QUANQU_KV_MAX_TTL_MS ((int64_t)366 * 24 * 60 * 60 * 1000)
+/* The most items one kv_list page holds (ABI 1.1). */
+#define QUANQU_KV_LIST_MAX_LIMIT 1000
 
 /* True when `host` (a const quanqu_host*) has the function pointer `field`, i.e. the host was
  * built for an ABI minor that includes it. */

@@ -3,7 +3,8 @@
 
 /*
  * Header-only. A plugin derives from quanqu::sdk::Plugin, implements start(Host&), and exports
- * itself with QUANQU_PLUGIN(ClassName, "name", "version") in exactly one .cpp file:
+ * itself with QUANQU_PLUGIN(ClassName) in exactly one .cpp file (the name and version come from
+ * plugin.json, through quanqu_add_plugin; see the macro at the end):
  *
  *   class Hello : public quanqu::sdk::Plugin {
  *    public:
@@ -13,12 +14,15 @@
  *       });
  *     }
  *   };
- *   QUANQU_PLUGIN(Hello, "hello", "1.0.0")
+ *   QUANQU_PLUGIN(Hello)
  *
  * Exceptions are allowed inside the plugin; this layer catches every exception at the boundary
  * and turns it into an error status: from the constructor or start() the plugin is marked failed
  * (with e.what() as the reason), from a route handler the client gets a 502 "plugin_error".
- * Nothing ever propagates into the server.
+ * Except for refusals (refusal_reply below): a route handler that lets a ServiceError with a 4xx
+ * status (a core service refused a Host::call) propagate answers the core's own problem, as the
+ * HTTP API would have; one that lets a host Error with status NOT_FOUND, INVALID or STATE
+ * propagate answers 404, 400 or 409 problem+json. Nothing ever propagates into the server.
  *
  * The export macro defines a plain `extern "C"` function named quanqu_plugin_entry_v1 with default
  * visibility; the server resolves it with boost::dll::shared_library::get (import_symbol works
@@ -45,6 +49,14 @@
 #include <utility>
 #include <vector>
 
+// quanqu_add_plugin compiles in the manifest's "sdk_abi"; the server refuses a plugin whose
+// manifest declares another ABI than the one compiled into the library, so refuse it here first.
+#if defined(QUANQU_PLUGIN_SDK_ABI_MAJOR) && defined(QUANQU_PLUGIN_SDK_ABI_MINOR)
+#if QUANQU_PLUGIN_SDK_ABI_MAJOR != QUANQU_SDK_ABI_MAJOR || QUANQU_PLUGIN_SDK_ABI_MINOR != QUANQU_SDK_ABI_MINOR
+#error "plugin.json's \"sdk_abi\" differs from this SDK's (QUANQU_SDK_ABI_MAJOR/MINOR in abi.h): set it to that"
+#endif
+#endif
+
 namespace quanqu::sdk {
 
 // A failure reported by the host (kv, route registration), thrown inside the plugin by Host.
@@ -65,8 +77,9 @@ enum class LogLevel : quanqu_log_level {
 };
 
 // A core service refused a call (Host::call): the HTTP status, stable code and fields the API
-// would have answered. Let it propagate from a route handler and the client gets a 502; catch it
-// to answer your own reply (problem_reply(e) repeats the core's refusal, fields included).
+// would have answered. Let a 4xx one propagate from a route handler and the client gets that
+// refusal (problem_reply(e): the same status, code, detail and fields, as
+// application/problem+json); a 5xx one becomes a 502. Catch it to answer something else.
 class ServiceError : public Error {
  public:
   ServiceError(quanqu_status status, Json problem)
@@ -89,6 +102,31 @@ inline Response problem_reply(const ServiceError& e) {
   return Response{e.http_status(), "application/problem+json", body.dump(), {}};
 }
 
+// What a route handler answers for an exception it lets propagate, when the exception is a
+// refusal rather than a failure: a ServiceError with a 4xx status answers the core's problem
+// (problem_reply); a host Error answers problem+json by its status, QUANQU_ERR_NOT_FOUND 404
+// "plugin.not_found", QUANQU_ERR_INVALID 400 "plugin.invalid", QUANQU_ERR_STATE 409
+// "plugin.conflict", with the error's message as detail. Anything else (a core 5xx, UNAVAILABLE,
+// INTERNAL, a plain exception) is a failure: nothing here, and the server answers 502
+// "plugin_error" and counts it. Catch a host Error yourself where it means a bug of the plugin
+// rather than a bad request.
+inline std::optional<Response> refusal_reply(const Error& e) {
+  if (const auto* service = dynamic_cast<const ServiceError*>(&e)) {
+    if (service->http_status() < 400 || service->http_status() > 499) return std::nullopt;
+    return problem_reply(*service);
+  }
+  switch (e.status()) {
+    case QUANQU_ERR_NOT_FOUND:
+      return Response::problem(404, "plugin.not_found", e.what());
+    case QUANQU_ERR_INVALID:
+      return Response::problem(400, "plugin.invalid", e.what());
+    case QUANQU_ERR_STATE:
+      return Response::problem(409, "plugin.conflict", e.what());
+    default:
+      return std::nullopt;
+  }
+}
+
 // A domain event delivered to a subscriber (see Host::on).
 struct Event {
   std::string id;
@@ -97,7 +135,21 @@ struct Event {
   Json data;  // the event's fields (docs/sdk.md, "Events")
 };
 
-// Handles a request to one of the plugin's routes. May throw (the layer turns it into a 502).
+// One key of Host::kv_list, with its expiry (ms since the Unix epoch) when it has one.
+struct KvEntry {
+  std::string key;
+  std::string value;
+  std::optional<std::int64_t> expires_at_ms;
+};
+
+// A page of Host::kv_list. next_cursor is set while more keys may match: pass it back as cursor.
+struct KvPage {
+  std::vector<KvEntry> items;
+  std::optional<std::string> next_cursor;
+};
+
+// Handles a request to one of the plugin's routes. May throw: a refusal (refusal_reply) is
+// answered as such, anything else with a 502.
 using RouteHandler = std::function<Response(const Request&)>;
 // Handles a domain event. May throw (the host logs it and counts it against the plugin).
 using EventHandler = std::function<void(const Event&)>;
@@ -184,6 +236,76 @@ class Host {
     char err[512] = {0};
     quanqu_status s = host_->kv_delete(host_->ctx, detail::view(key), err, sizeof err);
     if (s != QUANQU_OK) detail::throw_error(s, "kv_delete failed", err);
+  }
+
+  // ---- ABI 1.1 key-value operations. Each checks QUANQU_HOST_HAS first: on a host table without
+  // the function it throws Error with status QUANQU_ERR_INTERNAL ("... is not in this server's host
+  // table") instead of calling a null pointer; kv_ops_available() asks beforehand. ttl_ms: 0 is
+  // "never expires", otherwise 1..QUANQU_KV_MAX_TTL_MS (366 days) from now; an expired key is
+  // absent for every read. ----
+
+  // True when the server offers kv_put with a TTL, kv_incr, kv_cas and kv_list (ABI >= 1.1).
+  bool kv_ops_available() const noexcept {
+    return QUANQU_HOST_HAS(host_, kv_put_ttl) && QUANQU_HOST_HAS(host_, kv_incr) && QUANQU_HOST_HAS(host_, kv_cas) &&
+           QUANQU_HOST_HAS(host_, kv_list);
+  }
+
+  // Inserts or replaces `key`, expiring ttl_ms from now (0: never).
+  void kv_put(std::string_view key, std::string_view value, std::int64_t ttl_ms) const {
+    require(QUANQU_HOST_HAS(host_, kv_put_ttl), "kv_put with a TTL");
+    char err[512] = {0};
+    quanqu_status s = host_->kv_put_ttl(host_->ctx, detail::view(key), detail::view(value), ttl_ms, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_put failed", err);
+  }
+
+  // Atomically adds `delta` to the decimal integer at `key` and returns the new value. An absent
+  // or expired key counts from 0 and is created expiring ttl_ms from now; an existing key keeps
+  // its expiry (a fixed window). Throws Error (QUANQU_ERR_INVALID) when the stored value is not an
+  // integer or the sum overflows.
+  std::int64_t kv_incr(std::string_view key, std::int64_t delta = 1, std::int64_t ttl_ms = 0) const {
+    require(QUANQU_HOST_HAS(host_, kv_incr), "kv_incr");
+    std::int64_t value = 0;
+    char err[512] = {0};
+    quanqu_status s = host_->kv_incr(host_->ctx, detail::view(key), delta, ttl_ms, &value, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_incr failed", err);
+    return value;
+  }
+
+  // Atomically sets `key` to `value` (expiring ttl_ms from now) when its current value is
+  // *expected, or, with expected = std::nullopt, when it is absent or expired. Returns true when
+  // it swapped, false when the current value differs (nothing changed).
+  bool kv_cas(std::string_view key, std::optional<std::string_view> expected, std::string_view value,
+              std::int64_t ttl_ms = 0) const {
+    require(QUANQU_HOST_HAS(host_, kv_cas), "kv_cas");
+    quanqu_str want = expected ? detail::view(*expected) : quanqu_str{nullptr, 0};
+    char err[512] = {0};
+    quanqu_status s = host_->kv_cas(host_->ctx, detail::view(key), expected ? &want : nullptr, detail::view(value),
+                                    ttl_ms, err, sizeof err);
+    if (s == QUANQU_ERR_STATE) return false;
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_cas failed", err);
+    return true;
+  }
+
+  // One page of the keys starting with `prefix`, in ascending byte order, after `cursor`
+  // (exclusive; empty: from the start); `limit` 1..1000. See quanqu_host.kv_list.
+  KvPage kv_list(std::string_view prefix, std::string_view cursor = {}, int limit = 100) const {
+    require(QUANQU_HOST_HAS(host_, kv_list), "kv_list");
+    std::string out;
+    char err[512] = {0};
+    quanqu_status s = host_->kv_list(host_->ctx, detail::view(prefix), detail::view(cursor), limit,
+                                     &detail::assign_sink, &out, err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, "kv_list failed", err);
+    Json page = Json::parse(out);
+    KvPage result;
+    for (const auto& item : page.at("items")) {
+      KvEntry e{item.at("key").get<std::string>(), item.at("value").get<std::string>(), std::nullopt};
+      if (item.contains("expires_at_ms") && item["expires_at_ms"].is_number_integer())
+        e.expires_at_ms = item["expires_at_ms"].get<std::int64_t>();
+      result.items.push_back(std::move(e));
+    }
+    if (page.contains("next_cursor") && page["next_cursor"].is_string())
+      result.next_cursor = page["next_cursor"].get<std::string>();
+    return result;
   }
 
   // Registers a route under /v1/plugins/<plugin name><pattern> (call it from start() only).
@@ -296,6 +418,15 @@ class Host {
     RouteHandler handler;
   };
 
+  // A function this server's host table lacks: the plugin needs a newer server. INTERNAL, not a
+  // refusal: the client gets a 502, the plugin's error count grows.
+  void require(bool present, const char* what) const {
+    if (present) return;
+    throw Error(QUANQU_ERR_INTERNAL, std::string(what) + " is not in this server's host table (it provides SDK ABI " +
+                                         std::to_string(host_->abi_major) + "." + std::to_string(host_->abi_minor) +
+                                         "; " + what + " needs 1.1 or later)");
+  }
+
   void add_provider(const char* kind, std::string name, ProviderBase* provider) {
     quanqu_provider p{sizeof(quanqu_provider), detail::view(kind), detail::view(name), &Host::provider_trampoline,
                       provider};
@@ -355,7 +486,15 @@ class Host {
         request.query[detail::copy(in->query[i].name)] = detail::copy(in->query[i].value);
       for (std::size_t i = 0; i < in->header_count; ++i)
         request.headers.emplace_back(detail::copy(in->headers[i].name), detail::copy(in->headers[i].value));
-      Response response = route->handler(request);
+      Response response;
+      try {
+        response = route->handler(request);
+      } catch (const Error& e) {
+        // A refusal is the client's answer; a failure goes on to become the server's 502.
+        std::optional<Response> refused = refusal_reply(e);
+        if (!refused) throw;
+        response = std::move(*refused);
+      }
       const quanqu_host* h = route->host->host_;
       h->response_set(out, response.status, detail::view(response.content_type), detail::view(response.body));
       for (const auto& [name, value] : response.headers)
@@ -426,10 +565,33 @@ inline void stop(void* instance) noexcept {
 }  // namespace detail
 }  // namespace quanqu::sdk
 
-// Exports `ClassName` (default-constructible, derived from quanqu::sdk::Plugin) as the plugin
-// `name` (a string literal equal to the manifest's name) at `version`. Use once per library,
-// at namespace scope in one .cpp file. The SDK ABI version compiled in is this header's.
-#define QUANQU_PLUGIN(ClassName, name, version)                                                  \
+// Exports `ClassName` (default-constructible, derived from quanqu::sdk::Plugin) as the plugin.
+// Use once per library, at namespace scope in one .cpp file. The SDK ABI version compiled in is
+// this header's. Two forms:
+//   QUANQU_PLUGIN(ClassName)                    the name and version from plugin.json:
+//                                               quanqu_add_plugin and quanqu_add_plugin_test define
+//                                               QUANQU_PLUGIN_NAME and QUANQU_PLUGIN_VERSION from it
+//   QUANQU_PLUGIN(ClassName, "name", "1.2.0")   both written here, for a build without those CMake
+//                                               functions; they must equal the manifest's, or the
+//                                               server refuses the plugin
+#define QUANQU_PLUGIN(...)                                                                                          \
+  QUANQU_DETAIL_PLUGIN_PICK(__VA_ARGS__, QUANQU_DETAIL_PLUGIN_3, QUANQU_DETAIL_PLUGIN_2, QUANQU_DETAIL_PLUGIN_1, _) \
+  (__VA_ARGS__)
+#define QUANQU_DETAIL_PLUGIN_PICK(_1, _2, _3, chosen, ...) chosen
+#if defined(QUANQU_PLUGIN_NAME) && defined(QUANQU_PLUGIN_VERSION)
+#define QUANQU_DETAIL_PLUGIN_1(ClassName) QUANQU_DETAIL_PLUGIN_3(ClassName, QUANQU_PLUGIN_NAME, QUANQU_PLUGIN_VERSION)
+#else
+#define QUANQU_DETAIL_PLUGIN_1(ClassName)                                                           \
+  static_assert(false,                                                                              \
+                "QUANQU_PLUGIN(ClassName) takes the name and version from plugin.json, which "      \
+                "quanqu_add_plugin (CMake) compiles in; without it write QUANQU_PLUGIN(ClassName, " \
+                "\"name\", \"version\")");
+#endif
+#define QUANQU_DETAIL_PLUGIN_2(ClassName, name)                                            \
+  static_assert(false,                                                                     \
+                "QUANQU_PLUGIN takes the class alone (name and version from plugin.json) " \
+                "or the class, the name and the version");
+#define QUANQU_DETAIL_PLUGIN_3(ClassName, name, version)                                         \
   extern "C" QUANQU_SDK_EXPORT const quanqu_plugin_descriptor* quanqu_plugin_entry_v1(void) {    \
     static const quanqu_plugin_descriptor descriptor = {QUANQU_SDK_ABI_MAJOR,                    \
                                                         QUANQU_SDK_ABI_MINOR,                    \

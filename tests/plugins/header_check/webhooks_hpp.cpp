@@ -1,0 +1,2 @@
+// quanqu/sdk/webhooks.hpp compiles alone as C++17.
+#include <quanqu/sdk/webhooks.hpp>
