@@ -484,6 +484,27 @@ struct HostTable {
     });
   }
 
+  static quanqu_status set_route_access(void* ctx, quanqu_str method, quanqu_str pattern, int32_t access, char* err,
+                                        size_t err_cap) {
+    return guarded(err, err_cap, [&]() -> quanqu_status {
+      Generation& g = gen(ctx);
+      if (!g.starting.load())
+        return refuse(err, err_cap, QUANQU_ERR_STATE, "route access can only be set during start");
+      if (access != QUANQU_ROUTE_OPEN && access != QUANQU_ROUTE_MERCHANT && access != QUANQU_ROUTE_ADMIN)
+        return refuse(err, err_cap, QUANQU_ERR_INVALID,
+                      "access must be QUANQU_ROUTE_OPEN, QUANQU_ROUTE_MERCHANT or QUANQU_ROUTE_ADMIN");
+      std::string m = view(method), pat = view(pattern);
+      for (auto& r : g.routes)
+        if (r.method == m && r.pattern == pat) {
+          r.access = access == QUANQU_ROUTE_ADMIN      ? RouteAccess::admin
+                     : access == QUANQU_ROUTE_MERCHANT ? RouteAccess::merchant
+                                                       : RouteAccess::open;
+          return QUANQU_OK;
+        }
+      return refuse(err, err_cap, QUANQU_ERR_NOT_FOUND, m + " " + pat + " is not a registered route");
+    });
+  }
+
   static void response_set(quanqu_response* response, int32_t status, quanqu_str content_type, quanqu_str body) {
     try {
       if (!response || !response->out) return;
@@ -800,6 +821,12 @@ struct HostTable {
         std::int32_t limit = in.i32();
         if (in.failed()) return malformed();
         return common(kv_list(&g, str(prefix), str(cursor), limit, sink, &target, err, sizeof err));
+      }
+      case wire::HostOp::set_route_access: {
+        std::string method = in.str(), pattern = in.str();
+        std::int32_t access = in.i32();
+        if (in.failed()) return malformed();
+        return common(set_route_access(&g, str(method), str(pattern), access, err, sizeof err));
       }
     }
     write_error(err, sizeof err, "the runner asked for an unknown host function");
@@ -1606,6 +1633,7 @@ std::shared_ptr<Generation> PluginHost::start_generation(Slot& slot, const Manif
   t.kv_incr = &HostTable::kv_incr;
   t.kv_cas = &HostTable::kv_cas;
   t.kv_list = &HostTable::kv_list;
+  t.set_route_access = &HostTable::set_route_access;
 
   // init and start run on the call pool like every other call: one that never returns makes the
   // plugin fail to load instead of holding up the server. The work owns `g` (and so the

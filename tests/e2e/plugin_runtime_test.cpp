@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using quanqu::e2e::IsProblem;
 using quanqu::e2e::PluginsDir;
+using quanqu::e2e::Headers;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -339,6 +341,63 @@ TEST_F(PluginRuntimeTest, CatalogProductsReadsAListOfIdsInOneHostCall) {
                         "validation_failed"));
   EXPECT_TRUE(IsProblem(store().post("/v1/plugins/recorder/products", {{"ids", {"a"}}, {"limit", 5}}), 400,
                         "validation_failed"));
+}
+
+TEST_F(PluginRuntimeTest, ProtectedRoutesNeedTheAdminKeyOrAKeyIssuedForThePlugin) {
+  // The routes say who may call them.
+  json routes = admin().get("/v1/admin/plugins/recorder").json()["routes"];
+  std::map<std::string, std::string> access;
+  for (const auto& r : routes) access[r.value("method", "") + " " + r.value("path", "")] = r.value("access", "");
+  EXPECT_EQ(access["GET /v1/plugins/recorder/merchant/stats"], "merchant");
+  EXPECT_EQ(access["POST /v1/plugins/recorder/admin/reset"], "admin");
+  EXPECT_EQ(access["GET /v1/plugins/recorder/open/echo-auth"], "open");
+
+  // Without a key, or with a storefront's, the server refuses before the plugin runs.
+  EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/recorder/merchant/stats"), 401, "auth.merchant_key_required"));
+  EXPECT_TRUE(IsProblem(store().get("/v1/plugins/recorder/merchant/stats"), 401, "auth.merchant_key_required"));
+  EXPECT_TRUE(IsProblem(anonymous().post("/v1/plugins/recorder/admin/reset", json::object()), 401,
+                        "auth.admin_key_required"));
+  Headers wrong{{"Authorization", "Bearer qq_admin_not_a_real_key_0000000000000000"}};
+  EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/recorder/merchant/stats", wrong), 401,
+                        "auth.merchant_key_required"));
+
+  // The admin key opens both, and the plugin never sees it.
+  auto stats = admin().get("/v1/plugins/recorder/merchant/stats");
+  ASSERT_EQ(stats.status, 200u) << stats.body;
+  EXPECT_EQ(stats.json()["saw_authorization"], false);
+  auto reset = admin().post("/v1/plugins/recorder/admin/reset", json::object());
+  ASSERT_EQ(reset.status, 200u) << reset.body;
+  EXPECT_EQ(reset.json()["saw_authorization"], false);
+  EXPECT_EQ(admin().get("/v1/plugins/recorder/open/echo-auth").json()["saw_authorization"], false);
+  // A bearer token of the plugin's own passes through to it.
+  EXPECT_EQ(anonymous().get("/v1/plugins/recorder/open/echo-auth", {{"Authorization", "Bearer partner-token"}})
+                .json()["saw_authorization"],
+            true);
+
+  // A merchant key for the plugin: merchant routes only, and only this plugin's.
+  auto issued = admin().post("/v1/admin/plugins/recorder/keys", {{"label", "Studio tablet"}});
+  ASSERT_EQ(issued.status, 201u) << issued.body;
+  std::string secret = issued.json().value("key", "");
+  std::string key_id = issued.json().value("id", "");
+  ASSERT_EQ(secret.rfind("qq_plugin_", 0), 0u) << issued.body;
+  EXPECT_EQ(issued.header("Location"), "/v1/admin/plugins/recorder/keys/" + key_id);
+  Headers merchant{{"Authorization", "Bearer " + secret}};
+  auto opened = anonymous().get("/v1/plugins/recorder/merchant/stats", merchant);
+  ASSERT_EQ(opened.status, 200u) << opened.body;
+  EXPECT_EQ(opened.json()["saw_authorization"], false);
+  EXPECT_TRUE(IsProblem(anonymous().post("/v1/plugins/recorder/admin/reset", json::object(), merchant), 401,
+                        "auth.admin_key_required"));
+  EXPECT_EQ(anonymous().get("/v1/admin/orders", merchant).status, 401u) << "a plugin key is not an admin key";
+  json listed = admin().get("/v1/admin/plugins/recorder/keys").json()["items"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["label"], "Studio tablet");
+  EXPECT_FALSE(listed[0].contains("key")) << "the secret is shown once";
+  EXPECT_TRUE(IsProblem(admin().get("/v1/admin/plugins/no-such/keys"), 404, "plugin.not_found"));
+
+  // Revoked, it stops at once.
+  ASSERT_EQ(admin().request("DELETE", "/v1/admin/plugins/recorder/keys/" + key_id).status, 204u);
+  EXPECT_TRUE(IsProblem(anonymous().get("/v1/plugins/recorder/merchant/stats", merchant), 401,
+                        "auth.merchant_key_required"));
 }
 
 TEST_F(PluginRuntimeTest, RoutesCallTheCoreServices) {

@@ -401,6 +401,15 @@ quanqu_status host_kv_list(void*, quanqu_str prefix, quanqu_str cursor, int32_t 
   });
 }
 
+quanqu_status host_set_route_access(void*, quanqu_str method, quanqu_str pattern, int32_t access, char* err,
+                                    size_t err_cap) {
+  return guarded(err, err_cap, [&] {
+    Writer w = op(HostOp::set_route_access);
+    w.str(text(method)).str(text(pattern)).i32(access);
+    return common_call(w, nullptr, nullptr, err, err_cap);
+  });
+}
+
 // ---- the server's calls ----
 
 std::string on_load(Reader& in) {
@@ -759,5 +768,6 @@ int main(int argc, char** argv) {
   t.kv_incr = &host_kv_incr;
   t.kv_cas = &host_kv_cas;
   t.kv_list = &host_kv_list;
+  t.set_route_access = &host_set_route_access;
   return serve();
 }

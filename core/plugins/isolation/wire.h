@@ -49,6 +49,7 @@ enum class HostOp : std::uint8_t {
   kv_incr = 13,
   kv_cas = 14,
   kv_list = 15,
+  set_route_access = 16,
 };
 
 // The largest frame either side accepts: the request body limit and an 8 MiB fetch reply fit

@@ -145,6 +145,23 @@ class Recorder : public quanqu::sdk::Plugin {
       }
     });
 
+    // Protected routes: the server checks the key; the handler sees whether any Authorization
+    // header reached it (the server drops a merchant key).
+    auto saw_authorization = [](const Request& r) {
+      for (const auto& [name, value] : r.headers)
+        if (name == "authorization") return true;
+      return false;
+    };
+    host.route("GET", "/merchant/stats", [saw_authorization](const Request& r) {
+      return Response::json(200, Json{{"stats", true}, {"saw_authorization", saw_authorization(r)}}.dump());
+    }, quanqu::sdk::Access::merchant);
+    host.route("POST", "/admin/reset", [saw_authorization](const Request& r) {
+      return Response::json(200, Json{{"reset", true}, {"saw_authorization", saw_authorization(r)}}.dump());
+    }, quanqu::sdk::Access::admin);
+    host.route("GET", "/open/echo-auth", [saw_authorization](const Request& r) {
+      return Response::json(200, Json{{"saw_authorization", saw_authorization(r)}}.dump());
+    });
+
     // POST /identities/find {"type", "value"}: the customer of that identity.
     host.route("POST", "/identities/find", [this](const Request& r) {
       auto body = object_body(r);

@@ -328,7 +328,21 @@ typedef struct quanqu_host {
    * read: keys written between pages are listed if they sort after the cursor. */
   quanqu_status (*kv_list)(void* ctx, quanqu_str prefix, quanqu_str cursor, int32_t limit, quanqu_string_sink sink,
                            void* sink_user, char* err, size_t err_cap);
+
+  /* Protects a route registered with register_route (the same method and pattern), only during
+   * start (QUANQU_ERR_STATE afterwards): `access` is one of QUANQU_ROUTE_OPEN (the default),
+   * QUANQU_ROUTE_MERCHANT or QUANQU_ROUTE_ADMIN. The server then checks the caller's
+   * `Authorization: Bearer` key before the handler runs, answers 401 itself without calling the
+   * plugin, and never passes the key on. An unregistered route is QUANQU_ERR_NOT_FOUND, another
+   * value of `access` QUANQU_ERR_INVALID. */
+  quanqu_status (*set_route_access)(void* ctx, quanqu_str method, quanqu_str pattern, int32_t access, char* err,
+                                    size_t err_cap);
 } quanqu_host;
+
+/* Who may call a route (set_route_access, ABI 1.1). */
+#define QUANQU_ROUTE_OPEN 0     /* anyone: the plugin checks what it needs */
+#define QUANQU_ROUTE_MERCHANT 1 /* the admin key, or a key the merchant issued for this plugin */
+#define QUANQU_ROUTE_ADMIN 2    /* the admin key only */
 
 /* The longest expiry a key may be given (ABI 1.1): 366 days, in milliseconds. */
 #define QUANQU_KV_MAX_TTL_MS ((int64_t)366 * 24 * 60 * 60 * 1000)

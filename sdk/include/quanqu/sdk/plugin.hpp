@@ -199,6 +199,13 @@ quanqu_status guarded(char* err, std::size_t err_cap, Body&& body) noexcept {
 
 }  // namespace detail
 
+// Who may call a route (Host::route): checked by the server before the handler runs.
+enum class Access : int32_t {
+  open = QUANQU_ROUTE_OPEN,          // anyone; the handler checks what it needs
+  merchant = QUANQU_ROUTE_MERCHANT,  // the admin key, or a key the merchant issued for this plugin
+  admin = QUANQU_ROUTE_ADMIN,        // the admin key only
+};
+
 // The server as the plugin sees it. Valid from start() until stop() has returned; every member
 // is thread-safe. Methods throw quanqu::sdk::Error when the host reports a failure.
 class Host {
@@ -309,8 +316,10 @@ class Host {
   }
 
   // Registers a route under /v1/plugins/<plugin name><pattern> (call it from start() only).
-  // `pattern` starts with "/"; "{id}" segments arrive in Request::params.
-  void route(std::string method, std::string pattern, RouteHandler handler) {
+  // `pattern` starts with "/"; "{id}" segments arrive in Request::params. With Access::merchant
+  // or Access::admin the server checks the caller's key before the handler runs (docs/sdk.md,
+  // "Protected routes").
+  void route(std::string method, std::string pattern, RouteHandler handler, Access access = Access::open) {
     routes_.push_back(Route{this, std::move(handler)});
     Route& r = routes_.back();
     char err[512] = {0};
@@ -320,6 +329,13 @@ class Host {
       routes_.pop_back();
       detail::throw_error(s, ("cannot register " + method + " " + pattern).c_str(), err);
     }
+    if (access == Access::open) return;
+    // A route that cannot be protected must not be served open: fail the start instead.
+    if (!QUANQU_HOST_HAS(host_, set_route_access))
+      throw Error(QUANQU_ERR_STATE, "cannot protect " + method + " " + pattern + ": the server's SDK ABI is older than 1.1");
+    s = host_->set_route_access(host_->ctx, detail::view(method), detail::view(pattern), static_cast<int32_t>(access),
+                                err, sizeof err);
+    if (s != QUANQU_OK) detail::throw_error(s, ("cannot protect " + method + " " + pattern).c_str(), err);
   }
 
   // Calls a core service (docs/sdk.md, "Core services"): `operation` such as "carts.create",

@@ -141,6 +141,9 @@ struct RouteCall {
   std::string channel_id;   // the X-Publishable-Key's channel; empty: none
   std::string customer_id;  // the signed-in customer; empty: none
   std::string request_id = "test";
+  // The merchant key the request carried, as the server would have resolved it: nothing, a key
+  // issued for this plugin (opens Access::merchant routes), or the admin key (opens every route).
+  enum class Caller { anonymous, plugin_key, admin } caller = Caller::anonymous;
 
   static RouteCall make(std::string method, std::string path, std::string body = "") {
     RouteCall r;
@@ -246,6 +249,7 @@ class FakeHost {
     table_.kv_incr = &FakeHost::kv_incr_fn;
     table_.kv_cas = &FakeHost::kv_cas_fn;
     table_.kv_list = &FakeHost::kv_list_fn;
+    table_.set_route_access = &FakeHost::set_route_access_fn;
     char err[1024] = {0};
     if (descriptor_->init(&table_, &instance_, err, sizeof err) != QUANQU_OK)
       throw std::runtime_error(std::string("init failed: ") + err);
@@ -299,6 +303,11 @@ class FakeHost {
     for (const auto& r : routes_) {
       std::vector<std::pair<std::string, std::string>> params;
       if (r.method != request.method || !match(r.pattern, request.path, params)) continue;
+      // The server's check of a protected route, before the handler (its 401s, as problem+json).
+      if (r.access == QUANQU_ROUTE_ADMIN && request.caller != RouteCall::Caller::admin)
+        return Reply{401, "application/problem+json", R"({"status":401,"code":"auth.admin_key_required"})", {}};
+      if (r.access == QUANQU_ROUTE_MERCHANT && request.caller == RouteCall::Caller::anonymous)
+        return Reply{401, "application/problem+json", R"({"status":401,"code":"auth.merchant_key_required"})", {}};
       std::vector<quanqu_pair> p, q, h;
       for (const auto& [n, v] : params) p.push_back({str(n), str(v)});
       for (const auto& [n, v] : request.query) q.push_back({str(n), str(v)});
@@ -358,6 +367,7 @@ class FakeHost {
     std::string pattern;
     quanqu_route_fn fn;
     void* user;
+    int32_t access = QUANQU_ROUTE_OPEN;
   };
   struct Response {
     Reply* reply;
@@ -569,8 +579,26 @@ class FakeHost {
       fill(err, cap, "pattern must start with '/'");
       return QUANQU_ERR_INVALID;
     }
-    self(ctx).routes_.push_back({copy(method), p, fn, user});
+    self(ctx).routes_.push_back({copy(method), p, fn, user, QUANQU_ROUTE_OPEN});
     return QUANQU_OK;
+  }
+  static quanqu_status set_route_access_fn(void* ctx, quanqu_str method, quanqu_str pattern, int32_t access, char* err,
+                                           size_t cap) {
+    if (!self(ctx).starting_) {
+      fill(err, cap, "route access can only be set during start");
+      return QUANQU_ERR_STATE;
+    }
+    if (access != QUANQU_ROUTE_OPEN && access != QUANQU_ROUTE_MERCHANT && access != QUANQU_ROUTE_ADMIN) {
+      fill(err, cap, "unknown access");
+      return QUANQU_ERR_INVALID;
+    }
+    for (auto& r : self(ctx).routes_)
+      if (r.method == copy(method) && r.pattern == copy(pattern)) {
+        r.access = access;
+        return QUANQU_OK;
+      }
+    fill(err, cap, "not a registered route");
+    return QUANQU_ERR_NOT_FOUND;
   }
   static void response_set_fn(quanqu_response* r, int32_t status, quanqu_str content_type, quanqu_str body) {
     Reply* reply = reinterpret_cast<Response*>(r)->reply;
