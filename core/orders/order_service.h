@@ -139,6 +139,11 @@ class OrderService {
   // The length of one hold hour in ms: 3,600,000, or less in tests (--pickup-hold-hour-ms).
   void set_pickup_hold_hour_ms(std::int64_t ms) { hold_hour_ms_ = ms; }
 
+  // Merges `patch` into the order's metadata (keys set; a key given null removed), within the
+  // bounds of common/attribution.h, else a 400 `validation_failed` on `metadata` and nothing
+  // changes. Records order.updated (timeline and outbox, `changed: ["metadata"]`) when it changed.
+  Result<Order> update_metadata(const OrderId& id, const nlohmann::json& patch, const Actor& actor);
+
   // The facts an order event carries (order.placed, order.paid, ...).
   static nlohmann::json event_data(const Order& order);
   // What the lifecycle table looks at for `order` moved by `actor`.
