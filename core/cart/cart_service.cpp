@@ -338,11 +338,15 @@ Result<Cart> CartService::recorded(soci::session& sql, Result<Cart> cart) {
   if (cart) {
     std::int64_t units = 0;
     for (const auto& i : cart->items) units += i.quantity;
-    events_.record(sql, "cart.updated", {{"cart_id", cart->id.value},
-                                         {"channel_id", cart->channel_id.value},
-                                         {"lines", cart->items.size()},
-                                         {"units", units},
-                                         {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}}});
+    events_.record(sql, "cart.updated",
+                   {{"cart_id", cart->id.value},
+                    {"channel_id", cart->channel_id.value},
+                    {"customer_id", cart->customer_id ? json(cart->customer_id->value) : json(nullptr)},
+                    {"lines", cart->items.size()},
+                    {"units", units},
+                    {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}},
+                    {"metadata", cart->metadata},
+                    {"source", cart->source ? cart->source->to_json() : json(nullptr)}});
   }
   return cart;
 }

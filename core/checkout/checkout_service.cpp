@@ -220,7 +220,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     // 5. The events, in this transaction: they exist if and only if the order does.
     events_.record(sql, "order.placed", orders::OrderService::event_data(order));
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(order.allocations, "reserve", order.id.value));
+                   inventory::InventoryService::changed_event(sql, order.allocations, "reserve", order.id.value));
     if (paid_at_checkout) events_.record(sql, "order.paid", orders::OrderService::event_data(order));
     return CheckoutResult{std::move(order), token, pickup_code, false};
   });

@@ -554,7 +554,7 @@ Result<Order> OrderService::move_in(soci::session& sql, Order o, lifecycle::Move
   events_.record(sql, event_type(m), data);
   if (goods_leave)
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(o.allocations, "fulfilment", o.id.value));
+                   inventory::InventoryService::changed_event(sql, o.allocations, "fulfilment", o.id.value));
   return o;
 }
 
@@ -594,7 +594,7 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason,
     if (!reason.empty()) data["reason"] = reason;
     events_.record(sql, "order.cancelled", data);
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(o.allocations, "release", o.id.value));
+                   inventory::InventoryService::changed_event(sql, o.allocations, "release", o.id.value));
     return o;
   });
   if (!cancelled) return cancelled;
@@ -605,18 +605,41 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason,
 }
 
 json OrderService::event_data(const Order& o) {
+  auto money = [&](std::int64_t amount) { return json{{"amount", amount}, {"currency", o.currency}}; };
+  json lines = json::array();
+  for (const auto& l : o.lines)
+    lines.push_back({{"line_id", l.id},
+                     {"sku", l.sku},
+                     {"variant_id", l.variant_id.value},
+                     {"product_id", l.product_id.value},
+                     {"quantity", l.quantity},
+                     {"unit_price", money(l.unit_price)},
+                     {"subtotal", money(l.subtotal)},
+                     {"tax", money(l.tax)},
+                     {"total", money(l.total)}});
   return {{"order_id", o.id.value},
           {"number", o.number},
           {"channel_id", o.channel_id.value},
           {"cart_id", o.cart_id.value},
+          {"customer_id", o.customer_id ? json(o.customer_id->value) : json(nullptr)},
           {"status", o.status},
           {"payment_status", o.payment_status},
           {"fulfilment_status", o.fulfilment_status},
           {"fulfilment_type", o.fulfilment_type},
           {"pickup_location_id", o.pickup ? json(o.pickup->location_id.value) : json(nullptr)},
           {"email", o.email},
-          {"total", {{"amount", o.totals.total}, {"currency", o.currency}}},
-          {"refunded_total", {{"amount", o.refunded_total()}, {"currency", o.currency}}}};
+          {"currency", o.currency},
+          {"lines", lines},
+          {"totals",
+           {{"subtotal", money(o.totals.subtotal)},
+            {"discount_total", money(o.totals.discount_total)},
+            {"shipping_total", money(o.totals.shipping_total)},
+            {"tax_total", money(o.totals.tax_total)},
+            {"total", money(o.totals.total)}}},
+          {"total", money(o.totals.total)},
+          {"refunded_total", money(o.refunded_total())},
+          {"metadata", o.metadata},
+          {"source", o.source ? o.source->to_json() : json(nullptr)}};
 }
 
 Result<Order> OrderService::update_metadata(const OrderId& id, const json& patch, const Actor& actor) {
@@ -875,7 +898,7 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
     events_.record(sql, "order.returned", outbox);
     if (request.restock)
       events_.record(sql, "inventory.changed",
-                     inventory::InventoryService::changed_event(restocked, "return", o.id.value));
+                     inventory::InventoryService::changed_event(sql, restocked, "return", o.id.value));
     return o;
   });
   if (!done) return done;

@@ -144,7 +144,8 @@ class OrderService {
   // changes. Records order.updated (timeline and outbox, `changed: ["metadata"]`) when it changed.
   Result<Order> update_metadata(const OrderId& id, const nlohmann::json& patch, const Actor& actor);
 
-  // The facts an order event carries (order.placed, order.paid, ...).
+  // The facts an order event carries (order.placed, order.paid, ...): the order's ids, statuses,
+  // customer, currency, lines and totals, metadata and source (docs/sdk.md, "Events").
   static nlohmann::json event_data(const Order& order);
   // What the lifecycle table looks at for `order` moved by `actor`.
   static lifecycle::Facts facts(const Order& order, const Actor& actor);
