@@ -1,4 +1,4 @@
-// Admin order handlers: list, read, the timeline, lifecycle moves, the pickup desk, refunds and returns.
+// Admin order handlers: list, read, metadata, the timeline, lifecycle moves, the pickup desk, refunds and returns.
 #include "admin/admin_routes.h"
 #include "routes/codec.h"
 #include "routes/handler.h"
@@ -81,6 +81,19 @@ void register_admin_order_routes(http::Router& router, Services& s) {
 
   router.add("GET", "/v1/admin/orders/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(auto order, s.orders.get(OrderId(r.param("id"))));
+    return json_reply(200, order_json(order, true));
+  }));
+
+  // {"metadata": {...}}: merged into the order's metadata (a key set to null is removed).
+  router.add("PATCH", "/v1/admin/orders/{id}", admin_route(s, [&s](Request& r) -> Result<Response> {
+    QQ_TRY(s.orders.get(OrderId(r.param("id"))));  // an unknown order is a 404 whatever the body says
+    QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
+    auto f = body.fields();
+    f.only({"metadata"});
+    const json* metadata = f.object("metadata", true);
+    QQ_TRY(body.status());
+    QQ_ASSIGN_OR_RETURN(auto actor, admin_actor(s, r));
+    QQ_ASSIGN_OR_RETURN(auto order, s.orders.update_metadata(OrderId(r.param("id")), *metadata, actor));
     return json_reply(200, order_json(order, true));
   }));
 

@@ -54,6 +54,24 @@ std::string required_string(JsonFields& f, const char* field, std::vector<FieldE
   return v.value_or("");
 }
 
+// A source set by a plugin names that plugin: `plugin` is filled in when left out, and another
+// plugin's name is a field error (a plugin cannot take credit for another's sale).
+void claim_source(Source& source, const std::string& plugin, JsonFields& f) {
+  if (!source.plugin)
+    source.plugin = plugin;
+  else if (*source.plugin != plugin)
+    f.fail("source/plugin", "must be this plugin's own name ('" + plugin + "') or left out");
+}
+
+// A source naming another plugin is that plugin's: this one may neither replace nor clear it.
+Status may_change_source(Services& s, const channels::Channel& c, const CartId& id, const std::string& plugin) {
+  QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.get(c, id));
+  if (cart.source && cart.source->plugin && *cart.source->plugin != plugin)
+    return Error::conflict("cart.source_owned", "the cart's source names the plugin '" + *cart.source->plugin +
+                                                    "'; only that plugin may change it");
+  return ok_status();
+}
+
 catalog::StoreView view_of(const channels::Channel& c) {
   return {c.id, c.currency, c.location_ids};
 }
@@ -225,11 +243,14 @@ const std::map<std::string, Operation>& operations() {
        }},
       // ---- Carts ----
       {"carts.create",
-       [](Services& s, const std::string&, Args a) -> Result<json> {
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
-         f.only({"channel_id", "email", "shipping_address", "items"});
+         f.only({"channel_id", "email", "shipping_address", "items", "metadata", "source"});
          cart::CartPatch details = read_cart_details(f);
+         // A plugin's cart comes from that plugin: source.plugin is its name, given or not.
+         if (!details.source || !*details.source) details.source = std::optional<Source>(Source{});
+         claim_source(**details.source, plugin, f);
          std::vector<cart::AddItem> items;
          if (const json* list = f.array("items", pricing::kMaxLines))
            for (std::size_t i = 0; i < list->size(); ++i) {
@@ -274,15 +295,17 @@ const std::map<std::string, Operation>& operations() {
          return cart_json(cart);
        }},
       {"carts.update",
-       [](Services& s, const std::string&, Args a) -> Result<json> {
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
          std::vector<FieldError> errors;
          JsonFields f(a, "", errors);
-         f.only({"channel_id", "cart_id", "email", "shipping_address"});
+         f.only({"channel_id", "cart_id", "email", "shipping_address", "metadata", "source"});
          cart::CartPatch patch = read_cart_details(f);
+         if (patch.source && *patch.source) claim_source(**patch.source, plugin, f);
          QQ_ASSIGN_OR_RETURN(CartId id, cart_arg(f, errors));
          QQ_ASSIGN_OR_RETURN(channels::Channel c, channel_arg(s, f, errors));
          QQ_TRY(checked(errors));
          QQ_TRY(cart::CartService::validate(patch));
+         if (patch.source) QQ_TRY(may_change_source(s, c, id, plugin));
          QQ_ASSIGN_OR_RETURN(cart::Cart cart, s.carts.update(c, id, patch));
          return cart_json(cart);
        }},
@@ -334,6 +357,18 @@ const std::map<std::string, Operation>& operations() {
          f.only({"id"});
          QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
          QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.get(id));
+         return order_json(o, true);
+       }},
+      // {"id", "metadata"}: merged into the order's metadata as PATCH /v1/admin/orders/{id} does.
+      {"orders.update",
+       [](Services& s, const std::string& plugin, Args a) -> Result<json> {
+         std::vector<FieldError> errors;
+         JsonFields f(a, "", errors);
+         f.only({"id", "metadata"});
+         const json* metadata = f.object("metadata", true);
+         QQ_ASSIGN_OR_RETURN(OrderId id, order_arg(f, errors));
+         QQ_TRY(checked(errors));
+         QQ_ASSIGN_OR_RETURN(orders::Order o, s.orders.update_metadata(id, *metadata, orders::Actor::plugin(plugin)));
          return order_json(o, true);
        }},
       {"orders.mark_paid",

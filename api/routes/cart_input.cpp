@@ -24,7 +24,28 @@ cart::CartPatch read_cart_details(JsonFields& f) {
   if (f.has("email")) patch.email = f.is_null("email") ? std::nullopt : f.string("email");
   if (f.has("shipping_address"))
     patch.shipping_address = f.is_null("shipping_address") ? std::nullopt : f.address("shipping_address");
+  if (f.has("metadata")) {
+    if (f.is_null("metadata"))
+      f.fail("metadata", "must be an object (set a key to null to remove it)");
+    else if (const nlohmann::json* metadata = f.object("metadata"))
+      patch.metadata = *metadata;
+  }
+  patch.source = read_source(f);
   return patch;
+}
+
+std::optional<std::optional<Source>> read_source(JsonFields& f) {
+  if (!f.has("source")) return std::nullopt;
+  if (f.is_null("source")) return std::optional<Source>();
+  const nlohmann::json* object = f.object("source");
+  if (!object) return std::nullopt;
+  JsonFields inner(*object, f.path("source"), f.errors());
+  inner.only({"plugin", "campaign", "referral"});
+  Source source;
+  source.plugin = inner.string("plugin", false, 1000);
+  source.campaign = inner.string("campaign", false, 1000);
+  source.referral = inner.string("referral", false, 1000);
+  return std::optional<Source>(std::move(source));
 }
 
 std::optional<cart::FulfilmentChoice> read_fulfilment(JsonFields& f) {

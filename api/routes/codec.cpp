@@ -161,6 +161,7 @@ json cart_json(const cart::Cart& c) {
   }
   return {{"id", c.id.value},
           {"channel_id", c.channel_id.value},
+          {"customer_id", c.customer_id ? json(c.customer_id->value) : json(nullptr)},
           {"currency", c.currency},
           {"email", optional_string(c.email)},
           {"shipping_address", c.shipping_address ? c.shipping_address->to_json() : json(nullptr)},
@@ -173,6 +174,8 @@ json cart_json(const cart::Cart& c) {
             {"location_id", c.pickup_location_id ? json(c.pickup_location_id->value) : json(nullptr)},
             {"location_name", c.pickup_location_id ? json(c.pickup_location_name) : json(nullptr)}}},
           {"totals", totals_json(c.totals)},
+          {"metadata", c.metadata.is_object() ? c.metadata : json::object()},
+          {"source", c.source ? c.source->to_json() : json(nullptr)},
           {"created_at", time_json(c.created_at)},
           {"updated_at", time_json(c.updated_at)}};
 }
@@ -255,6 +258,7 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
            {"number", o.number},
            {"channel_id", o.channel_id.value},
            {"cart_id", o.cart_id.value},
+           {"customer_id", o.customer_id ? json(o.customer_id->value) : json(nullptr)},
            {"status", o.status},
            {"currency", o.currency},
            {"email", o.email},
@@ -274,6 +278,8 @@ json order_json(const orders::Order& o, bool admin, const std::string& pickup_co
            {"refunds", refunds},
            {"refunded_total", money_json(o.refunded_total(), o.currency)},
            {"returns", returns},
+           {"metadata", o.metadata.is_object() ? o.metadata : json::object()},
+           {"source", o.source ? o.source->to_json() : json(nullptr)},
            {"created_at", time_json(o.created_at)},
            {"updated_at", time_json(o.updated_at)}};
   if (o.pickup) {

@@ -179,7 +179,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
   router.add("POST", "/v1/store/carts", store_route(s, idempotent_store(s, [&s](Request& r, const channels::Channel& c) -> Result<Response> {
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
-    f.only({"email", "shipping_address", "items"});
+    f.only({"email", "shipping_address", "items", "metadata", "source"});
     cart::CartPatch details = read_cart_details(f);
     std::vector<cart::AddItem> items;
     if (const auto* list = f.array("items", pricing::kMaxLines))
@@ -214,7 +214,7 @@ void register_store_routes(http::Router& router, Services& s, const ApiOptions& 
     QQ_TRY(s.carts.get(c, id));
     QQ_ASSIGN_OR_RETURN(JsonBody body, JsonBody::parse(r));
     auto f = body.fields();
-    f.only({"email", "shipping_address", "fulfilment"});
+    f.only({"email", "shipping_address", "fulfilment", "metadata", "source"});
     cart::CartPatch patch = read_cart_details(f);
     patch.fulfilment = read_fulfilment(f);
     QQ_TRY(body.status_with(cart::CartService::validate(patch)));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/address.h"
+#include "common/attribution.h"
 #include "common/ids.h"
 #include "pricing/pricing.h"
 
@@ -32,6 +33,7 @@ struct CartItem {
 struct Cart {
   CartId id;
   ChannelId channel_id;
+  std::optional<CustomerId> customer_id;  // the signed-in customer it belongs to; none for a guest
   std::string currency;
   std::optional<std::string> email;
   std::optional<Address> shipping_address;
@@ -48,6 +50,10 @@ struct Cart {
   std::optional<LocationId> pickup_location_id;
   std::string pickup_location_name;  // empty unless pickup
   pricing::Totals totals;  // over the purchasable items, plus shipping
+  // Free-form key/values (common/attribution.h bounds them) and where the cart came from; both
+  // are copied onto the order at checkout.
+  nlohmann::json metadata = nlohmann::json::object();
+  std::optional<Source> source;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -93,6 +99,12 @@ struct CartPatch {
   std::optional<std::optional<std::string>> email;             // inner nullopt clears it
   std::optional<std::optional<Address>> shipping_address;      // inner nullopt clears it
   std::optional<FulfilmentChoice> fulfilment{};
+  // Keys to set, null removing one (apply_metadata_patch); on create, the cart's first metadata.
+  std::optional<nlohmann::json> metadata{};
+  std::optional<std::optional<Source>> source{};  // replaces the whole source; inner nullopt clears it
+
+  // Whether the patch changes only metadata and source (which a shipping quote does not depend on).
+  bool only_attribution() const { return !email && !shipping_address && !fulfilment; }
 };
 
 }  // namespace quanqu::cart

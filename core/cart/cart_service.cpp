@@ -1,6 +1,7 @@
 // Cart persistence and pricing on read: prices always come from the catalog, never from the cart.
 #include "cart/cart_service.h"
 #include "catalog/catalog_service.h"
+#include "common/attribution.h"
 #include "common/validation.h"
 #include "storage/dynamic_query.h"
 
@@ -38,7 +39,9 @@ std::int64_t available_on_channel(soci::session& sql, const channels::Channel& c
   return ind == soci::i_ok ? std::max<long long>(0, available) : 0;
 }
 
-void write_details(soci::session& sql, const CartId& id, const CartPatch& patch) {
+// Writes the patch's fields; metadata is `current` with the patch applied, checked against the bounds
+// of what may be stored (a refusal changes nothing: the caller's transaction is rolled back).
+Status write_details(soci::session& sql, const CartId& id, const CartPatch& patch, const json& current) {
   if (patch.email) {
     std::string email = patch.email->value_or("");
     soci::indicator ind = *patch.email ? soci::i_ok : soci::i_null;
@@ -48,6 +51,43 @@ void write_details(soci::session& sql, const CartId& id, const CartPatch& patch)
     std::string address = *patch.shipping_address ? (*patch.shipping_address)->to_json().dump() : "";
     soci::indicator ind = *patch.shipping_address ? soci::i_ok : soci::i_null;
     sql << "UPDATE carts SET shipping_address = :a WHERE id = :id", soci::use(address, ind), soci::use(id.value);
+  }
+  if (patch.metadata) {
+    json merged = apply_metadata_patch(current, *patch.metadata);
+    Validator v;
+    validate_metadata_result(v, "metadata", merged);
+    QQ_TRY(v.status());
+    std::string text = merged.dump();
+    sql << "UPDATE carts SET metadata = :m WHERE id = :id", soci::use(text), soci::use(id.value);
+  }
+  if (patch.source) {
+    bool some = *patch.source && !(*patch.source)->empty();
+    std::string text = some ? (*patch.source)->to_json().dump() : "";
+    soci::indicator ind = some ? soci::i_ok : soci::i_null;
+    sql << "UPDATE carts SET source = :s WHERE id = :id", soci::use(text, ind), soci::use(id.value);
+  }
+  return ok_status();
+}
+
+// At sign-in a guest's attribution is not lost: the guest cart's source is kept when the customer's
+// cart has none, and its metadata keys fill those the customer's cart lacks while the bounds hold.
+void carry_attribution(soci::session& sql, const Cart& from, const Cart& into) {
+  json metadata = into.metadata;
+  for (const auto& [key, value] : from.metadata.items()) {
+    if (metadata.contains(key)) continue;
+    json with = metadata;
+    with[key] = value;
+    Validator bounds;
+    validate_metadata_result(bounds, "metadata", with);
+    if (bounds.ok()) metadata = std::move(with);
+  }
+  if (metadata != into.metadata) {
+    std::string text = metadata.dump();
+    sql << "UPDATE carts SET metadata = :m WHERE id = :id", soci::use(text), soci::use(into.id.value);
+  }
+  if (!into.source && from.source) {
+    std::string text = from.source->to_json().dump();
+    sql << "UPDATE carts SET source = :s WHERE id = :id", soci::use(text), soci::use(into.id.value);
   }
 }
 
@@ -68,6 +108,12 @@ Status CartService::validate(const CartPatch& patch) {
     else if (patch.fulfilment->type == "ship" && patch.fulfilment->location_id)
       v.fail("fulfilment/location_id", "is only for pickup");
   }
+  if (patch.metadata) {
+    validate_metadata_patch(v, "metadata", *patch.metadata);
+    // Every key the patch sets is in the result: past the bounds alone, it is past them anywhere.
+    if (v.ok()) validate_metadata_result(v, "metadata", apply_metadata_patch(json::object(), *patch.metadata));
+  }
+  if (patch.source && *patch.source) validate_source(v, "source", **patch.source);
   return v.status();
 }
 
@@ -116,17 +162,23 @@ Result<std::string> CartService::check_pickup(soci::session& sql, const channels
 
 Result<Cart> CartService::load(soci::session& sql, const channels::Channel& channel, const CartId& id) {
   Cart c;
-  std::string email, address, order_id, shipping, pickup_location, pickup_name;
+  std::string email, address, order_id, shipping, pickup_location, pickup_name, customer, metadata, source;
   soci::indicator email_ind, address_ind, order_ind, shipping_ind = soci::i_null, pickup_ind = soci::i_null,
-                                                     pickup_name_ind = soci::i_null;
+                                                     pickup_name_ind = soci::i_null, customer_ind = soci::i_null,
+                                                     source_ind = soci::i_null;
   sql << "SELECT c.id, c.channel_id, c.currency, c.email, c.shipping_address, c.status, c.order_id, c.created_at, "
-         "c.updated_at, c.shipping, c.fulfilment_type, c.pickup_location_id, l.name "
-         "FROM carts c LEFT JOIN stock_locations l ON l.id = c.pickup_location_id WHERE c.id = :id",
+         "c.updated_at, c.shipping, c.fulfilment_type, c.pickup_location_id, l.name, c.customer_id, c.metadata, "
+         "c.source FROM carts c LEFT JOIN stock_locations l ON l.id = c.pickup_location_id WHERE c.id = :id",
       soci::into(c.id.value), soci::into(c.channel_id.value), soci::into(c.currency), soci::into(email, email_ind),
       soci::into(address, address_ind), soci::into(c.status), soci::into(order_id, order_ind), soci::into(c.created_at),
       soci::into(c.updated_at), soci::into(shipping, shipping_ind), soci::into(c.fulfilment_type),
-      soci::into(pickup_location, pickup_ind), soci::into(pickup_name, pickup_name_ind), soci::use(id.value);
+      soci::into(pickup_location, pickup_ind), soci::into(pickup_name, pickup_name_ind),
+      soci::into(customer, customer_ind), soci::into(metadata), soci::into(source, source_ind), soci::use(id.value);
   if (!sql.got_data() || c.channel_id != channel.id) return not_found(id);
+  if (customer_ind == soci::i_ok) c.customer_id = CustomerId(customer);
+  c.metadata = metadata_from_text(metadata);
+  if (source_ind == soci::i_ok)
+    if (Source s = Source::from_json(json::parse(source, nullptr, false)); !s.empty()) c.source = std::move(s);
   if (email_ind == soci::i_ok) c.email = email;
   if (address_ind == soci::i_ok) c.shipping_address = Address::from_json(json::parse(address));
   if (order_ind == soci::i_ok) c.order_id = OrderId(order_id);
@@ -237,7 +289,7 @@ Status CartService::add_in(soci::session& sql, const channels::Channel& channel,
 }
 
 Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId& id,
-                                 const std::function<Status(soci::session&, Cart&)>& change) {
+                                 const std::function<Status(soci::session&, Cart&)>& change, bool clears_shipping) {
   return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
     QQ_ASSIGN_OR_RETURN(Cart cart, load(sql, channel, id));
     if (cart.status != "open")
@@ -245,7 +297,10 @@ Result<Cart> CartService::mutate(const channels::Channel& channel, const CartId&
     QQ_TRY(change(sql, cart));
     long long now = clock_.now_ms();
     // The shipping quote depended on the lines and the address: choose it again after a change.
-    sql << "UPDATE carts SET updated_at = :u, shipping = NULL WHERE id = :id", soci::use(now), soci::use(id.value);
+    if (clears_shipping)
+      sql << "UPDATE carts SET updated_at = :u, shipping = NULL WHERE id = :id", soci::use(now), soci::use(id.value);
+    else
+      sql << "UPDATE carts SET updated_at = :u WHERE id = :id", soci::use(now), soci::use(id.value);
     return recorded(sql, load(sql, channel, id));
   }));
 }
@@ -283,11 +338,15 @@ Result<Cart> CartService::recorded(soci::session& sql, Result<Cart> cart) {
   if (cart) {
     std::int64_t units = 0;
     for (const auto& i : cart->items) units += i.quantity;
-    events_.record(sql, "cart.updated", {{"cart_id", cart->id.value},
-                                         {"channel_id", cart->channel_id.value},
-                                         {"lines", cart->items.size()},
-                                         {"units", units},
-                                         {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}}});
+    events_.record(sql, "cart.updated",
+                   {{"cart_id", cart->id.value},
+                    {"channel_id", cart->channel_id.value},
+                    {"customer_id", cart->customer_id ? json(cart->customer_id->value) : json(nullptr)},
+                    {"lines", cart->items.size()},
+                    {"units", units},
+                    {"total", {{"amount", cart->totals.total}, {"currency", cart->currency}}},
+                    {"metadata", cart->metadata},
+                    {"source", cart->source ? cart->source->to_json() : json(nullptr)}});
   }
   return cart;
 }
@@ -303,7 +362,7 @@ Result<Cart> CartService::create(const channels::Channel& channel, const CartPat
   if (items.size() > pricing::kMaxLines) return Error::invalid("cart.too_many_lines", "too many items");
   return published(db_.write<Cart>([&](soci::session& sql) -> Result<Cart> {
     CartId id = insert_cart(sql, channel, owner);
-    write_details(sql, id, details);
+    QQ_TRY(write_details(sql, id, details, json::object()));
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto added = add_in(sql, channel, id, items[i]);
       if (!added.ok()) {
@@ -426,6 +485,7 @@ Result<CustomerCart> CartService::merge_guest(const channels::Channel& channel, 
             soci::use(now), soci::use(position);
       }
     }
+    carry_attribution(sql, from, out.cart);
     // The guest cart is spent: it belongs to the customer now, and is no longer open.
     sql << "UPDATE carts SET status = 'merged', customer_id = :c, updated_at = :u WHERE id = :id",
         soci::use(customer.value), soci::use(now), soci::use(guest.value);
@@ -495,8 +555,9 @@ Result<Cart> CartService::remove_item(const channels::Channel& channel, const Ca
 
 Result<Cart> CartService::update(const channels::Channel& channel, const CartId& id, const CartPatch& patch) {
   QQ_TRY(validate(patch));
+  // Metadata and source alone leave the chosen shipping as it is: its quote does not depend on them.
   return mutate(channel, id, [&](soci::session& sql, Cart& cart) -> Status {
-    write_details(sql, id, patch);
+    QQ_TRY(write_details(sql, id, patch, cart.metadata));
     if (!patch.fulfilment) return ok_status();
     if (patch.fulfilment->type == "ship") {
       sql << "UPDATE carts SET fulfilment_type = 'ship', pickup_location_id = NULL WHERE id = :id",
@@ -507,7 +568,7 @@ Result<Cart> CartService::update(const channels::Channel& channel, const CartId&
     sql << "UPDATE carts SET fulfilment_type = 'pickup', pickup_location_id = :l WHERE id = :id",
         soci::use(patch.fulfilment->location_id->value), soci::use(id.value);
     return ok_status();
-  });
+  }, !patch.only_attribution());
 }
 
 }  // namespace quanqu::cart

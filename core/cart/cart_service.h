@@ -33,8 +33,11 @@ class CartService {
   // Merges the guest cart `guest` (open, without an owner, on `channel`; anything else is a 404
   // `cart.not_found`) into the customer's active cart, opened on `channel` as above: units of a
   // variant add up, each line capped by the channel's available stock and the line limits (each
-  // cap listed in `capped_items`). The guest cart is then `merged` and belongs to the customer.
-  // A customer without an active cart simply takes the guest cart over.
+  // cap listed in `capped_items`). The guest's attribution carries over: its source when the
+  // customer's cart has none, its metadata keys where the customer's cart has none of that name
+  // (within the bounds of common/attribution.h; a key that would go past them is left behind). The
+  // guest cart is then `merged` and belongs to the customer. A customer without an active cart
+  // simply takes the guest cart over, metadata and source with it.
   Result<CustomerCart> merge_guest(const channels::Channel& channel, const CustomerId& customer, const CartId& guest);
 
   // Adds units; a variant already in the cart gets its quantity raised. More than is
@@ -43,6 +46,11 @@ class CartService {
   Result<Cart> set_quantity(const channels::Channel& channel, const CartId& id, const CartItemId& item,
                             std::int64_t quantity);
   Result<Cart> remove_item(const channels::Channel& channel, const CartId& id, const CartItemId& item);
+  // Sets the patch's fields. `metadata` is merged into the cart's: each key given is set, a key
+  // given null is removed, others are kept; the result must stay within the bounds of
+  // common/attribution.h (else a 400 `validation_failed` on `metadata`, nothing changed). `source`
+  // replaces the whole source (null clears it). A patch of only metadata and source keeps the
+  // chosen shipping; any other change drops it.
   Result<Cart> update(const channels::Channel& channel, const CartId& id, const CartPatch& patch);
 
   // update() with a fulfilment choice: pickup at a store needs a location of the channel with
@@ -79,8 +87,10 @@ class CartService {
   // published() wakes the event relay.
   Result<Cart> recorded(soci::session& sql, Result<Cart> cart);
   Result<Cart> published(Result<Cart> cart);
+  // Runs `change` on an open cart in one transaction; `clears_shipping` drops the chosen shipping
+  // (its quote depended on the lines and the address).
   Result<Cart> mutate(const channels::Channel& channel, const CartId& id,
-                      const std::function<Status(soci::session&, Cart&)>& change);
+                      const std::function<Status(soci::session&, Cart&)>& change, bool clears_shipping = true);
 
   storage::Database& db_;
   const Clock& clock_;

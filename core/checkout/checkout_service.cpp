@@ -157,7 +157,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
                              {{"lines", short_lines_json(cart, plan.shortages)}});
     std::vector<inventory::Allocation> allocations = std::move(plan.allocations);
 
-    // 4. The order, with an immutable snapshot of lines and totals.
+    // 4. The order, with an immutable snapshot of lines and totals, and the cart's metadata and source.
     orders::Order order;
     order.id = order_id;
     order.channel_id = channel.id;
@@ -165,6 +165,9 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     order.currency = cart.currency;
     order.email = *cart.email;
     order.totals = cart.totals;
+    order.customer_id = cart.customer_id;
+    order.metadata = cart.metadata;
+    order.source = cart.source;
     std::string token = "qq_ot_" + random_hex(24), pickup_code;
     if (pickup) {
       // The goods wait at the store: its address is where the order goes.
@@ -199,12 +202,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
       paid_at_checkout = claimed.status == "captured";
     }
     orders::Actor actor = request.actor.value_or(orders::Actor::customer(""));
-    if (!request.actor) {
-      std::string customer;
-      soci::indicator customer_ind = soci::i_null;
-      sql << "SELECT customer_id FROM carts WHERE id = :id", soci::into(customer, customer_ind), soci::use(cart.id.value);
-      if (customer_ind == soci::i_ok) actor.id = customer;
-    }
+    if (!request.actor && cart.customer_id) actor.id = cart.customer_id->value;
     QQ_ASSIGN_OR_RETURN(order, orders::OrderService::insert(sql, clock_, std::move(order), token, actor));
     if (paid_at_checkout) {
       bool changed = false;
@@ -222,7 +220,7 @@ Result<CheckoutResult> CheckoutService::checkout(const channels::Channel& channe
     // 5. The events, in this transaction: they exist if and only if the order does.
     events_.record(sql, "order.placed", orders::OrderService::event_data(order));
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(order.allocations, "reserve", order.id.value));
+                   inventory::InventoryService::changed_event(sql, order.allocations, "reserve", order.id.value));
     if (paid_at_checkout) events_.record(sql, "order.paid", orders::OrderService::event_data(order));
     return CheckoutResult{std::move(order), token, pickup_code, false};
   });

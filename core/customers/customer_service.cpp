@@ -694,7 +694,8 @@ Result<Customer> CustomerService::erase(const CustomerId& id) {
     QQ_ASSIGN_OR_RETURN(Customer c, load(sql, "id = :v", id.value));
     long long now = clock_.now_ms();
     std::string erased_email = "erased+" + id.value + "@erased.invalid";
-    // Orders keep their lines, money, country (tax) and stock history; the person goes.
+    // Orders keep their lines, money, country (tax), stock history and source; the person goes, and
+    // so does free-form metadata, which may name them.
     {
       std::vector<std::string> ids;
       std::vector<std::string> countries;
@@ -711,11 +712,11 @@ Result<Customer> CustomerService::erase(const CustomerId& id) {
         Address anonymous;
         anonymous.country = countries[i];
         std::string doc = anonymous.to_json().dump();
-        sql << "UPDATE orders SET email = :e, shipping_address = :a, updated_at = :u WHERE id = :id",
+        sql << "UPDATE orders SET email = :e, shipping_address = :a, metadata = '{}', updated_at = :u WHERE id = :id",
             soci::use(erased_email), soci::use(doc), soci::use(now), soci::use(ids[i]);
       }
     }
-    sql << "UPDATE carts SET email = NULL, shipping_address = NULL, updated_at = :u "
+    sql << "UPDATE carts SET email = NULL, shipping_address = NULL, metadata = '{}', updated_at = :u "
            "WHERE customer_id = :c OR email = :e",
         soci::use(now), soci::use(id.value), soci::use(c.email);
     sql << "DELETE FROM customer_addresses WHERE customer_id = :c", soci::use(id.value);

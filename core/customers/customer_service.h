@@ -178,8 +178,8 @@ class CustomerService {
   // identities, sessions (times only), carts and orders (ids, channels, totals, addresses).
   Result<nlohmann::json> export_data(const CustomerId& id);
   // Anonymises the person in one transaction: name, e-mail (becomes erased+<id>@erased.invalid),
-  // phone, password, sessions, addresses and identities; the e-mail and address of their carts and
-  // orders (by account or e-mail). Orders' lines, money and stock history are kept.
+  // phone, password, sessions, addresses and identities; the e-mail, address and metadata of their
+  // carts and orders (by account or e-mail). Orders' lines, money, stock history and source are kept.
   Result<Customer> erase(const CustomerId& id);
 
  private:

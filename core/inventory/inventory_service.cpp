@@ -477,12 +477,27 @@ Status InventoryService::restock(soci::session& sql, const Clock& clock, const s
   return ok_status();
 }
 
-nlohmann::json InventoryService::changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
-                                               const std::string& reference) {
+nlohmann::json InventoryService::changed_event(soci::session& sql, const std::vector<Allocation>& allocations,
+                                               const std::string& reason, const std::string& reference) {
   nlohmann::json levels = nlohmann::json::array();
-  for (const auto& a : allocations)
-    levels.push_back(
-        {{"variant_id", a.variant_id.value}, {"location_id", a.location_id.value}, {"quantity", a.quantity}});
+  for (const auto& a : allocations) {
+    std::string sku;
+    long long on_hand = 0, reserved = 0;
+    soci::indicator sku_ind = soci::i_null, on_hand_ind = soci::i_null, reserved_ind = soci::i_null;
+    sql << "SELECT v.sku, l.on_hand, l.reserved FROM variants v LEFT JOIN inventory_levels l "
+           "ON l.variant_id = v.id AND l.location_id = :l WHERE v.id = :v",
+        soci::into(sku, sku_ind), soci::into(on_hand, on_hand_ind), soci::into(reserved, reserved_ind),
+        soci::use(a.location_id.value), soci::use(a.variant_id.value);
+    if (on_hand_ind != soci::i_ok) on_hand = 0;
+    if (reserved_ind != soci::i_ok) reserved = 0;
+    levels.push_back({{"variant_id", a.variant_id.value},
+                      {"sku", sku_ind == soci::i_ok ? nlohmann::json(sku) : nlohmann::json(nullptr)},
+                      {"location_id", a.location_id.value},
+                      {"quantity", a.quantity},
+                      {"on_hand", on_hand},
+                      {"reserved", reserved},
+                      {"available", on_hand - reserved}});
+  }
   return {{"reason", reason}, {"reference", reference}, {"levels", levels}};
 }
 

@@ -136,9 +136,10 @@ class InventoryService {
                         const std::string& reference);
 
   // The facts of an inventory.changed event for allocations moved by `reason` (reserve, release,
-  // fulfilment, return).
-  static nlohmann::json changed_event(const std::vector<Allocation>& allocations, const std::string& reason,
-                                      const std::string& reference);
+  // fulfilment, return), read inside the caller's transaction after the move: each level names
+  // what moved (`quantity`) and how it now stands (`sku`, `on_hand`, `reserved`, `available`).
+  static nlohmann::json changed_event(soci::session& sql, const std::vector<Allocation>& allocations,
+                                      const std::string& reason, const std::string& reference);
 
  private:
   Result<StockLocation> load_location(soci::session& sql, const LocationId& id);

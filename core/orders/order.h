@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/address.h"
+#include "common/attribution.h"
 #include "common/ids.h"
 #include "inventory/inventory.h"
 #include "pricing/pricing.h"
@@ -106,6 +107,7 @@ struct Order {
   std::int64_t number = 0;  // human-friendly, increasing
   ChannelId channel_id;
   CartId cart_id;
+  std::optional<CustomerId> customer_id;  // the signed-in customer whose cart it was; none for a guest
   // The lifecycle state (orders/lifecycle.h): placed, paid, shipped, delivered, ready_for_pickup,
   // picked_up, completed, cancelled.
   std::string status;
@@ -130,6 +132,9 @@ struct Order {
   std::vector<OrderEvent> events;
   std::vector<Refund> refunds;  // oldest first
   std::vector<Return> returns;  // oldest first
+  // Copied from the cart at checkout; an admin may change the metadata later (OrderService::update_metadata).
+  nlohmann::json metadata = nlohmann::json::object();
+  std::optional<Source> source;
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 

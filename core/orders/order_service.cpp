@@ -1,5 +1,6 @@
 // Order persistence and the lifecycle: the snapshot document, allocations, events, moves, refunds and returns.
 #include "orders/order_service.h"
+#include "common/attribution.h"
 #include "common/random.h"
 #include "common/validation.h"
 #include "inventory/inventory_service.h"
@@ -277,16 +278,21 @@ Result<Order> OrderService::insert(soci::session& sql, const Clock& clock, Order
   std::string shipping_doc = o.shipping.is_null() ? std::string() : o.shipping.dump();
   soci::indicator shipping_ind = o.shipping.is_null() ? soci::i_null : soci::i_ok;
   soci::indicator session_ind = o.payment_session_id.empty() ? soci::i_null : soci::i_ok;
+  std::string metadata = o.metadata.is_object() ? o.metadata.dump() : "{}";
+  bool has_source = o.source && !o.source->empty();
+  std::string source = has_source ? o.source->to_json().dump() : "";
+  soci::indicator source_ind = has_source ? soci::i_ok : soci::i_null;
   sql << "INSERT INTO orders (id, number, channel_id, cart_id, status, currency, email, shipping_address, subtotal, "
          "tax_total, shipping_total, discount_total, total, snapshot, access_token_hash, created_at, updated_at, "
-         "payment_status, payment_session_id, fulfilment_status, shipping) "
+         "payment_status, payment_session_id, fulfilment_status, shipping, metadata, source) "
          "VALUES (:id, :n, :ch, :cart, :s, :cur, :e, :a, :st, :tt, :sh, :d, :t, :snap, :tok, :ca, :ua, :ps, :psid, :fs, "
-         ":ship)",
+         ":ship, :meta, :src)",
       soci::use(o.id.value), soci::use(number), soci::use(o.channel_id.value), soci::use(o.cart_id.value),
       soci::use(o.status), soci::use(o.currency), soci::use(o.email), soci::use(address), soci::use(subtotal),
       soci::use(tax), soci::use(shipping), soci::use(discount), soci::use(total), soci::use(snapshot),
       soci::use(token_hash), soci::use(created), soci::use(created), soci::use(o.payment_status),
-      soci::use(o.payment_session_id, session_ind), soci::use(o.fulfilment_status), soci::use(shipping_doc, shipping_ind);
+      soci::use(o.payment_session_id, session_ind), soci::use(o.fulfilment_status), soci::use(shipping_doc, shipping_ind),
+      soci::use(metadata), soci::use(source, source_ind);
   if (o.pickup) {
     long long sealed = o.pickup->sealed_code.value_or(0);
     soci::indicator sealed_ind = o.pickup->sealed_code ? soci::i_ok : soci::i_null;
@@ -310,19 +316,28 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
   soci::indicator provider_ind = soci::i_null;
   std::string address, snapshot;
   long long subtotal = 0, tax = 0, shipping = 0, discount = 0, total = 0;
-  std::string session_id, shipping_doc;
-  soci::indicator session_ind = soci::i_null, shipping_ind = soci::i_null;
+  std::string session_id, shipping_doc, customer, metadata, source;
+  soci::indicator session_ind = soci::i_null, shipping_ind = soci::i_null, customer_ind = soci::i_null,
+                  source_ind = soci::i_null;
+  // The customer is the cart's owner: a cart checked out never changes hands.
   sql << "SELECT o.id, o.number, o.channel_id, o.cart_id, o.status, o.currency, o.email, o.shipping_address, "
          "o.subtotal, o.tax_total, o.shipping_total, o.discount_total, o.total, o.snapshot, o.created_at, o.updated_at, "
-         "o.payment_status, o.payment_session_id, o.fulfilment_status, o.shipping, p.provider "
-         "FROM orders o LEFT JOIN payment_sessions p ON p.id = o.payment_session_id WHERE o.id = :id",
+         "o.payment_status, o.payment_session_id, o.fulfilment_status, o.shipping, p.provider, c.customer_id, "
+         "o.metadata, o.source "
+         "FROM orders o LEFT JOIN payment_sessions p ON p.id = o.payment_session_id "
+         "LEFT JOIN carts c ON c.id = o.cart_id WHERE o.id = :id",
       soci::into(o.id.value), soci::into(o.number), soci::into(o.channel_id.value), soci::into(o.cart_id.value),
       soci::into(o.status), soci::into(o.currency), soci::into(o.email), soci::into(address), soci::into(subtotal),
       soci::into(tax), soci::into(shipping), soci::into(discount), soci::into(total), soci::into(snapshot),
       soci::into(o.created_at), soci::into(o.updated_at), soci::into(o.payment_status),
       soci::into(session_id, session_ind), soci::into(o.fulfilment_status), soci::into(shipping_doc, shipping_ind),
-      soci::into(o.payment_provider, provider_ind), soci::use(id.value);
+      soci::into(o.payment_provider, provider_ind), soci::into(customer, customer_ind), soci::into(metadata),
+      soci::into(source, source_ind), soci::use(id.value);
   if (!sql.got_data()) return Error::not_found("order.not_found", "no order '" + id.value + "'");
+  if (customer_ind == soci::i_ok) o.customer_id = CustomerId(customer);
+  o.metadata = metadata_from_text(metadata);
+  if (source_ind == soci::i_ok)
+    if (Source src = Source::from_json(json::parse(source, nullptr, false)); !src.empty()) o.source = std::move(src);
   if (session_ind == soci::i_ok) o.payment_session_id = session_id;
   if (provider_ind != soci::i_ok) o.payment_provider.clear();
   if (shipping_ind == soci::i_ok) o.shipping = json::parse(shipping_doc);
@@ -539,7 +554,7 @@ Result<Order> OrderService::move_in(soci::session& sql, Order o, lifecycle::Move
   events_.record(sql, event_type(m), data);
   if (goods_leave)
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(o.allocations, "fulfilment", o.id.value));
+                   inventory::InventoryService::changed_event(sql, o.allocations, "fulfilment", o.id.value));
   return o;
 }
 
@@ -579,7 +594,7 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason,
     if (!reason.empty()) data["reason"] = reason;
     events_.record(sql, "order.cancelled", data);
     events_.record(sql, "inventory.changed",
-                   inventory::InventoryService::changed_event(o.allocations, "release", o.id.value));
+                   inventory::InventoryService::changed_event(sql, o.allocations, "release", o.id.value));
     return o;
   });
   if (!cancelled) return cancelled;
@@ -590,18 +605,69 @@ Result<Order> OrderService::cancel(const OrderId& id, const std::string& reason,
 }
 
 json OrderService::event_data(const Order& o) {
+  auto money = [&](std::int64_t amount) { return json{{"amount", amount}, {"currency", o.currency}}; };
+  json lines = json::array();
+  for (const auto& l : o.lines)
+    lines.push_back({{"line_id", l.id},
+                     {"sku", l.sku},
+                     {"variant_id", l.variant_id.value},
+                     {"product_id", l.product_id.value},
+                     {"quantity", l.quantity},
+                     {"unit_price", money(l.unit_price)},
+                     {"subtotal", money(l.subtotal)},
+                     {"tax", money(l.tax)},
+                     {"total", money(l.total)}});
   return {{"order_id", o.id.value},
           {"number", o.number},
           {"channel_id", o.channel_id.value},
           {"cart_id", o.cart_id.value},
+          {"customer_id", o.customer_id ? json(o.customer_id->value) : json(nullptr)},
           {"status", o.status},
           {"payment_status", o.payment_status},
           {"fulfilment_status", o.fulfilment_status},
           {"fulfilment_type", o.fulfilment_type},
           {"pickup_location_id", o.pickup ? json(o.pickup->location_id.value) : json(nullptr)},
           {"email", o.email},
-          {"total", {{"amount", o.totals.total}, {"currency", o.currency}}},
-          {"refunded_total", {{"amount", o.refunded_total()}, {"currency", o.currency}}}};
+          {"currency", o.currency},
+          {"lines", lines},
+          {"totals",
+           {{"subtotal", money(o.totals.subtotal)},
+            {"discount_total", money(o.totals.discount_total)},
+            {"shipping_total", money(o.totals.shipping_total)},
+            {"tax_total", money(o.totals.tax_total)},
+            {"total", money(o.totals.total)}}},
+          {"total", money(o.totals.total)},
+          {"refunded_total", money(o.refunded_total())},
+          {"metadata", o.metadata},
+          {"source", o.source ? o.source->to_json() : json(nullptr)}};
+}
+
+Result<Order> OrderService::update_metadata(const OrderId& id, const json& patch, const Actor& actor) {
+  Validator v;
+  validate_metadata_patch(v, "metadata", patch);
+  QQ_TRY(v.status());
+  auto updated = db_.write<Order>([&](soci::session& sql) -> Result<Order> {
+    QQ_TRY(lock_order(sql, clock_, id));
+    QQ_ASSIGN_OR_RETURN(Order o, load(sql, id));
+    json merged = apply_metadata_patch(o.metadata, patch);
+    Validator bounds;
+    validate_metadata_result(bounds, "metadata", merged);
+    QQ_TRY(bounds.status());
+    if (merged == o.metadata) return o;  // nothing changes: no event
+    std::string text = merged.dump();
+    sql << "UPDATE orders SET metadata = :m WHERE id = :id", soci::use(text), soci::use(o.id.value);
+    json keys = json::array();
+    for (const auto& [key, value] : patch.items()) keys.push_back(key);
+    o.metadata = std::move(merged);
+    add_event(sql, clock_, o, "order.updated", {{"changed", json::array({"metadata"})}, {"metadata_keys", keys}},
+              actor);
+    json data = event_data(o);
+    data["changed"] = json::array({"metadata"});
+    events_.record(sql, "order.updated", data);
+    return o;
+  });
+  if (updated) events_.notify();
+  return updated;
 }
 
 Result<Order> OrderService::mark_paid_in(soci::session& sql, const Clock& clock, const OrderId& id,
@@ -832,7 +898,7 @@ Result<Order> OrderService::create_return(const OrderId& id, const ReturnRequest
     events_.record(sql, "order.returned", outbox);
     if (request.restock)
       events_.record(sql, "inventory.changed",
-                     inventory::InventoryService::changed_event(restocked, "return", o.id.value));
+                     inventory::InventoryService::changed_event(sql, restocked, "return", o.id.value));
     return o;
   });
   if (!done) return done;

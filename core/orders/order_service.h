@@ -139,7 +139,13 @@ class OrderService {
   // The length of one hold hour in ms: 3,600,000, or less in tests (--pickup-hold-hour-ms).
   void set_pickup_hold_hour_ms(std::int64_t ms) { hold_hour_ms_ = ms; }
 
-  // The facts an order event carries (order.placed, order.paid, ...).
+  // Merges `patch` into the order's metadata (keys set; a key given null removed), within the
+  // bounds of common/attribution.h, else a 400 `validation_failed` on `metadata` and nothing
+  // changes. Records order.updated (timeline and outbox, `changed: ["metadata"]`) when it changed.
+  Result<Order> update_metadata(const OrderId& id, const nlohmann::json& patch, const Actor& actor);
+
+  // The facts an order event carries (order.placed, order.paid, ...): the order's ids, statuses,
+  // customer, currency, lines and totals, metadata and source (docs/sdk.md, "Events").
   static nlohmann::json event_data(const Order& order);
   // What the lifecycle table looks at for `order` moved by `actor`.
   static lifecycle::Facts facts(const Order& order, const Actor& actor);

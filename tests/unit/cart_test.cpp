@@ -277,6 +277,81 @@ TEST_F(CartTest, DetailsAreValidatedAndCanBeCleared) {
   EXPECT_TRUE(cleared->shipping_address.has_value());
 }
 
+// ---- Metadata and source ----
+
+TEST_F(CartTest, MetadataIsMergedSourceReplacedAndBothBounded) {
+  CartPatch first;
+  first.metadata = nlohmann::json{{"utm_source", "wechat"}, {"visits", 1}};
+  first.source = std::optional<Source>(Source{std::nullopt, "spring", "ref_1"});
+  Cart cart = CoreEnv::must(env.carts.create(web, first, {}));
+  EXPECT_EQ(cart.metadata, (nlohmann::json{{"utm_source", "wechat"}, {"visits", 1}}));
+  ASSERT_TRUE(cart.source.has_value());
+  EXPECT_EQ(cart.source->campaign, std::optional<std::string>("spring"));
+  EXPECT_FALSE(cart.customer_id.has_value());
+
+  CartPatch merge;
+  merge.metadata = nlohmann::json{{"visits", 2}, {"utm_source", nullptr}, {"lang", "zh"}};
+  merge.source = std::optional<Source>(Source{"social", std::nullopt, std::nullopt});
+  auto merged = env.carts.update(web, cart.id, merge);
+  ASSERT_TRUE(merged.ok()) << describe(merged);
+  EXPECT_EQ(merged->metadata, (nlohmann::json{{"visits", 2}, {"lang", "zh"}}));
+  EXPECT_EQ(merged->source, std::optional<Source>(Source{"social", std::nullopt, std::nullopt}));
+
+  // Past the bounds of the result: refused, and the e-mail given with it is not set either.
+  nlohmann::json many = nlohmann::json::object();
+  for (int i = 0; i < 49; ++i) many["k" + std::to_string(i)] = i;
+  CartPatch over;
+  over.email = std::optional<std::string>("li.lei@example.com");
+  over.metadata = many;
+  auto refused = env.carts.update(web, cart.id, over);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "validation_failed");
+  ASSERT_EQ(refused.error().fields.size(), 1u);
+  EXPECT_EQ(refused.error().fields[0].field, "metadata");
+  Cart unchanged = CoreEnv::must(env.carts.get(web, cart.id));
+  EXPECT_EQ(unchanged.metadata, merged->metadata);
+  EXPECT_FALSE(unchanged.email.has_value());
+
+  // A bad patch is refused before anything is read.
+  CartPatch nested;
+  nested.metadata = nlohmann::json{{"a", {{"b", 1}}}};
+  EXPECT_EQ(CartService::validate(nested).error().fields[0].field, "metadata/a");
+
+  CartPatch clear;
+  clear.source = std::optional<std::optional<Source>>(std::optional<Source>());
+  auto cleared = env.carts.update(web, cart.id, clear);
+  ASSERT_TRUE(cleared.ok()) << describe(cleared);
+  EXPECT_FALSE(cleared->source.has_value());
+  EXPECT_EQ(cleared->metadata, merged->metadata);
+}
+
+TEST_F(CartTest, AGuestCartsAttributionCarriesOverAtMerge) {
+  const CustomerId who("cus_test");
+  auto mine = CoreEnv::must(env.carts.open_for_customer(web, who)).cart;
+  EXPECT_EQ(mine.customer_id, std::optional<CustomerId>(who));
+  CartPatch own;
+  own.metadata = nlohmann::json{{"lang", "zh"}};
+  CoreEnv::must(env.carts.update(web, mine.id, own));
+  CartPatch guest_details;
+  guest_details.metadata = nlohmann::json{{"lang", "en"}, {"utm_source", "weibo"}};
+  guest_details.source = std::optional<Source>(Source{std::nullopt, std::nullopt, "ref_g"});
+  auto guest = CoreEnv::must(env.carts.create(web, guest_details, {}));
+  auto merged = CoreEnv::must(env.carts.merge_guest(web, who, guest.id));
+  EXPECT_EQ(merged.cart.id, mine.id);
+  EXPECT_EQ(merged.cart.metadata, (nlohmann::json{{"lang", "zh"}, {"utm_source", "weibo"}}));  // the customer's key wins
+  ASSERT_TRUE(merged.cart.source.has_value());
+  EXPECT_EQ(merged.cart.source->referral, std::optional<std::string>("ref_g"));
+  EXPECT_EQ(merged.cart.customer_id, std::optional<CustomerId>(who));
+
+  // A cart that has a source keeps it.
+  CartPatch other;
+  other.source = std::optional<Source>(Source{std::nullopt, "other", std::nullopt});
+  auto second = CoreEnv::must(env.carts.create(web, other, {}));
+  auto kept = CoreEnv::must(env.carts.merge_guest(web, who, second.id));
+  EXPECT_EQ(kept.cart.source->referral, std::optional<std::string>("ref_g"));
+  EXPECT_FALSE(kept.cart.source->campaign.has_value());
+}
+
 // ---- The cart follows its customer ----
 
 TEST_F(CartTest, ACustomersCartMovesToTheChannelItIsOpenedOn) {

@@ -351,6 +351,82 @@ TEST_F(EventBusServicesTest, CheckoutPublishesOrderPlacedThenInventoryChangedAft
   EXPECT_EQ(rec->events().size(), count);
 }
 
+TEST_F(EventBusServicesTest, OrderEventsCarryLinesCustomerAndAttribution) {
+  cart::CartPatch patch;
+  patch.email = std::optional<std::string>("li.lei@example.com");
+  patch.shipping_address = std::optional<Address>(CoreEnv::address());
+  patch.metadata = json{{"utm_source", "wechat"}};
+  patch.source = std::optional<Source>(Source{"social", std::nullopt, "ref_1"});
+  cart::AddItem item;
+  item.sku = "TEE-M";
+  item.quantity = 2;
+  auto c = CoreEnv::must(env.carts.create(web, patch, {item}));
+  auto o = CoreEnv::must(env.checkout.checkout(web, {c.id, "k1", "fp"})).order;
+  EXPECT_EQ(o.metadata, (json{{"utm_source", "wechat"}}));
+  EXPECT_EQ(o.source, std::optional<Source>(Source{"social", std::nullopt, "ref_1"}));
+
+  auto placed = rec->of("order.placed");
+  ASSERT_EQ(placed.size(), 1u);
+  const json& d = placed[0].data;
+  EXPECT_EQ(d["customer_id"], nullptr);
+  EXPECT_EQ(d["channel_id"], web.id.value);
+  EXPECT_EQ(d["currency"], "CNY");
+  EXPECT_EQ(d["metadata"], (json{{"utm_source", "wechat"}}));
+  EXPECT_EQ(d["source"], (json{{"plugin", "social"}, {"campaign", nullptr}, {"referral", "ref_1"}}));
+  ASSERT_EQ(d["lines"].size(), 1u);
+  EXPECT_EQ(d["lines"][0]["sku"], "TEE-M");
+  EXPECT_EQ(d["lines"][0]["variant_id"], v().value);
+  EXPECT_EQ(d["lines"][0]["product_id"], tee.id.value);
+  EXPECT_EQ(d["lines"][0]["quantity"], 2);
+  EXPECT_EQ(d["lines"][0]["unit_price"], (json{{"amount", 12900}, {"currency", "CNY"}}));
+  EXPECT_EQ(d["lines"][0]["total"], (json{{"amount", o.lines[0].total}, {"currency", "CNY"}}));
+  EXPECT_EQ(d["totals"]["total"], d["total"]);
+
+  // inventory.changed: what moved, and the level after the move (5 on hand, 2 of them reserved).
+  auto changed = rec->of("inventory.changed");
+  ASSERT_EQ(changed.size(), 1u);
+  const json& level = changed[0].data["levels"][0];
+  EXPECT_EQ(level["sku"], "TEE-M");
+  EXPECT_EQ(level["location_id"], warehouse.id.value);
+  EXPECT_EQ(level["quantity"], 2);
+  EXPECT_EQ(level["on_hand"], 5);
+  EXPECT_EQ(level["reserved"], 2);
+  EXPECT_EQ(level["available"], 3);
+
+  // Later events of the order carry the same facts.
+  ASSERT_TRUE(env.orders.cancel(o.id, "", test_support::kTestAdmin).ok());
+  auto cancelled = rec->of("order.cancelled");
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].data["lines"], d["lines"]);
+  EXPECT_EQ(cancelled[0].data["metadata"], d["metadata"]);
+  EXPECT_EQ(rec->of("inventory.changed").back().data["levels"][0]["available"], 5);
+}
+
+TEST_F(EventBusServicesTest, OrderMetadataChangesPublishOrderUpdatedOnce) {
+  auto o = place(1, "k1");
+  auto before = rec->events().size();
+  auto updated = env.orders.update_metadata(o.id, {{"erp_ref", "SO-1"}}, test_support::kTestAdmin);
+  ASSERT_TRUE(updated.ok()) << describe(updated);
+  EXPECT_EQ(updated->metadata, (json{{"erp_ref", "SO-1"}}));
+  EXPECT_EQ(updated->events.back().type, "order.updated");
+  EXPECT_EQ(updated->events.back().data["metadata_keys"], json::array({"erp_ref"}));
+  // The same patch again changes nothing; a bad one or one past the bounds neither.
+  ASSERT_TRUE(env.orders.update_metadata(o.id, {{"erp_ref", "SO-1"}}, test_support::kTestAdmin).ok());
+  EXPECT_EQ(env.orders.update_metadata(o.id, {{"x", json::array()}}, test_support::kTestAdmin).error().code,
+            "validation_failed");
+  json many = json::object();
+  for (int i = 0; i < 50; ++i) many["k" + std::to_string(i)] = i;
+  EXPECT_EQ(env.orders.update_metadata(o.id, many, test_support::kTestAdmin).error().code, "validation_failed");
+  EXPECT_EQ(env.orders.update_metadata(OrderId("order_nope"), {{"a", 1}}, test_support::kTestAdmin).error().code,
+            "order.not_found");
+  auto all = rec->events();
+  ASSERT_EQ(all.size(), before + 1);
+  EXPECT_EQ(all[before].type, "order.updated");
+  EXPECT_EQ(all[before].data["changed"], json::array({"metadata"}));
+  EXPECT_EQ(all[before].data["metadata"], (json{{"erp_ref", "SO-1"}}));
+  EXPECT_EQ(CoreEnv::must(env.orders.get(o.id)).metadata, (json{{"erp_ref", "SO-1"}}));
+}
+
 TEST_F(EventBusServicesTest, EveryCartChangePublishesCartUpdated) {
   auto c = CoreEnv::must(env.carts.create(web, {}, {}));
   cart::AddItem item;

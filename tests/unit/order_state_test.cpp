@@ -296,18 +296,41 @@ TEST_F(OrderStateTest, AnUnpaidDeliveredOrderCannotComplete) {
 TEST_F(OrderStateTest, EventDataCarriesTheOrdersFacts) {
   auto o = place("TEE-M", 1);
   json data = OrderService::event_data(o);
+  auto cny = [](std::int64_t amount) { return json{{"amount", amount}, {"currency", "CNY"}}; };
+  ASSERT_EQ(o.lines.size(), 1u);
+  const OrderLine& l = o.lines[0];
   EXPECT_EQ(data, (json{{"order_id", o.id.value},
                         {"number", o.number},
                         {"channel_id", web.id.value},
                         {"cart_id", o.cart_id.value},
+                        {"customer_id", nullptr},
                         {"status", "placed"},
                         {"payment_status", "not_required"},
                         {"fulfilment_status", "unfulfilled"},
                         {"fulfilment_type", "ship"},
                         {"pickup_location_id", nullptr},
                         {"email", "li.lei@example.com"},
-                        {"total", {{"amount", 12900}, {"currency", "CNY"}}},
-                        {"refunded_total", {{"amount", 0}, {"currency", "CNY"}}}}));
+                        {"currency", "CNY"},
+                        {"lines",
+                         json::array({{{"line_id", l.id},
+                                       {"sku", "TEE-M"},
+                                       {"variant_id", l.variant_id.value},
+                                       {"product_id", l.product_id.value},
+                                       {"quantity", 1},
+                                       {"unit_price", cny(12900)},
+                                       {"subtotal", cny(12900)},
+                                       {"tax", cny(l.tax)},
+                                       {"total", cny(12900)}}})},
+                        {"totals",
+                         {{"subtotal", cny(12900)},
+                          {"discount_total", cny(0)},
+                          {"shipping_total", cny(0)},
+                          {"tax_total", cny(o.totals.tax_total)},
+                          {"total", cny(12900)}}},
+                        {"total", cny(12900)},
+                        {"refunded_total", cny(0)},
+                        {"metadata", json::object()},
+                        {"source", nullptr}}));
 }
 
 }  // namespace

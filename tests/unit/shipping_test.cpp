@@ -352,6 +352,21 @@ TEST_F(ShippingTest, AnyCartChangeClearsTheShipping) {
   cleared(env.carts.remove_item(ship, c.id, c.items[1].id), "remove_item");
 }
 
+TEST_F(ShippingTest, MetadataAndSourceAloneKeepTheShipping) {
+  auto c = cart_with({{"TEE-M", 1}});
+  auto chosen = shipping.choose(ship, c.id, "express");
+  ASSERT_TRUE(chosen.ok()) << describe(chosen);
+  cart::CartPatch attribution;
+  attribution.metadata = nlohmann::json{{"utm_source", "wechat"}};
+  attribution.source = std::optional<Source>(Source{std::nullopt, "spring", std::nullopt});
+  auto kept = env.carts.update(ship, c.id, attribution);
+  ASSERT_TRUE(kept.ok()) << describe(kept);
+  ASSERT_TRUE(kept->shipping.has_value());
+  EXPECT_EQ(kept->totals.total, chosen->totals.total);
+  EXPECT_TRUE(reload(c).shipping.has_value());
+  EXPECT_EQ(reload(c).metadata, (nlohmann::json{{"utm_source", "wechat"}}));
+}
+
 TEST_F(ShippingTest, ACartChangedWhileQuotingIsNotStored) {
   auto c = cart_with({{"TEE-M", 1}});
   fake.respond("fulfilment", "express", "quote", [&](const json&) -> Result<json> {

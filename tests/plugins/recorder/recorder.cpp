@@ -1,4 +1,4 @@
-// Fixture plugin "recorder": records every event, adapts channels (config in kv), calls core services (carts, orders, customers, identities) from routes.
+// Fixture plugin "recorder": records every event, adapts channels (config in kv), calls core services (carts, orders, customers, identities, any by name) from routes.
 #include <quanqu/sdk/plugin.hpp>
 
 #include <cstdint>
@@ -99,6 +99,17 @@ class Recorder : public quanqu::sdk::Plugin {
                                       {"cart_id", cart.at("id")},
                                       {"idempotency_key", body->value("idempotency_key", "order-" + r.request_id)}});
         return Response::json(201, order.dump());
+      } catch (const ServiceError& e) {
+        return quanqu::sdk::problem_reply(e);
+      }
+    });
+
+    // POST /call/{operation}: the body as the arguments of that host service, its answer as the reply.
+    host.route("POST", "/call/{operation}", [this](const Request& r) {
+      auto body = object_body(r);
+      if (!body) return Response::problem(400, "recorder.invalid_body", "the body must be a JSON object");
+      try {
+        return Response::json(200, host_->call(r.params.at("operation"), *body).dump());
       } catch (const ServiceError& e) {
         return quanqu::sdk::problem_reply(e);
       }
