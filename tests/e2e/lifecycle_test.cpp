@@ -649,7 +649,11 @@ TEST_F(LifecyclePickupExpiryTest, AnUncollectedPaidPickupOrderIsCancelledByTheJo
   json o;
   for (int i = 0; i < 100; ++i) {
     o = order(id);
-    if (o.value("status", "") == "cancelled" && !o["refunds"].empty() && o["refunds"][0]["status"] == "succeeded")
+    // The refund and the payment status change in one transaction, but a read of the order runs
+    // its queries outside a transaction (Database::read), so on PostgreSQL it may see the refund
+    // before the payment status: wait for both.
+    if (o.value("status", "") == "cancelled" && !o["refunds"].empty() && o["refunds"][0]["status"] == "succeeded" &&
+        o["payment"].value("status", "") == "refunded")
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
