@@ -34,7 +34,7 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // One connection of the test server, in raw Asio so that header order and sizes are exactly
@@ -239,8 +239,8 @@ Headers echoed_headers(const json& echo) {
   return out;
 }
 
-long long millis_since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+long long millis_since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
 }
 
 // A TLS server on 127.0.0.1 with a self-signed certificate (made in memory) for 127.0.0.1 and
@@ -306,7 +306,7 @@ class SelfSignedTlsServer {
 TEST(HttpClient, GetRoundTrip) {
   TestServer server;
   HttpClient client;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto reply = client.send(get(server.url("/items/7?q=a%20b&x=1"), 30000));
   ASSERT_TRUE(reply.ok()) << reply.error().code << ": " << reply.error().message;
   // A finished exchange does not wait for its deadline.
@@ -569,7 +569,7 @@ TEST(HttpClient, NegativeTimeoutIsRefused) {
 TEST(HttpClient, SlowServerTimesOut) {
   TestServer server;
   HttpClient client;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto reply = client.send(get(server.url("/delay/3000"), 200));
   const auto elapsed = millis_since(start);
   ASSERT_FALSE(reply.ok()) << "got status " << reply->status;
@@ -589,13 +589,13 @@ TEST(HttpClient, DefaultTimeoutAppliesAndLongTimeoutsAreClamped) {
   options.default_timeout_ms = 200;
   options.max_timeout_ms = 300;
   HttpClient client(options);
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   auto by_default = client.send(get(server.url("/delay/3000")));
   ASSERT_FALSE(by_default.ok());
   EXPECT_EQ(by_default.error().code, "http.timeout");
   EXPECT_LT(millis_since(start), 1000);
 
-  start = Clock::now();
+  start = SteadyClock::now();
   auto clamped = client.send(get(server.url("/delay/3000"), 100000));
   ASSERT_FALSE(clamped.ok());
   EXPECT_EQ(clamped.error().code, "http.timeout");
@@ -686,7 +686,7 @@ TEST(HttpClient, BrokenRepliesAreErrors) {
 TEST(HttpClient, HttpsToAPlainHttpServerFailsTheHandshake) {
   TestServer server;
   HttpClient client;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto reply = client.send(get("https://127.0.0.1:" + std::to_string(server.port()) + "/", 5000));
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.error().kind, ErrorKind::unavailable);
@@ -714,7 +714,7 @@ TEST(HttpClient, HttpsHandshakeWithASilentPeerTimesOut) {
   net::io_context ioc;
   tcp::acceptor silent(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
   HttpClient client;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto reply = client.send(get("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/", 200));
   const auto elapsed = millis_since(start);
   ASSERT_FALSE(reply.ok());
