@@ -2,6 +2,7 @@
 // one shopper's retried checkout runs many times at once (one order).
 #include "support/checkout.h"
 #include "support/fixture.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +21,7 @@ using nlohmann::json;
 using quanqu::e2e::checkout_once;
 using quanqu::e2e::CheckoutOutcome;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 class ConcurrencyTest : public E2ETest {
  protected:

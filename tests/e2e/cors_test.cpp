@@ -1,5 +1,6 @@
 // End to end: CORS for a browser storefront on another origin: preflights, exposed headers, refusals.
 #include "support/fixture.h"
+#include "support/shopper.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,9 +12,7 @@ using nlohmann::json;
 
 const std::string kShop = "https://shop.example";
 
-const json kAddress = {{"name", "Li Lei"},   {"line1", "88 Nanjing West Road"},
-                       {"city", "Shanghai"}, {"postal_code", "200041"},
-                       {"country", "CN"},    {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

@@ -3,6 +3,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,7 @@ using nlohmann::json;
 using quanqu::e2e::IsProblem;
 using quanqu::e2e::PluginsDir;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 const std::string kPassword = "plum blossom 1987";
 
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }

@@ -2,6 +2,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -40,7 +41,7 @@ const json kFar = address_at(31.1979, 121.3363);      // Hongqiao: 10.8 km, seco
 const json kOutside = address_at(31.5834, 121.4453);  // due north: 40.0 km, beyond every tier
 const json kUnlocated = address_at(std::nullopt, std::nullopt);
 
-json money(std::int64_t amount) { return {{"amount", amount}, {"currency", "CNY"}}; }
+using quanqu::e2e::money;
 
 int count_events(const json& order, const std::string& type) {
   int n = 0;

@@ -2,6 +2,7 @@
 // request changed nothing (state is re-read after each one).
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -39,11 +40,8 @@ using quanqu::e2e::IsProblem;
   return ::testing::AssertionSuccess();
 }
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
-
-json money(std::int64_t amount, const std::string& currency = "CNY") {
-  return {{"amount", amount}, {"currency", currency}};
-}
+using quanqu::e2e::kAddress;
+using quanqu::e2e::money;
 
 // Sum of on hand and reserved of a SKU over every location.
 struct Stock {

@@ -2,6 +2,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,7 @@ using nlohmann::json;
 using quanqu::e2e::IsProblem;
 using quanqu::e2e::PluginsDir;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 Headers key(const std::string& k) {
   return {{"Idempotency-Key", k}};

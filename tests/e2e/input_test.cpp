@@ -3,6 +3,7 @@
 // media types, repeated keys and headers, unknown ids, and other channels' resources.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,7 @@ namespace {
 using nlohmann::json;
 using quanqu::e2e::IsProblem;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 const char* kSku = "TEE-ORGANIC-NAVY-S";
 const char* kHandle = "organic-cotton-tee";
 

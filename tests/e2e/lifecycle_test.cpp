@@ -2,6 +2,7 @@
 #include "support/fake_gateway.h"
 #include "support/payment_fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -27,10 +28,8 @@ constexpr std::int64_t kPrice = 12900;
 const char* kApiKey = "sk_test_lifecycle_7c1e";
 const char* kWebhookSecret = "whsec_lifecycle_0123456789";
 
-const json kAddress = {{"name", "Li Lei"},        {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"},
-                       {"postal_code", "200041"}, {"country", "CN"},                 {"phone", "+86 21 5555 0100"}};
-
-json money(std::int64_t amount) { return {{"amount", amount}, {"currency", "CNY"}}; }
+using quanqu::e2e::kAddress;
+using quanqu::e2e::money;
 
 std::vector<std::string> strings(const json& list) {
   std::vector<std::string> out;

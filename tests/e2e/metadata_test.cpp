@@ -2,6 +2,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 #include "support/webhook_receiver.h"
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,7 @@ using quanqu::e2e::WebhookReceiver;
 using namespace std::chrono_literals;
 
 const char* kSku = "TEE-ORGANIC-NAVY-M";
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 const std::string kPassword = "plum blossom 1987";
 
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }

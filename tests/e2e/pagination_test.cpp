@@ -2,6 +2,7 @@
 // filters, and what the store may and may not see.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 // The number of products the demo seed publishes to 'web' (the server logs "products":60).
 constexpr std::size_t kDemoProducts = 60;

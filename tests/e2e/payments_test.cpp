@@ -2,6 +2,7 @@
 #include "support/fake_gateway.h"
 #include "support/payment_fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -28,10 +29,8 @@ constexpr std::int64_t kPrice = 12900;
 const char* kApiKey = "sk_test_4f9a7c1e2b";
 const char* kWebhookSecret = "whsec_0123456789abcdef0123";
 
-const json kAddress = {{"name", "Li Lei"},        {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"},
-                       {"postal_code", "200041"}, {"country", "CN"},                 {"phone", "+86 21 5555 0100"}};
-
-json money(std::int64_t amount) { return {{"amount", amount}, {"currency", "CNY"}}; }
+using quanqu::e2e::kAddress;
+using quanqu::e2e::money;
 
 // How many of the order's events have this type.
 int count_events(const json& order, const std::string& type) {

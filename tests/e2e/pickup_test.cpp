@@ -1,6 +1,7 @@
 // End to end: checkout allocation over locations, store availability, and buy online, pick up in store.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,9 +21,7 @@ using quanqu::e2e::IsProblem;
 
 const std::string kSkuM = "TEE-ORGANIC-NAVY-M", kSkuS = "TEE-ORGANIC-NAVY-S";
 const std::string kHandle = "organic-cotton-tee";
-const json kAddress = {{"name", "Li Lei"},   {"line1", "88 Nanjing West Road"},
-                       {"city", "Shanghai"}, {"postal_code", "200041"},
-                       {"country", "CN"},    {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 class PickupTest : public E2ETest {
  protected:

@@ -2,6 +2,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -26,9 +27,7 @@ using namespace std::chrono_literals;
 
 const std::string kSku = "TEE-ORGANIC-NAVY-M";
 const char* kHandle = "organic-cotton-tee";
-const json kAddress = {{"name", "Li Lei"},   {"line1", "88 Nanjing West Road"},
-                       {"city", "Shanghai"}, {"postal_code", "200041"},
-                       {"country", "CN"},    {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();

@@ -2,6 +2,7 @@
 #include "support/fixture.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,9 +31,7 @@ using namespace std::chrono_literals;
 
 // A demo SKU with stock in the demo warehouse (core/demo/demo_seed.cpp: 20..200 there).
 const std::string kSku = "TEE-ORGANIC-NAVY-M";
-const json kAddress = {{"name", "Li Lei"},   {"line1", "88 Nanjing West Road"},
-                       {"city", "Shanghai"}, {"postal_code", "200041"},
-                       {"country", "CN"},    {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 // Polls `done` every 50 ms until it holds or `deadline` has passed; returns its last answer.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5000ms) {

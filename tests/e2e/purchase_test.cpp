@@ -2,6 +2,7 @@
 // the store API; stock reservation, order lookup, admin order handling and totals arithmetic.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -17,8 +18,7 @@ using nlohmann::json;
 using quanqu::e2e::IsProblem;
 
 
-const json kAddress = {{"name", "Li Lei"},          {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"},
-                       {"postal_code", "200041"},   {"country", "CN"},                 {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 // The one inventory level of `sku` at `location_id`.
 json level_of(HttpClient& admin, const std::string& sku, const std::string& location_id) {
@@ -34,7 +34,7 @@ std::int64_t round_half_up_div(std::int64_t num, std::int64_t den) { return (2 *
 std::int64_t inclusive_tax(std::int64_t gross, std::int64_t bp) { return round_half_up_div(gross * bp, 10000 + bp); }
 std::int64_t exclusive_tax(std::int64_t net, std::int64_t bp) { return round_half_up_div(net * bp, 10000); }
 
-json money(std::int64_t amount) { return {{"amount", amount}, {"currency", "CNY"}}; }
+using quanqu::e2e::money;
 
 // The cart or order line with this SKU (lines are looked up by SKU, not position).
 json line_of(const json& lines, const std::string& sku) {

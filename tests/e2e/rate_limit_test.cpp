@@ -4,6 +4,7 @@
 #include "support/metrics.h"
 #include "support/plugins_dir.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,7 @@ using nlohmann::json;
 using quanqu::e2e::IsProblem;
 using quanqu::e2e::metric_sample;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 ::testing::AssertionResult IsRateLimited(const HttpResponse& r, const std::string& bucket) {
   auto problem = IsProblem(r, 429, "rate_limited");

@@ -1,5 +1,6 @@
 // The sales report against the real server: per channel, location and day, JSON and CSV, and its refusals.
 #include "support/fixture.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 class ReportsTest : public E2ETest {
  protected:

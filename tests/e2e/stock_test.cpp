@@ -1,6 +1,7 @@
 // End to end: stock adjustments with reason codes, transfers between locations, and the ledger of every movement.
 #include "support/fixture.h"
 #include "support/problem_assertions.h"
+#include "support/shopper.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,9 +14,7 @@ using nlohmann::json;
 using quanqu::e2e::IsProblem;
 
 const std::string kSku = "TEE-ORGANIC-NAVY-M";
-const json kAddress = {{"name", "Li Lei"},   {"line1", "88 Nanjing West Road"},
-                       {"city", "Shanghai"}, {"postal_code", "200041"},
-                       {"country", "CN"},    {"phone", "+86 21 5555 0100"}};
+using quanqu::e2e::kAddress;
 
 class StockTest : public E2ETest {
  protected:

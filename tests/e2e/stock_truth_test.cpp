@@ -3,6 +3,7 @@
 #include "support/checkout.h"
 #include "support/fixture.h"
 #include "support/metrics.h"
+#include "support/shopper.h"
 
 // Only for the slot a variant's stock is tracked in (which two variants share one is chance).
 #include "../../core/common/change_counter.h"
@@ -24,7 +25,7 @@ using quanqu::e2e::checkout_once;
 using quanqu::e2e::CheckoutOutcome;
 using quanqu::e2e::metric_sample;
 
-const json kAddress = {{"name", "Li Lei"}, {"line1", "88 Nanjing West Road"}, {"city", "Shanghai"}, {"country", "CN"}};
+using quanqu::e2e::kAddress;
 
 class StockTruthTest : public E2ETest {
  protected:
