@@ -82,25 +82,7 @@ Result<IssuedKey> AccessService::create_publishable_key(const ChannelId& channel
 }
 
 Result<std::vector<ApiKey>> AccessService::list_publishable_keys(const ChannelId& channel) {
-  return db_.read<std::vector<ApiKey>>([&](soci::session& sql) -> Result<std::vector<ApiKey>> {
-    std::vector<ApiKey> out;
-    ApiKey k;
-    long long revoked = 0;
-    soci::indicator revoked_ind;
-    soci::statement st =
-        (sql.prepare << "SELECT id, key_hint, label, created_at, revoked_at FROM api_keys "
-                        "WHERE kind = 'publishable' AND channel_id = :c ORDER BY id",
-         soci::into(k.id.value), soci::into(k.hint), soci::into(k.label), soci::into(k.created_at),
-         soci::into(revoked, revoked_ind), soci::use(channel.value));
-    st.execute();
-    while (st.fetch()) {
-      k.kind = KeyKind::publishable;
-      k.channel_id = channel;
-      k.revoked_at = revoked_ind == soci::i_ok ? std::optional<std::int64_t>(revoked) : std::nullopt;
-      out.push_back(k);
-    }
-    return out;
-  });
+  return list_scoped(KeyKind::publishable, channel.value);
 }
 
 Result<IssuedKey> AccessService::create_plugin_key(const std::string& plugin, const std::string& label) {
@@ -108,20 +90,26 @@ Result<IssuedKey> AccessService::create_plugin_key(const std::string& plugin, co
 }
 
 Result<std::vector<ApiKey>> AccessService::list_plugin_keys(const std::string& plugin) {
+  return list_scoped(KeyKind::plugin, plugin);
+}
+
+Result<std::vector<ApiKey>> AccessService::list_scoped(KeyKind kind, const std::string& scope) {
+  const bool by_plugin = kind == KeyKind::plugin;
+  const std::string query = std::string("SELECT id, key_hint, label, created_at, revoked_at FROM api_keys WHERE kind = '") +
+                            kind_name(kind) + "' AND " + (by_plugin ? "plugin" : "channel_id") +
+                            " = :scope ORDER BY created_at, id";
   return db_.read<std::vector<ApiKey>>([&](soci::session& sql) -> Result<std::vector<ApiKey>> {
     std::vector<ApiKey> out;
     ApiKey k;
     long long revoked = 0;
     soci::indicator revoked_ind;
-    soci::statement st =
-        (sql.prepare << "SELECT id, key_hint, label, created_at, revoked_at FROM api_keys "
-                        "WHERE kind = 'plugin' AND plugin = :p ORDER BY created_at, id",
-         soci::into(k.id.value), soci::into(k.hint), soci::into(k.label), soci::into(k.created_at),
-         soci::into(revoked, revoked_ind), soci::use(plugin));
+    soci::statement st = (sql.prepare << query, soci::into(k.id.value), soci::into(k.hint), soci::into(k.label),
+                          soci::into(k.created_at), soci::into(revoked, revoked_ind), soci::use(scope));
     st.execute();
     while (st.fetch()) {
-      k.kind = KeyKind::plugin;
-      k.plugin = plugin;
+      k.kind = kind;
+      if (by_plugin) k.plugin = scope;
+      else k.channel_id = ChannelId{scope};
       k.revoked_at = revoked_ind == soci::i_ok ? std::optional<std::int64_t>(revoked) : std::nullopt;
       out.push_back(k);
     }
@@ -130,11 +118,18 @@ Result<std::vector<ApiKey>> AccessService::list_plugin_keys(const std::string& p
 }
 
 Status AccessService::revoke_plugin_key(const std::string& plugin, const ApiKeyId& key) {
+  return revoke_scoped(KeyKind::plugin, plugin, key, "no key '" + key.value + "' for plugin '" + plugin + "'");
+}
+
+Status AccessService::revoke_scoped(KeyKind kind, const std::string& scope, const ApiKeyId& key,
+                                    const std::string& not_found) {
+  const std::string count = std::string("SELECT COUNT(*) FROM api_keys WHERE id = :id AND kind = '") +
+                            kind_name(kind) + "' AND " + (kind == KeyKind::plugin ? "plugin" : "channel_id") +
+                            " = :scope";
   auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
     long long n = 0;
-    sql << "SELECT COUNT(*) FROM api_keys WHERE id = :id AND kind = 'plugin' AND plugin = :p", soci::into(n),
-        soci::use(key.value), soci::use(plugin);
-    if (!n) return Error::not_found("api_key.not_found", "no key '" + key.value + "' for plugin '" + plugin + "'");
+    sql << count, soci::into(n), soci::use(key.value), soci::use(scope);
+    if (!n) return Error::not_found("api_key.not_found", not_found);
     long long now = clock_.now_ms();
     sql << "UPDATE api_keys SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL", soci::use(now),
         soci::use(key.value);
@@ -170,18 +165,7 @@ Result<std::vector<ApiKey>> AccessService::list_admin_keys() {
 }
 
 Status AccessService::revoke(const ChannelId& channel, const ApiKeyId& key) {
-  auto done = db_.write<Ok>([&](soci::session& sql) -> Status {
-    long long n = 0;
-    sql << "SELECT COUNT(*) FROM api_keys WHERE id = :id AND channel_id = :c", soci::into(n), soci::use(key.value),
-        soci::use(channel.value);
-    if (!n) return Error::not_found("api_key.not_found", "no key '" + key.value + "' on this channel");
-    long long now = clock_.now_ms();
-    sql << "UPDATE api_keys SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL", soci::use(now),
-        soci::use(key.value);
-    return ok_status();
-  });
-  if (done) forget_cached();
-  return done;
+  return revoke_scoped(KeyKind::publishable, channel.value, key, "no key '" + key.value + "' on this channel");
 }
 
 Result<std::optional<ApiKey>> AccessService::lookup(const std::string& secret) {

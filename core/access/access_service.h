@@ -48,6 +48,7 @@ class AccessService {
   // Registering a secret that exists already returns the existing key.
   Result<IssuedKey> create_admin_key(const std::string& label, std::optional<std::string> secret = {});
   Result<IssuedKey> create_publishable_key(const ChannelId& channel, const std::string& label);
+  // The channel's publishable keys, revoked ones included, oldest first.
   Result<std::vector<ApiKey>> list_publishable_keys(const ChannelId& channel);
   // A key for the merchant routes of `plugin` (a valid plugin name; the caller checks it exists).
   Result<IssuedKey> create_plugin_key(const std::string& plugin, const std::string& label);
@@ -79,6 +80,10 @@ class AccessService {
  private:
   Result<IssuedKey> insert(KeyKind kind, std::optional<ChannelId> channel, const std::string& label,
                            std::string secret, std::optional<std::string> plugin = {});
+  // The keys of one kind scoped to a channel (publishable) or a plugin, revoked ones included,
+  // oldest first; and the revocation of one of them (404 `not_found` when it is not in the scope).
+  Result<std::vector<ApiKey>> list_scoped(KeyKind kind, const std::string& scope);
+  Status revoke_scoped(KeyKind kind, const std::string& scope, const ApiKeyId& key, const std::string& not_found);
   void forget_cached();
   Result<std::optional<ApiKey>> lookup(const std::string& secret);
 
