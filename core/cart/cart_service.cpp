@@ -509,7 +509,7 @@ Result<std::optional<CustomerId>> CartService::owner(const CartId& id) {
 }
 
 Result<Cart> CartService::get(const channels::Channel& channel, const CartId& id) {
-  return db_.read<Cart>([&](soci::session& sql) { return load(sql, channel, id); });
+  return db_.snapshot<Cart>([&](soci::session& sql) { return load(sql, channel, id); });
 }
 
 Result<Cart> CartService::add_item(const channels::Channel& channel, const CartId& id, const AddItem& item) {

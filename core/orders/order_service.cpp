@@ -424,13 +424,13 @@ Result<Order> OrderService::load(soci::session& sql, const OrderId& id) {
 }
 
 Result<Order> OrderService::get(const OrderId& id) {
-  return db_.read<Order>([&](soci::session& sql) { return load(sql, id); });
+  return db_.snapshot<Order>([&](soci::session& sql) { return load(sql, id); });
 }
 
 Result<Order> OrderService::get_with_token(const ChannelId& channel, const OrderId& id, const std::string& token) {
   auto hidden = Error::not_found("order.not_found", "no order '" + id.value + "' for this token");
   if (token.empty() || token.size() > 200) return hidden;
-  return db_.read<Order>([&](soci::session& sql) -> Result<Order> {
+  return db_.snapshot<Order>([&](soci::session& sql) -> Result<Order> {
     std::string stored, order_channel;
     sql << "SELECT access_token_hash, channel_id FROM orders WHERE id = :id", soci::into(stored),
         soci::into(order_channel), soci::use(id.value);
@@ -451,7 +451,7 @@ Result<OrderPage> OrderService::list(const OrderQuery& query) {
     v.fail("status", "must be one of " + all);
   }
   QQ_TRY(v.status("invalid_query"));
-  return db_.read<OrderPage>([&](soci::session& sql) -> Result<OrderPage> {
+  return db_.snapshot<OrderPage>([&](soci::session& sql) -> Result<OrderPage> {
     std::vector<std::string> ids;
     std::string id;
     storage::DynamicQuery q(sql);

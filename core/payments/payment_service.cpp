@@ -244,7 +244,7 @@ Result<PaymentSession> PaymentService::claim_for_order(soci::session& sql, const
 }
 
 Result<orders::Order> PaymentService::capture(const OrderId& order_id, const orders::Actor& actor) {
-  auto order = db_.read<orders::Order>([&](soci::session& sql) { return orders::OrderService::load(sql, order_id); });
+  auto order = db_.snapshot<orders::Order>([&](soci::session& sql) { return orders::OrderService::load(sql, order_id); });
   if (!order) return order;
   if (order->payment_session_id.empty() || order->payment_status == "captured") {
     // No provider to ask (the channel takes no payment step), or already taken.

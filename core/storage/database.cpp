@@ -202,19 +202,22 @@ Result<std::unique_ptr<Database>> Database::open(std::string_view url, std::size
   return db;
 }
 
-Status Database::run(const std::function<Status(soci::session&)>& fn, bool transactional) {
+Status Database::run(const std::function<Status(soci::session&)>& fn, Mode mode) {
   static thread_local std::minstd_rand jitter(std::random_device{}());
   constexpr int kAttempts = 5;
+  const bool transactional = mode != Mode::autocommit;
+  const bool sqlite = url_.backend == Backend::sqlite;
   for (int attempt = 1;; ++attempt) {
     Failure failure = Failure::other;
     std::string what;
     {
       std::unique_lock<std::mutex> writer;
-      if (transactional && url_.backend == Backend::sqlite) writer = std::unique_lock(sqlite_writer_);
+      if (mode == Mode::write && sqlite) writer = std::unique_lock(sqlite_writer_);
       soci::session sql(*pool_);
       try {
         if (!transactional) return fn(sql);
-        sql << (url_.backend == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+        if (mode == Mode::write) sql << (sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+        else sql << (sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         Status status = Error::internal("not run");
         try {
           status = fn(sql);
@@ -244,7 +247,7 @@ Status Database::run(const std::function<Status(soci::session&)>& fn, bool trans
     }
     bool retryable = failure == Failure::retry || failure == Failure::busy ||
                      failure == Failure::broken_connection ||
-                     (failure == Failure::unique && transactional);
+                     (failure == Failure::unique && mode == Mode::write);
     if (retryable && attempt < kAttempts) {
       std::this_thread::sleep_for(std::chrono::milliseconds(attempt * 5 + jitter() % 10));
       continue;
@@ -268,7 +271,7 @@ Status Database::migrate() {
     sql << "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
            "applied_at BIGINT NOT NULL)";
     return ok_status();
-  }, false);
+  }, Mode::autocommit);
   QQ_TRY(created);
   for (const auto& m : embedded_migrations()) {
     auto applied = write<bool>([&](soci::session& sql) -> Result<bool> {

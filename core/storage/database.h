@@ -43,7 +43,23 @@ class Database {
     auto status = run([&](soci::session& sql) -> Status {
       out = fn(sql);
       return ok_status();
-    }, false);
+    }, Mode::autocommit);
+    if (!status.ok()) return std::move(status).error();
+    return out;
+  }
+
+  // Runs `fn` in one read-only transaction, so that its queries all see the same committed
+  // state: an order read with its payments and refunds never shows half of a refund that
+  // committed between two of its SELECTs. REPEATABLE READ READ ONLY on PostgreSQL; a deferred
+  // transaction on SQLite (one WAL snapshot, no write lock). For reads of several rows that
+  // must agree; a single-statement read needs only `read`.
+  template <class T>
+  Result<T> snapshot(const std::function<Result<T>(soci::session&)>& fn) {
+    Result<T> out = Error::internal("not run");
+    auto status = run([&](soci::session& sql) -> Status {
+      out = fn(sql);
+      return ok_status();
+    }, Mode::snapshot);
     if (!status.ok()) return std::move(status).error();
     return out;
   }
@@ -59,7 +75,7 @@ class Database {
       out = fn(sql);
       if (!out.ok()) return out.error();
       return ok_status();
-    }, true);
+    }, Mode::write);
     if (!status.ok()) return std::move(status).error();
     return out;
   }
@@ -71,7 +87,8 @@ class Database {
 
  private:
   Database(DatabaseUrl url, std::size_t pool_size);
-  Status run(const std::function<Status(soci::session&)>& fn, bool transactional);
+  enum class Mode { autocommit, snapshot, write };
+  Status run(const std::function<Status(soci::session&)>& fn, Mode mode);
 
   DatabaseUrl url_;
   std::size_t pool_size_;
