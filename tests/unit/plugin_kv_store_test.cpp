@@ -1,5 +1,6 @@
 // The plugin key-value store on SQLite and PostgreSQL: expiry, increment, compare-and-set, listing, pruning.
 #include "plugins/kv_store.h"
+#include "database_test_support.h"
 #include "common/random.h"
 #include "storage/database.h"
 
@@ -20,7 +21,6 @@
 namespace quanqu {
 namespace {
 
-namespace fs = std::filesystem;
 using plugins::KvStore;
 
 class SettableClock final : public Clock {
@@ -29,63 +29,18 @@ class SettableClock final : public Clock {
   std::atomic<std::int64_t> now{1'767'225'600'000};
 };
 
-// The same postgresql:// URI naming another database.
-std::string with_database(const std::string& uri, const std::string& database) {
-  auto scheme = uri.find("://");
-  auto pos = uri.find_first_of("/?", scheme == std::string::npos ? 0 : scheme + 3);
-  if (pos == std::string::npos) return uri + "/" + database;
-  if (uri[pos] == '?') return uri.substr(0, pos) + "/" + database + uri.substr(pos);
-  auto end = uri.find('?', pos);
-  return uri.substr(0, pos) + "/" + database + (end == std::string::npos ? "" : uri.substr(end));
-}
-
-// A fresh, migrated database per test: a SQLite file in a temporary directory, or a database
-// created on the server QUANQU_TEST_POSTGRES_URL names (the PostgreSQL runs skip without it).
-class KvStoreTest : public ::testing::TestWithParam<storage::Backend> {
+// A fresh, migrated database per test on each backend (database_test_support.h).
+class KvStoreTest : public test_support::BackendTest {
  protected:
   void SetUp() override {
-    if (GetParam() == storage::Backend::sqlite) {
-      std::string templ = (fs::temp_directory_path() / "quanqu-kv-XXXXXX").string();
-      ASSERT_NE(mkdtemp(templ.data()), nullptr);
-      dir_ = templ;
-      open("sqlite:" + (dir_ / "quanqu.db").string());
-    } else {
-      const char* url = std::getenv("QUANQU_TEST_POSTGRES_URL");
-      if (!url || !*url) GTEST_SKIP() << "QUANQU_TEST_POSTGRES_URL is not set";
-      maintenance_ = url;
-      database_ = "qq_kv_" + random_hex(8);
-      run_on_maintenance("CREATE DATABASE " + database_);
-      open(with_database(maintenance_, database_));
-    }
-    kv_ = std::make_unique<KvStore>(*db_, clock_);
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    kv_ = std::make_unique<KvStore>(db(), clock_);
   }
 
   void TearDown() override {
     kv_.reset();
-    db_.reset();
-    if (!database_.empty()) run_on_maintenance("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  void open(const std::string& url) {
-    auto db = storage::Database::open(url, 8);
-    if (!db) throw std::runtime_error(db.error().message);
-    auto migrated = (*db)->migrate();
-    if (!migrated) throw std::runtime_error(migrated.error().message);
-    db_ = std::move(db).value();
-  }
-
-  void run_on_maintenance(const std::string& statement) {
-    auto db = storage::Database::open(maintenance_, 1);
-    if (!db) throw std::runtime_error(db.error().message);
-    auto done = (*db)->read<Ok>([&](soci::session& sql) -> Result<Ok> {
-      sql << statement;
-      return Ok{};
-    });
-    if (!done) throw std::runtime_error(statement + ": " + done.error().message);
+    BackendTest::TearDown();
   }
 
   std::optional<std::string> get(const std::string& plugin, const std::string& key) {
@@ -100,10 +55,7 @@ class KvStoreTest : public ::testing::TestWithParam<storage::Backend> {
     return out;
   }
 
-  fs::path dir_;
-  std::string maintenance_, database_;
   SettableClock clock_;
-  std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KvStore> kv_;
 };
 
@@ -223,7 +175,7 @@ TEST_P(KvStoreTest, ListsByPrefixInByteOrderWithACursor) {
   // whatever the PostgreSQL server's locale would say. Give the column a linguistic collation
   // where the server has ICU (under it "a" < "B"), to show the listing does not depend on it.
   if (GetParam() == storage::Backend::postgresql) {
-    auto icu = db_->read<Ok>([](soci::session& sql) -> Result<Ok> {
+    auto icu = db().read<Ok>([](soci::session& sql) -> Result<Ok> {
       sql << "ALTER TABLE plugin_kv ALTER COLUMN k TYPE TEXT COLLATE \"und-x-icu\"";
       return Ok{};
     });
@@ -285,7 +237,7 @@ TEST_P(KvStoreTest, PruningDeletesExpiredRowsInBoundedBatches) {
   EXPECT_EQ(*kv_->prune_expired(100), 0);
   EXPECT_EQ(get("p", "later"), "x");
   EXPECT_EQ(get("p", "forever"), "x");
-  auto rows = db_->read<long long>([](soci::session& sql) -> Result<long long> {
+  auto rows = db().read<long long>([](soci::session& sql) -> Result<long long> {
     long long n = 0;
     sql << "SELECT COUNT(*) FROM plugin_kv", soci::into(n);
     return n;
@@ -316,9 +268,7 @@ TEST_P(KvStoreTest, ConcurrentIncrementsAndClaimsAreAtomic) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, KvStoreTest,
                          ::testing::Values(storage::Backend::sqlite, storage::Backend::postgresql),
-                         [](const auto& info) {
-                           return std::string(info.param == storage::Backend::sqlite ? "sqlite" : "postgresql");
-                         });
+                         test_support::backend_name);
 
 }  // namespace
 }  // namespace quanqu
